@@ -1,0 +1,34 @@
+"""The ``onshore`` command line: one small module per command group, registered here explicitly."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from onshore.cli._common import run_guarded
+from onshore.cli.demo import demo_data
+from onshore.cli.scan import scan
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(package_name="onshore")
+def cli() -> None:
+    """Onshore keeps connected-vehicle data lawful under China's automotive data rules.
+
+    \b
+    Example:
+      onshore demo-data sample/ --vehicles 50
+      onshore scan sample/telemetry.parquet --areas sample/areas.geojson
+    """
+
+
+# Built-in commands register through the same call a plugin would use.
+COMMANDS: list[click.Command] = [demo_data, scan]
+for _command in COMMANDS:
+    cli.add_command(_command)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of the ``onshore`` script: maps Onshore errors to the documented exit codes."""
+    sys.exit(run_guarded(cli, argv))
