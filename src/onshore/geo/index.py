@@ -1,0 +1,241 @@
+"""The area index: built once from a catalogue, answers arrays of lon/lat points.
+
+Matching rule
+-------------
+A point matches an area when it lies inside or on the area's polygon (holes excluded, every
+part of a MultiPolygon counted) or when its distance to the polygon is at most the area's
+``buffer_m``. Distances are true metres at the point's latitude: the polygon is measured in
+the local projection at the point, with the WGS-84 ellipsoid's metres per degree of longitude
+and latitude at that latitude (:mod:`onshore.geo.ellipsoid`).
+
+When several areas match one point, the winner is, in order:
+
+1. an area that contains the point beats one whose buffer merely reaches it;
+2. among equals, the smaller distance to the polygon wins (0 for a containing area);
+3. then the lower index, i.e. the area that comes first in the catalogue file.
+
+Coordinates that are NaN or out of range (``|lat| > 90`` or ``|lon| > 180``) are flagged in
+``AreaMatch.invalid`` and never matched.
+
+How it runs
+-----------
+Points are processed in chunks (memory stays bounded whatever the input size). A uniform grid
+over the catalogue maps each point to the areas whose buffer-expanded bounding boxes overlap
+its cell; only those (point, area) pairs are tested exactly (:mod:`onshore.geo._exact`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from onshore.geo._exact import Segments, flatten_segments, pair_tests
+from onshore.geo.areas import AreaCatalogue
+from onshore.geo.ellipsoid import MIN_M_PER_DEG_LAT, metres_per_degree
+
+CHUNK_POINTS = 1 << 16
+"""Points processed per chunk."""
+MAX_GRID_CELLS = 1 << 22
+"""Upper bound on the candidate grid's cells."""
+_MARGIN = 1.0 + 1e-9
+"""Relative safety margin on buffer-expanded boxes (they only prune; exactness is elsewhere)."""
+
+
+@dataclass(frozen=True)
+class AreaMatch:
+    """Per-point answer of :meth:`AreaIndex.lookup`, as parallel NumPy arrays.
+
+    ``area``: int32 index into ``catalogue.areas``, -1 when no area matches.
+    ``inside``: True when the point is inside (or on) the polygon itself, not only its buffer.
+    ``distance_m``: metres from the polygon when matched by its buffer, 0 when inside, NaN when
+    there is no match. ``invalid``: NaN or out-of-range coordinates, never matched.
+    """
+
+    area: NDArray[np.int32]
+    inside: NDArray[np.bool_]
+    distance_m: NDArray[np.float64]
+    invalid: NDArray[np.bool_]
+
+    def __len__(self) -> int:
+        return len(self.area)
+
+
+def expanded_bounds(catalogue: AreaCatalogue) -> NDArray[np.float64]:
+    """Each area's bounding box grown by its buffer, in degrees, conservatively: (n, 4)."""
+    n = len(catalogue)
+    if n == 0:
+        return np.zeros((0, 4))
+    import shapely
+
+    geoms = [a.geometry for a in catalogue.areas]
+    b = shapely.bounds(np.asarray(geoms, dtype=object))
+    buf = np.array([a.buffer_m for a in catalogue.areas], dtype=np.float64) * _MARGIN
+    dlat = buf / MIN_M_PER_DEG_LAT
+    ymin = b[:, 1] - dlat
+    ymax = b[:, 3] + dlat
+    worst = np.minimum(np.maximum(np.abs(ymin), np.abs(ymax)), 90.0)
+    kx, _ = metres_per_degree(worst)
+    with np.errstate(divide="ignore"):
+        dlon = np.where(buf > 0, buf / np.maximum(kx, 1e-300), 0.0)
+    dlon = np.where(worst >= 89.999, 360.0, dlon)
+    out = np.column_stack([b[:, 0] - dlon, ymin, b[:, 2] + dlon, ymax])
+    pad = 1e-12 * np.maximum(1.0, np.abs(out))
+    out[:, :2] -= pad[:, :2]
+    out[:, 2:] += pad[:, 2:]
+    return out
+
+
+class AreaIndex:
+    """A reusable, picklable index over an :class:`AreaCatalogue`.
+
+    >>> from onshore.geo.areas import load_areas
+    >>> cat = load_areas({"type": "FeatureCollection", "features": [{"type": "Feature",
+    ...     "properties": {"id": "a", "kind": "military_zone", "name": "A", "buffer_m": 100},
+    ...     "geometry": {"type": "Polygon", "coordinates": [[[116, 39], [116.1, 39],
+    ...                                                       [116.1, 39.1], [116, 39]]]}}]})
+    >>> m = AreaIndex.build(cat).lookup(np.array([116.08, 116.1005, 0.0]),
+    ...                                 np.array([39.01, 39.05, 0.0]))
+    >>> m.area.tolist(), m.inside.tolist()
+    ([0, 0, -1], [True, False, False])
+    """
+
+    catalogue: AreaCatalogue
+
+    def __init__(
+        self,
+        catalogue: AreaCatalogue,
+        segments: Segments,
+        bounds: NDArray[np.float64],
+        buffer_m: NDArray[np.float64],
+        grid: _CandidateGrid,
+    ) -> None:
+        self.catalogue = catalogue
+        self.segments = segments
+        self.bounds = bounds
+        self.buffer_m = buffer_m
+        self.grid = grid
+
+    @classmethod
+    def build(cls, catalogue: AreaCatalogue) -> AreaIndex:
+        """Build the index (segment arrays, expanded bounds, candidate grid)."""
+        segments = flatten_segments([a.geometry for a in catalogue.areas])
+        bounds = expanded_bounds(catalogue)
+        buffer_m = np.array([a.buffer_m for a in catalogue.areas], dtype=np.float64)
+        return cls(catalogue, segments, bounds, buffer_m, _CandidateGrid.build(bounds))
+
+    def lookup(self, lon: ArrayLike, lat: ArrayLike) -> AreaMatch:
+        """Match each point (``lon[i]``, ``lat[i]``) to an area by the rule in the module doc."""
+        x = np.ascontiguousarray(lon, dtype=np.float64).reshape(-1)
+        y = np.ascontiguousarray(lat, dtype=np.float64).reshape(-1)
+        if x.shape != y.shape:
+            raise ValueError(f"lon and lat differ in length: {x.size} != {y.size}")
+        n = x.size
+        invalid = ~(np.isfinite(x) & np.isfinite(y) & (np.abs(x) <= 180) & (np.abs(y) <= 90))
+        area = np.full(n, -1, dtype=np.int32)
+        inside = np.zeros(n, dtype=bool)
+        dist = np.full(n, np.nan, dtype=np.float64)
+        for lo in range(0, n, CHUNK_POINTS):
+            hi = min(lo + CHUNK_POINTS, n)
+            pts = lo + np.flatnonzero(~invalid[lo:hi])
+            self._lookup_points(x, y, pts, area, inside, dist)
+        return AreaMatch(area=area, inside=inside, distance_m=dist, invalid=invalid)
+
+    def _lookup_points(
+        self,
+        x: NDArray[np.float64],
+        y: NDArray[np.float64],
+        pts: NDArray[np.int64],
+        area: NDArray[np.int32],
+        inside: NDArray[np.bool_],
+        dist: NDArray[np.float64],
+    ) -> None:
+        px = x[pts]
+        py = y[pts]
+        pt, ar = self.grid.candidates(px, py)
+        b = self.bounds[ar]
+        keep = (px[pt] >= b[:, 0]) & (px[pt] <= b[:, 2]) & (py[pt] >= b[:, 1]) & (py[pt] <= b[:, 3])
+        pt = pt[keep]
+        ar = ar[keep]
+        if pt.size == 0:
+            return
+        ins, d = pair_tests(px[pt], py[pt], ar, self.segments)
+        hit = ins | (d <= self.buffer_m[ar])
+        pt, ar, ins, d = pt[hit], ar[hit], ins[hit], np.where(ins[hit], 0.0, d[hit])
+        order = np.lexsort((ar, d, ~ins, pt))
+        pt, ar, ins, d = pt[order], ar[order], ins[order], d[order]
+        first = np.ones(pt.size, dtype=bool)
+        first[1:] = pt[1:] != pt[:-1]
+        dest = pts[pt[first]]
+        area[dest] = ar[first]
+        inside[dest] = ins[first]
+        dist[dest] = d[first]
+
+
+@dataclass(frozen=True)
+class _CandidateGrid:
+    """Uniform grid: cell -> areas whose expanded bounds overlap it (CSR layout)."""
+
+    x0: float
+    y0: float
+    cell: float
+    nx: int
+    ny: int
+    start: NDArray[np.int64]
+    areas: NDArray[np.int32]
+
+    @classmethod
+    def build(cls, bounds: NDArray[np.float64]) -> _CandidateGrid:
+        n = len(bounds)
+        if n == 0:
+            return cls(0.0, 0.0, 1.0, 1, 1, np.zeros(2, dtype=np.int64), np.zeros(0, np.int32))
+        x0, y0 = bounds[:, 0].min(), bounds[:, 1].min()
+        x1, y1 = bounds[:, 2].max(), bounds[:, 3].max()
+        size = np.maximum(bounds[:, 2] - bounds[:, 0], bounds[:, 3] - bounds[:, 1])
+        cell = max(float(np.median(size)), 1e-9)
+        while True:
+            nx = int((x1 - x0) / cell) + 1
+            ny = int((y1 - y0) / cell) + 1
+            ix0, iy0, ix1, iy1 = cls._span(bounds, x0, y0, cell, nx, ny)
+            per = (ix1 - ix0 + 1) * (iy1 - iy0 + 1)
+            if nx * ny <= MAX_GRID_CELLS and per.sum() <= 8 * n + MAX_GRID_CELLS:
+                break
+            cell *= 2.0
+        total = int(per.sum())
+        owner = np.repeat(np.arange(n, dtype=np.int32), per)
+        k = np.arange(total) - np.repeat(np.cumsum(per) - per, per)
+        w = np.repeat(ix1 - ix0 + 1, per)
+        cx = np.repeat(ix0, per) + k % w
+        cy = np.repeat(iy0, per) + k // w
+        cid = cy * nx + cx
+        order = np.argsort(cid, kind="stable")
+        start = np.zeros(nx * ny + 1, dtype=np.int64)
+        np.cumsum(np.bincount(cid, minlength=nx * ny), out=start[1:])
+        return cls(float(x0), float(y0), cell, nx, ny, start, owner[order])
+
+    @staticmethod
+    def _span(
+        b: NDArray[np.float64], x0: float, y0: float, cell: float, nx: int, ny: int
+    ) -> tuple[NDArray[np.int64], ...]:
+        ix0 = np.clip(np.floor((b[:, 0] - x0) / cell), 0, nx - 1).astype(np.int64)
+        ix1 = np.clip(np.floor((b[:, 2] - x0) / cell), 0, nx - 1).astype(np.int64)
+        iy0 = np.clip(np.floor((b[:, 1] - y0) / cell), 0, ny - 1).astype(np.int64)
+        iy1 = np.clip(np.floor((b[:, 3] - y0) / cell), 0, ny - 1).astype(np.int64)
+        return ix0, iy0, ix1, iy1
+
+    def candidates(
+        self, px: NDArray[np.float64], py: NDArray[np.float64]
+    ) -> tuple[NDArray[np.int64], NDArray[np.int32]]:
+        """(point index, area index) pairs whose cell lists the area."""
+        fx = np.floor((px - self.x0) / self.cell)
+        fy = np.floor((py - self.y0) / self.cell)
+        ok = (fx >= 0) & (fx < self.nx) & (fy >= 0) & (fy < self.ny)
+        idx = np.flatnonzero(ok)
+        cid = fy[idx].astype(np.int64) * self.nx + fx[idx].astype(np.int64)
+        s = self.start[cid]
+        cnt = self.start[cid + 1] - s
+        total = int(cnt.sum())
+        pt = np.repeat(idx, cnt)
+        off = np.arange(total) - np.repeat(np.cumsum(cnt) - cnt, cnt)
+        return pt, self.areas[np.repeat(s, cnt) + off]
