@@ -135,11 +135,15 @@ class Assessment:
     areas_hit: dict[str, int]
     pack: str
     source: str | None = None
+    areas_source: str | None = None
+    areas_count: int = 0
+    warnings: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "source": self.source,
             "pack": self.pack,
+            "areas": {"source": self.areas_source, "count": self.areas_count},
             "level": self.level.label,
             "rows": self.rows,
             "rows_quarantined": self.rows_quarantined,
@@ -153,4 +157,5 @@ class Assessment:
             "record_rules": [f.to_dict() for f in self.record_findings],
             "dataset_rules": [f.to_dict() for f in self.dataset_findings],
             "areas_hit": self.areas_hit,
+            "warnings": list(self.warnings),
         }

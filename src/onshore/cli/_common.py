@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, Protocol
 
 import click
 from rich.console import Console
 from rich.progress import (
     BarColumn,
     DownloadColumn,
+    MofNCompleteColumn,
     Progress,
     TextColumn,
     TimeElapsedColumn,
@@ -22,6 +23,7 @@ from rich.progress import (
 from onshore.errors import OnshoreError
 
 err_console = Console(stderr=True)
+out_console = Console(highlight=False)
 
 
 def run_guarded(command: click.Command, argv: list[str] | None = None) -> int:
@@ -49,24 +51,34 @@ def print_json(payload: Any) -> None:
     click.echo(json.dumps(payload, ensure_ascii=False, indent=2, default=str))
 
 
-@contextmanager
-def byte_progress(description: str, total: int | None) -> Iterator[Any]:
-    """A progress bar over bytes on stderr when it is a terminal; a no-op otherwise.
+class _Progressing(Protocol):
+    done: int
+    total: int
+    unit: str
 
-    Yields a callable ``advance(nbytes)``.
+
+@contextmanager
+def progress(description: str, source: _Progressing) -> Iterator[Callable[[], None]]:
+    """A progress bar on stderr when it is a terminal, a no-op otherwise.
+
+    ``source`` reports ``done`` and ``total`` in ``unit`` (bytes or rows); call the yielded
+    function after each step to redraw.
     """
     if not sys.stderr.isatty():
-        yield lambda _n: None
+        yield lambda: None
         return
-    progress = Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        DownloadColumn(),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-        console=err_console,
-        transient=True,
+    columns = [TextColumn("[bold]{task.description}"), BarColumn()]
+    if source.unit == "bytes":
+        columns.append(DownloadColumn())
+    else:
+        columns.append(MofNCompleteColumn())
+    bar = Progress(
+        *columns, TimeElapsedColumn(), TimeRemainingColumn(), console=err_console, transient=True
     )
-    with progress:
-        task = progress.add_task(description, total=total)
-        yield lambda n: progress.advance(task, n)
+    with bar:
+        task = bar.add_task(description, total=source.total or None)
+
+        def advance() -> None:
+            bar.update(task, completed=source.done, total=source.total or None)
+
+        yield advance

@@ -1,0 +1,445 @@
+"""The vectorized classifier: labels for every row of a batch, an assessment for the whole stream.
+
+Per batch the work is a fixed number of Arrow/NumPy kernels per column and per rule, never a
+Python loop per record. A record's level is the highest level among its non-null fields and the
+record rules it meets; a dataset's level adds the dataset rules.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from onshore.classify.coerce import to_float64, valid_mask
+from onshore.classify.plan import FieldPlan, build_plan
+from onshore.classify.validate import CheckedBatch, check_batch
+from onshore.model import (
+    LEVEL_LABELS,
+    Assessment,
+    BadRecord,
+    Finding,
+    LegalRef,
+    Level,
+)
+from onshore.packs import Pack
+from onshore.packs.models import DatasetRule, RecordRule
+
+if TYPE_CHECKING:
+    from onshore.geo import AreaCatalogue, AreaIndex
+
+UNKNOWN_REF = LegalRef(
+    instrument="onshore",
+    article="settings.unknown_field_level",
+    title="Onshore conservative default",
+    confidence="U",
+)
+_UNIQUE_COMPACT = 2_000_000
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    """One classified batch: the good rows (normalized), their labels, and the bad rows."""
+
+    data: pa.RecordBatch
+    labels: pa.RecordBatch
+    rows: np.ndarray
+    bad: tuple[BadRecord, ...]
+
+    def labelled(self) -> pa.RecordBatch:
+        """Input columns, then ``onshore_level``, ``onshore_reasons``, ``onshore_area``."""
+        return pa.RecordBatch.from_arrays(
+            [*self.data.columns, *self.labels.columns],
+            names=[*self.data.schema.names, *self.labels.schema.names],
+        )
+
+
+class _Distinct:
+    """Exact distinct count of string values over a stream, compacting as it grows."""
+
+    def __init__(self) -> None:
+        self._parts: list[pa.Array] = []
+        self._size = 0
+
+    def add(self, values: pa.Array) -> None:
+        values = pc.unique(values.drop_null())
+        self._parts.append(values)
+        self._size += len(values)
+        if self._size > _UNIQUE_COMPACT and len(self._parts) > 1:
+            merged = pc.unique(pa.concat_arrays(self._parts))
+            self._parts, self._size = [merged], len(merged)
+
+    def count(self) -> int:
+        if not self._parts:
+            return 0
+        return len(pc.unique(pa.concat_arrays(self._parts)))
+
+
+class Classifier:
+    """Classify a stream of record batches against a pack and a sensitive-area catalogue.
+
+    >>> import pyarrow as pa, onshore
+    >>> c = Classifier(onshore.load_pack())
+    >>> t = pa.table({"vin": ["LSVAU2180N2183294"], "speed": [42.0]})
+    >>> c.classify_batch(t.to_batches()[0]).labels.column(0).to_pylist()
+    ['personal']
+    >>> c.assessment().level.label
+    'personal'
+    """
+
+    def __init__(
+        self,
+        pack: Pack,
+        areas: AreaIndex | AreaCatalogue | None = None,
+        *,
+        subject: str | None = None,
+        source: str | None = None,
+    ) -> None:
+        self.pack = pack
+        self.subject = subject
+        self.source = source
+        self.index = _as_index(areas)
+        self._plan: FieldPlan | None = None
+        self._schema: pa.Schema | None = None
+        self._rows = 0
+        self._seen = 0
+        self._bad = 0
+        self._vin_mismatch = 0
+        self._levels = np.zeros(len(Level), dtype=np.int64)
+        self._categories: dict[str, int] = {}
+        self._reasons: dict[str, int] = {}
+        self._subjects = _Distinct()
+        self._vehicles = _Distinct()
+        n_areas = len(self.index.catalogue) if self.index is not None else 0
+        self._area_hits = np.zeros(n_areas, dtype=np.int64)
+        self._warnings: list[str] = []
+        if self.index is not None:
+            self._area_ids = pa.array(self.index.catalogue.ids(), type=pa.string())
+            self._area_kinds = np.asarray(self.index.catalogue.kinds(), dtype=object)
+
+    # -- per batch -----------------------------------------------------------------------------
+    def plan_for(self, schema: pa.Schema) -> FieldPlan:
+        if self._plan is None or schema != self._schema:
+            self._plan = build_plan(schema, self.pack, subject=self.subject, source=self.source)
+            self._schema = schema
+        return self._plan
+
+    def classify_batch(
+        self, batch: pa.RecordBatch, *, rows: np.ndarray | None = None
+    ) -> BatchResult:
+        """Validate, label and count one batch.
+
+        ``rows`` gives the input record number of each row (for bad-row reports); by default
+        numbering continues across calls.
+        """
+        if rows is None:
+            start = self._seen
+            rows = np.arange(start, start + batch.num_rows, dtype=np.int64)
+        self._seen += batch.num_rows
+        plan = self.plan_for(batch.schema)
+        checked = check_batch(batch, plan, self.pack, rows=rows)
+        labels, level, present, area = self._label(checked, plan)
+        self._count(checked, plan, labels, level, present, area)
+        return BatchResult(checked.batch, labels, checked.rows, checked.bad)
+
+    def _label(
+        self, checked: CheckedBatch, plan: FieldPlan
+    ) -> tuple[pa.RecordBatch, np.ndarray, dict[str, np.ndarray], np.ndarray]:
+        batch = checked.batch
+        n = batch.num_rows
+        present: dict[str, np.ndarray] = {}  # category (or "" for unknown) -> row mask
+        for label, column in zip(plan.fields, batch.columns, strict=True):
+            key = label.category or ""
+            mask = valid_mask(column)
+            present[key] = present[key] | mask if key in present else mask
+
+        reason_ids: list[str] = []
+        reason_levels: list[int] = []
+        masks: list[np.ndarray] = []
+        for key, mask in present.items():
+            if key:
+                level = self.pack.level_of(key)
+                rid = self.pack.category_rule_id(key)
+            else:
+                level = Level.parse(self.pack.header.settings.unknown_field_level)
+                rid = f"{self.pack.name}/unknown-field"
+            if level > Level.GENERAL:
+                reason_ids.append(rid)
+                reason_levels.append(int(level))
+                masks.append(mask)
+
+        area = np.full(n, -1, dtype=np.int32)
+        if self.index is not None and plan.lat is not None and plan.lon is not None and n:
+            lat = to_float64(batch.column(plan.lat))[0].to_numpy(zero_copy_only=False)
+            lon = to_float64(batch.column(plan.lon))[0].to_numpy(zero_copy_only=False)
+            lon, lat = self._to_wgs84(batch, plan, lon, lat)
+            match = self.index.lookup(np.ascontiguousarray(lon), np.ascontiguousarray(lat))
+            area = np.asarray(match.area, dtype=np.int32)
+
+        for rule in self.pack.record_rules:
+            mask = self._record_rule(rule, batch, plan, present, area)
+            if mask is not None and mask.any():
+                reason_ids.append(rule.id)
+                reason_levels.append(int(Level.parse(rule.level)))
+                masks.append(mask)
+
+        level = np.zeros(n, dtype=np.int8)
+        order = sorted(range(len(reason_ids)), key=lambda j: (-reason_levels[j], reason_ids[j]))
+        if order:
+            matrix = np.stack([masks[j] for j in order], axis=1)
+            levels = np.asarray([reason_levels[j] for j in order], dtype=np.int8)
+            level = np.where(matrix, levels, 0).max(axis=1).astype(np.int8)
+            counts = matrix.sum(axis=1)
+            offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int32)
+            which = np.nonzero(matrix)[1]
+            names = pa.array([reason_ids[j] for j in order], type=pa.string())
+            values = names.take(pa.array(which, type=pa.int32()))
+            reasons = pa.ListArray.from_arrays(pa.array(offsets), values)
+        else:
+            reasons = pa.ListArray.from_arrays(
+                pa.array(np.zeros(n + 1, dtype=np.int32)), pa.array([], type=pa.string())
+            )
+        level_names = pa.array(LEVEL_LABELS, type=pa.string()).take(pa.array(level))
+        if self.index is not None:
+            area_ids = self._area_ids.take(pa.array(area, mask=area < 0))
+        else:
+            area_ids = pa.nulls(n, pa.string())
+        labels = pa.RecordBatch.from_arrays(
+            [level_names, reasons, area_ids],
+            names=["onshore_level", "onshore_reasons", "onshore_area"],
+        )
+        return labels, level, present, area
+
+    def _to_wgs84(
+        self, batch: pa.RecordBatch, plan: FieldPlan, lon: np.ndarray, lat: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        if plan.crs is None:
+            return lon, lat
+        crs = batch.column(plan.crs)
+        gcj = np.asarray(
+            pc.fill_null(pc.equal(crs, "gcj02"), False).to_numpy(zero_copy_only=False), dtype=bool
+        )
+        if not gcj.any():
+            return lon, lat
+        from onshore.geo import crs as geo_crs
+
+        lon, lat = lon.copy(), lat.copy()
+        lon[gcj], lat[gcj] = geo_crs.gcj02_to_wgs84(lon[gcj], lat[gcj])
+        return lon, lat
+
+    def _record_rule(
+        self,
+        rule: RecordRule,
+        batch: pa.RecordBatch,
+        plan: FieldPlan,
+        present: dict[str, np.ndarray],
+        area: np.ndarray,
+    ) -> np.ndarray | None:
+        n = batch.num_rows
+        mask = np.ones(n, dtype=bool)
+        when = rule.when
+        if when.in_area_kind is not None:
+            if self.index is None:
+                return None
+            kind_ok = (
+                np.isin(self._area_kinds, when.in_area_kind)
+                if len(self._area_kinds)
+                else np.zeros(0, bool)
+            )
+            hit = area >= 0
+            inside = np.zeros(n, dtype=bool)
+            inside[hit] = kind_ok[area[hit]]
+            mask &= inside
+        if when.categories_any is not None:
+            mask &= self._any_present(present, when.categories_any, n)
+        if when.positive_any is not None:
+            positive = np.zeros(n, dtype=bool)
+            for label, column in zip(plan.fields, batch.columns, strict=True):
+                if label.category and any(
+                    self.pack.is_within(label.category, c) for c in when.positive_any
+                ):
+                    positive |= _positive(column)
+            mask &= positive
+        if when.missing_all is not None:
+            mask &= ~self._any_present(present, when.missing_all, n)
+        return mask
+
+    def _any_present(
+        self, present: dict[str, np.ndarray], categories: list[str], n: int
+    ) -> np.ndarray:
+        out = np.zeros(n, dtype=bool)
+        for key, mask in present.items():
+            if key and any(self.pack.is_within(key, c) for c in categories):
+                out |= mask
+        return out
+
+    def _count(
+        self,
+        checked: CheckedBatch,
+        plan: FieldPlan,
+        labels: pa.RecordBatch,
+        level: np.ndarray,
+        present: dict[str, np.ndarray],
+        area: np.ndarray,
+    ) -> None:
+        n = checked.batch.num_rows
+        self._rows += n
+        self._bad += len(checked.bad)
+        self._vin_mismatch += checked.vin_check_digit_mismatches
+        self._levels += np.bincount(level, minlength=len(Level))
+        for key, mask in present.items():
+            name = key or "(unknown)"
+            self._categories[name] = self._categories.get(name, 0) + int(mask.sum())
+        if n:
+            flat = pc.list_flatten(labels.column(1))
+            if len(flat):
+                for item in pc.value_counts(flat).to_pylist():
+                    rid = item["values"]
+                    self._reasons[rid] = self._reasons.get(rid, 0) + int(item["counts"])
+        if len(self._area_hits) and n:
+            hit = area[area >= 0]
+            self._area_hits += np.bincount(hit, minlength=len(self._area_hits))
+        personal = level >= int(Level.PERSONAL)
+        if plan.subject is not None and personal.any():
+            values = checked.batch.column(plan.subject).filter(pa.array(personal))
+            self._subjects.add(pc.cast(values, pa.string()))
+        if plan.vin is not None and n:
+            self._vehicles.add(checked.batch.column(plan.vin))
+
+    # -- whole stream ------------------------------------------------------------------------
+    def add_quarantined(self, count: int) -> None:
+        """Count rows an adapter quarantined before they reached the classifier."""
+        self._bad += count
+
+    def assessment(self) -> Assessment:
+        """The dataset assessment for everything classified so far."""
+        plan = self._plan
+        distinct = self._subjects.count()
+        rows_per_level = {LEVEL_LABELS[i]: int(c) for i, c in enumerate(self._levels)}
+        top_row_level = max(
+            (Level(i) for i, c in enumerate(self._levels) if c), default=Level.GENERAL
+        )
+        record_findings = []
+        for rule in self.pack.record_rules:
+            count = self._reasons.get(rule.id, 0)
+            if count:
+                record_findings.append(self._finding(rule, count, {}))
+        dataset_findings = []
+        for rule in self.pack.dataset_rules:
+            figures = self._dataset_rule(rule, distinct, top_row_level)
+            if figures is not None:
+                dataset_findings.append(self._finding(rule, 1, figures))
+        level = max([top_row_level, *(f.level for f in dataset_findings)])
+        warnings = list(self._warnings)
+        if self._vin_mismatch:
+            warnings.append(
+                f"{self._vin_mismatch} rows carry a VIN whose check digit (position 9) is wrong"
+            )
+        if self.index is None and plan is not None and plan.lat is not None:
+            warnings.append(
+                "no sensitive-area catalogue given: positions were not checked against areas"
+            )
+        areas_hit = {}
+        if self.index is not None:
+            ids = self.index.catalogue.ids()
+            areas_hit = {ids[i]: int(self._area_hits[i]) for i in np.flatnonzero(self._area_hits)}
+        return Assessment(
+            level=level,
+            rows=self._rows,
+            rows_quarantined=self._bad,
+            subject_field=plan.subject if plan else None,
+            distinct_subjects=distinct,
+            distinct_vehicles=self._vehicles.count() if plan and plan.vin else None,
+            rows_per_level=rows_per_level,
+            rows_per_category=dict(sorted(self._categories.items())),
+            fields=plan.fields if plan else (),
+            unknown_fields=plan.unknown if plan else (),
+            record_findings=tuple(record_findings),
+            dataset_findings=tuple(dataset_findings),
+            areas_hit=areas_hit,
+            pack=f"{self.pack.name}@{self.pack.version}",
+            source=self.source,
+            areas_source=self.index.catalogue.source if self.index is not None else None,
+            areas_count=len(self.index.catalogue) if self.index is not None else 0,
+            warnings=tuple(warnings),
+        )
+
+    def _dataset_rule(
+        self, rule: DatasetRule, distinct: int, top: Level
+    ) -> dict[str, object] | None:
+        when = rule.when
+        figures: dict[str, object] = {}
+        if when.distinct_subjects is not None:
+            if not when.distinct_subjects.holds(distinct):
+                return None
+            figures["distinct_subjects"] = distinct
+            figures["threshold"] = when.distinct_subjects.describe()
+        if when.any_level_at_least is not None:
+            if top < Level.parse(when.any_level_at_least):
+                return None
+            figures["highest_row_level"] = top.label
+        if when.categories_any is not None:
+            rows = {
+                key: count
+                for key, count in self._categories.items()
+                if count
+                and key != "(unknown)"
+                and any(self.pack.is_within(key, c) for c in when.categories_any)
+            }
+            if not rows:
+                return None
+            figures["rows_per_category"] = rows
+        return figures
+
+    def _finding(
+        self, rule: RecordRule | DatasetRule, count: int, figures: dict[str, object]
+    ) -> Finding:
+        return Finding(
+            rule_id=rule.id,
+            level=Level.parse(rule.level),
+            ref=self.pack.legal_ref(rule.ref),
+            description=rule.description,
+            count=count,
+            figures=figures,
+        )
+
+
+def _positive(column: pa.Array) -> np.ndarray:
+    """True where a detection count or flag says something was found."""
+    t = column.type
+    if pa.types.is_boolean(t):
+        return np.asarray(pc.fill_null(column, False).to_numpy(zero_copy_only=False), dtype=bool)
+    values, _bad = to_float64(column)
+    arr = values.to_numpy(zero_copy_only=False)
+    with np.errstate(invalid="ignore"):
+        return np.nan_to_num(arr, nan=0.0) > 0
+
+
+def _as_index(areas: AreaIndex | AreaCatalogue | None) -> AreaIndex | None:
+    if areas is None:
+        return None
+    from onshore.geo import AreaCatalogue, AreaIndex
+
+    if isinstance(areas, AreaIndex):
+        return areas
+    if isinstance(areas, AreaCatalogue):
+        return AreaIndex.build(areas)
+    raise TypeError(f"areas must be an AreaIndex or an AreaCatalogue, not {type(areas).__name__}")
+
+
+def classify_batches(
+    batches: Iterable[pa.RecordBatch],
+    pack: Pack,
+    areas: AreaIndex | AreaCatalogue | None = None,
+    *,
+    subject: str | None = None,
+    source: str | None = None,
+) -> tuple[list[BatchResult], Assessment]:
+    """Classify every batch and return the results and the assessment (materializes labels)."""
+    classifier = Classifier(pack, areas, subject=subject, source=source)
+    results = [classifier.classify_batch(b) for b in batches]
+    return results, classifier.assessment()

@@ -1,0 +1,152 @@
+"""``onshore scan``: classify files and say what they hold."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from onshore.classify import Classifier
+from onshore.cli._common import out_console, print_json, progress
+from onshore.cli.summary import print_assessment
+from onshore.errors import BadInput
+from onshore.io import QuarantineWriter, TableWriter, open_source, quarantine_path
+from onshore.model import Assessment
+from onshore.packs import Pack, load_pack
+
+
+def load_index(areas: str | None, pack: Pack):  # type: ignore[no-untyped-def]
+    """Load a sensitive-area catalogue with the pack's kinds and build its index (or None)."""
+    if areas is None:
+        return None
+    from onshore.geo import AreaIndex, load_areas
+
+    return AreaIndex.build(load_areas(areas, kinds=pack.area_buffers()))
+
+
+@click.command("scan")
+@click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--areas", type=click.Path(dir_okay=False), help="Sensitive-area GeoJSON.")
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    help="Write the input rows plus onshore_level, onshore_reasons, onshore_area "
+    "(.parquet, .csv or .jsonl; with several inputs, a folder).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the assessment as JSON.")
+@click.option(
+    "--subject", metavar="COLUMN", help="Column naming the data subject when it is not a VIN."
+)
+@click.option(
+    "--pack", "pack_name", default="cn-auto", show_default=True, help="Policy pack name or folder."
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["parquet", "csv", "jsonl"]),
+    help="Input format (default: from the extension).",
+)
+@click.option(
+    "--quarantine",
+    type=click.Path(path_type=Path),
+    help="Where bad rows go (default: beside --out, else ./INPUT.quarantine.jsonl).",
+)
+@click.option("--batch-rows", default=65_536, show_default=True, help="Rows per batch.")
+def scan(
+    inputs: tuple[Path, ...],
+    areas: str | None,
+    out: Path | None,
+    as_json: bool,
+    subject: str | None,
+    pack_name: str,
+    fmt: str | None,
+    quarantine: Path | None,
+    batch_rows: int,
+) -> None:
+    """Classify INPUT files (Parquet, CSV, JSON lines) and summarize what they hold.
+
+    Every row gets a level (general < personal < sensitive_personal < important), the ids of
+    the rules behind it and, where it lies in or near a sensitive area, the area's id. Bad rows
+    (unparseable, NaN or out-of-range coordinates, wrong types) are counted, written to a
+    quarantine file with their row numbers, and never stop the scan.
+
+    \b
+    Examples:
+      onshore scan sample/telemetry.parquet --areas sample/areas.geojson
+      onshore scan trips.csv --subject user_id --out labelled.parquet --json
+    """
+    pack = load_pack(pack_name)
+    index = load_index(areas, pack)
+    if len(inputs) > 1 and out is not None and out.suffix:
+        raise BadInput("with several inputs, --out must be a folder", file=str(out))
+    if len(inputs) > 1 and quarantine is not None:
+        raise BadInput("--quarantine takes one input; omit it to write one file per input")
+    results = []
+    for path in inputs:
+        target = out
+        if out is not None and len(inputs) > 1:
+            out.mkdir(parents=True, exist_ok=True)
+            target = out / (path.stem + ".labelled.parquet")
+        assessment, qpath = scan_file(
+            path,
+            pack,
+            index,
+            out=target,
+            subject=subject,
+            fmt=fmt,
+            quarantine=quarantine,
+            batch_rows=batch_rows,
+        )
+        results.append((assessment, qpath))
+        if not as_json:
+            print_assessment(out_console, assessment, pack, quarantine=qpath)
+    if as_json:
+        payload = [a.to_dict() | {"quarantine": q} for a, q in results]
+        print_json(payload[0] if len(payload) == 1 else payload)
+
+
+def scan_file(
+    path: Path,
+    pack: Pack,
+    index,  # type: ignore[no-untyped-def]
+    *,
+    out: Path | None = None,
+    subject: str | None = None,
+    fmt: str | None = None,
+    quarantine: Path | None = None,
+    batch_rows: int = 65_536,
+) -> tuple[Assessment, str | None]:
+    """Stream one file through the classifier; write labelled rows and quarantined rows."""
+    source = open_source(path, fmt=fmt, batch_rows=batch_rows)
+    classifier = Classifier(pack, index, subject=subject, source=str(path))
+    writer = TableWriter(out) if out is not None else None
+    qpath = quarantine or quarantine_path(path, out)
+    qwriter = QuarantineWriter(qpath, source=str(path))
+    schema = None
+    reported = 0
+    try:
+        with progress(f"scan {path.name}", source) as advance:
+            for batch, rows in source.batches():
+                result = classifier.classify_batch(batch, rows=rows)
+                if writer is not None:
+                    labelled = result.labelled()
+                    schema = labelled.schema
+                    writer.write(labelled)
+                new_bad = source.bad[reported:]
+                reported = len(source.bad)
+                classifier.add_quarantined(len(new_bad))
+                qwriter.write(new_bad)
+                qwriter.write(result.bad)
+                advance()
+        new_bad = source.bad[reported:]
+        classifier.add_quarantined(len(new_bad))
+        qwriter.write(new_bad)
+    except BaseException:
+        if writer is not None:
+            writer.abort()
+        qwriter.close()
+        raise
+    if writer is not None:
+        writer.close(schema)
+    qwriter.close()
+    return classifier.assessment(), (str(qpath) if qwriter.count else None)

@@ -1,0 +1,339 @@
+"""Stream an input file as Arrow record batches, never holding more than a block in memory.
+
+* Parquet: one batch per row-group slice (``batch_rows``).
+* CSV: column types are inferred from the first block; the file is then read with every column
+  as text and each column converted with vectorized casts, so one bad value quarantines one row
+  instead of failing the file. Rows with the wrong number of fields are quarantined by line.
+* JSON lines: blocks of whole lines parsed by Arrow; a block that fails is bisected down to the
+  offending lines, which are quarantined with their line numbers.
+
+Parse failures come back as :class:`~onshore.model.BadRecord` values through ``Source.bad``.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pcsv
+import pyarrow.json as pjson
+import pyarrow.parquet as pq
+
+from onshore.classify.coerce import cast_isolating
+from onshore.errors import BadInput
+from onshore.model import BadRecord
+
+FORMATS = {
+    ".parquet": "parquet",
+    ".pq": "parquet",
+    ".csv": "csv",
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+    ".json": "jsonl",
+}
+DEFAULT_BLOCK = 8 << 20
+NULLS = ["", "NA", "N/A", "null", "NULL", "None"]
+_PATTERNS = {
+    "int": r"^\s*[-+]?\d+\s*$",
+    "float": r"^\s*[-+]?((\d+\.?\d*|\.\d+)([eE][-+]?\d+)?|nan|NaN|inf|-inf|Infinity)\s*$",
+    "bool": r"^\s*(true|false|True|False|TRUE|FALSE|1|0)\s*$",
+}
+
+
+def detect_format(path: Path, fmt: str | None = None) -> str:
+    """``parquet``, ``csv`` or ``jsonl`` from ``fmt`` or the file's extension."""
+    if fmt:
+        if fmt not in {"parquet", "csv", "jsonl"}:
+            raise BadInput(f"unknown format {fmt!r} (parquet, csv or jsonl)", file=str(path))
+        return fmt
+    suffixes = [s.lower() for s in path.suffixes]
+    if suffixes and suffixes[-1] == ".gz":
+        suffixes = suffixes[:-1]
+    if suffixes and suffixes[-1] in FORMATS:
+        return FORMATS[suffixes[-1]]
+    raise BadInput(
+        "cannot tell the format from the extension (.parquet, .csv, .jsonl); use --format",
+        file=str(path),
+    )
+
+
+@dataclass
+class Source:
+    """An input file being streamed. Iterate ``batches()``; read ``bad`` and ``done_bytes``."""
+
+    path: Path
+    format: str
+    batch_rows: int = 65_536
+    block_bytes: int = DEFAULT_BLOCK
+    bad: list[BadRecord] = field(default_factory=list)
+    done: int = 0  # progress, in ``unit``
+    total: int = 0
+    unit: str = "bytes"
+
+    def batches(self) -> Iterator[tuple[pa.RecordBatch, np.ndarray]]:
+        """Yield ``(batch, rows)``: the batch and the 0-based input record number of each row."""
+        reader = {"parquet": self._parquet, "csv": self._csv, "jsonl": self._jsonl}[self.format]
+        try:
+            yield from reader()
+        except (pa.ArrowInvalid, OSError, UnicodeDecodeError) as exc:
+            raise BadInput(f"cannot read {self.format}: {exc}", file=str(self.path)) from exc
+
+    # -- Parquet -------------------------------------------------------------------------------
+    def _parquet(self) -> Iterator[tuple[pa.RecordBatch, np.ndarray]]:
+        pf = pq.ParquetFile(self.path)
+        self.total, self.unit = pf.metadata.num_rows, "rows"
+        for batch in pf.iter_batches(batch_size=self.batch_rows):
+            rows = np.arange(self.done, self.done + batch.num_rows, dtype=np.int64)
+            self.done += batch.num_rows
+            yield batch, rows
+
+    # -- CSV -----------------------------------------------------------------------------------
+    def _csv(self) -> Iterator[tuple[pa.RecordBatch, np.ndarray]]:
+        self.total = os.path.getsize(self.path)
+        with open(self.path, "rb") as fh:
+            head = fh.read(min(self.block_bytes, 1 << 20))
+        cut = head.rfind(b"\n") + 1 if len(head) == min(self.block_bytes, 1 << 20) else len(head)
+        try:
+            sample = pcsv.read_csv(
+                io.BytesIO(head[:cut] or head),
+                parse_options=pcsv.ParseOptions(invalid_row_handler=lambda _r: "skip"),
+                convert_options=pcsv.ConvertOptions(strings_can_be_null=True, null_values=NULLS),
+            )
+        except pa.ArrowInvalid as exc:
+            raise BadInput(f"not a CSV file: {exc}", file=str(self.path)) from exc
+        types = {name: sample.schema.field(name).type for name in sample.column_names}
+
+        skipped: list[int] = []
+
+        def on_bad_row(row: pcsv.InvalidRow) -> str:
+            line = row.number
+            if line is not None:
+                skipped.append(line - 2)
+            self.bad.append(
+                BadRecord(
+                    row=-1 if line is None else line - 2,
+                    field=None,
+                    error=f"expected {row.expected_columns} fields, found {row.actual_columns}",
+                    record={"text": row.text[:1000]},
+                    line=line,
+                )
+            )
+            return "skip"
+
+        reader = pcsv.open_csv(
+            self.path,
+            read_options=pcsv.ReadOptions(block_size=self.block_bytes, use_threads=False),
+            parse_options=pcsv.ParseOptions(invalid_row_handler=on_bad_row),
+            convert_options=pcsv.ConvertOptions(
+                column_types={n: pa.string() for n in types},
+                strings_can_be_null=True,
+                null_values=NULLS,
+            ),
+        )
+        first = 0
+        position = 0
+        for batch in reader:
+            # parsed position -> data-row number, stepping over the rows the parser skipped
+            parsed = np.arange(first, first + batch.num_rows, dtype=np.int64)
+            at = np.sort(np.asarray(skipped, dtype=np.int64))
+            at -= np.arange(len(at), dtype=np.int64)
+            real = parsed + np.searchsorted(at, parsed, side="right")
+            converted, keep, bad = _convert_csv(batch, types, real)
+            self.bad.extend(bad)
+            rows = real[keep]
+            first += batch.num_rows
+            position = min(self.total, position + batch.get_total_buffer_size())
+            self.done = position
+            yield converted, rows
+        self.done = self.total
+
+    # -- JSON lines ----------------------------------------------------------------------------
+    def _jsonl(self) -> Iterator[tuple[pa.RecordBatch, np.ndarray]]:
+        self.total = os.path.getsize(self.path)
+        schema: pa.Schema | None = None
+        emitted = 0
+        line_no = 1
+        with open(self.path, "rb") as fh:
+            carry = b""
+            while True:
+                chunk = fh.read(self.block_bytes)
+                block = carry + chunk
+                if not chunk:
+                    carry = b""
+                else:
+                    cut = block.rfind(b"\n") + 1
+                    if cut == 0:
+                        carry = block
+                        continue
+                    block, carry = block[:cut], block[cut:]
+                if block.strip():
+                    table = self._parse_json_block(block, line_no, schema)
+                    if table is not None and table.num_rows:
+                        if schema is None:
+                            schema = table.schema
+                        for batch in table.to_batches(max_chunksize=self.batch_rows):
+                            n = batch.num_rows
+                            yield batch, np.arange(emitted, emitted + n, dtype=np.int64)
+                            emitted += n
+                line_no += block.count(b"\n")
+                self.done = min(self.total, self.done + len(block))
+                if not chunk:
+                    break
+
+    def _parse_json_block(
+        self, block: bytes, first_line: int, schema: pa.Schema | None
+    ) -> pa.Table | None:
+        options = pjson.ParseOptions(
+            explicit_schema=schema,
+            unexpected_field_behavior="infer" if schema is None else "error",
+        )
+        try:
+            table = pjson.read_json(io.BytesIO(block), parse_options=options)
+        except pa.ArrowInvalid as exc:
+            lines = block.count(b"\n") + (0 if block.endswith(b"\n") else 1)
+            if lines <= 1:
+                self.bad.append(_bad_json_line(block, first_line, schema, str(exc)))
+                return None
+            # bisect at a line boundary
+            mid = _nth_newline(block, lines // 2)
+            left = self._parse_json_block(block[:mid], first_line, schema)
+            schema = schema if schema is not None else (left.schema if left is not None else None)
+            right = self._parse_json_block(
+                block[mid:], first_line + block[:mid].count(b"\n"), schema
+            )
+            parts = [t for t in (left, right) if t is not None and t.num_rows]
+            if not parts:
+                return None
+            return pa.concat_tables(parts, promote_options="permissive")
+        if schema is not None:
+            table = table.select(schema.names).cast(schema)
+        return table
+
+
+def _nth_newline(block: bytes, n: int) -> int:
+    """Offset just after the n-th newline of ``block``."""
+    arr = np.frombuffer(block, dtype=np.uint8)
+    positions = np.flatnonzero(arr == 10)
+    return int(positions[n - 1]) + 1
+
+
+def _bad_json_line(
+    line: bytes, number: int, schema: pa.Schema | None, arrow_error: str
+) -> BadRecord:
+    text = line.decode("utf-8", errors="replace").strip()
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        return BadRecord(
+            row=-1,
+            field=None,
+            error=f"not JSON: {exc.msg} at column {exc.colno}",
+            record={"text": text[:1000]},
+            line=number,
+        )
+    if not isinstance(value, dict):
+        return BadRecord(
+            row=-1, field=None, error="not a JSON object", record={"text": text[:1000]}, line=number
+        )
+    field_name = None
+    error = arrow_error.split("\n")[0]
+    if schema is not None:
+        unknown = [k for k in value if k not in schema.names]
+        if unknown:
+            field_name = unknown[0]
+            error = "field not in the schema of the first block (unknown field)"
+        else:
+            for name in schema.names:
+                if name in value and value[name] is not None:
+                    try:
+                        pa.array([value[name]]).cast(schema.field(name).type)
+                    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+                        field_name = name
+                        error = (
+                            f"expected {schema.field(name).type}, got {type(value[name]).__name__}"
+                        )
+                        break
+    return BadRecord(row=-1, field=field_name, error=error, record=value, line=number)
+
+
+def _convert_csv(
+    batch: pa.RecordBatch, types: dict[str, pa.DataType], rows: np.ndarray
+) -> tuple[pa.RecordBatch, np.ndarray, list[BadRecord]]:
+    """Convert text columns to their inferred types; values that do not convert are bad rows."""
+    n = batch.num_rows
+    bad_field = np.full(n, -1, dtype=np.int32)
+    arrays = []
+    names = batch.schema.names
+    for i, name in enumerate(names):
+        column = batch.column(i)
+        target = types[name]
+        if pa.types.is_string(target) or pa.types.is_null(target):
+            arrays.append(column)
+            continue
+        kind = (
+            "int"
+            if pa.types.is_integer(target)
+            else "float"
+            if pa.types.is_floating(target)
+            else "bool"
+            if pa.types.is_boolean(target)
+            else None
+        )
+        present = np.asarray(pc.is_valid(column).to_numpy(zero_copy_only=False), dtype=bool)
+        if kind is not None:
+            looks = np.asarray(
+                pc.fill_null(pc.match_substring_regex(column, _PATTERNS[kind]), False).to_numpy(
+                    zero_copy_only=False
+                ),
+                dtype=bool,
+            )
+            candidates = pc.if_else(
+                pa.array(looks), pc.utf8_trim_whitespace(column), pa.scalar(None, pa.string())
+            )
+            converted, failed = cast_isolating(candidates, target)
+            failed |= present & ~looks
+        else:
+            converted, failed = cast_isolating(column, target)
+        fresh = failed & (bad_field < 0)
+        bad_field[fresh] = i
+        arrays.append(converted)
+    out = pa.RecordBatch.from_arrays(arrays, names=names)
+    if not (bad_field >= 0).any():
+        return out, np.ones(n, dtype=bool), []
+    idx = np.flatnonzero(bad_field >= 0)
+    raw = batch.take(pa.array(idx)).to_pylist()
+    bad = [
+        BadRecord(
+            row=int(rows[i]),
+            field=names[bad_field[i]],
+            error=f"expected {types[names[bad_field[i]]]}, got {raw[k][names[bad_field[i]]]!r}",
+            record=raw[k],
+        )
+        for k, i in enumerate(idx)
+    ]
+    keep = np.ones(n, dtype=bool)
+    keep[idx] = False
+    return out.filter(pa.array(keep)), keep, bad
+
+
+def open_source(
+    path: str | os.PathLike[str],
+    *,
+    fmt: str | None = None,
+    batch_rows: int = 65_536,
+    block_bytes: int = DEFAULT_BLOCK,
+) -> Source:
+    """Open an input for streaming; the format comes from ``fmt`` or the extension."""
+    p = Path(path)
+    if not p.exists():
+        raise BadInput("no such file", file=str(p))
+    if p.is_dir():
+        raise BadInput("is a directory; give a file", file=str(p))
+    return Source(p, detect_format(p, fmt), batch_rows=batch_rows, block_bytes=block_bytes)

@@ -1,0 +1,134 @@
+"""Write labelled batches (Parquet, CSV, JSON lines) and quarantined records (JSON lines)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pcsv
+import pyarrow.parquet as pq
+
+from onshore.errors import BadInput
+from onshore.io.readers import detect_format
+from onshore.model import BadRecord
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, dt.datetime | dt.date):
+        return value.isoformat()
+    if isinstance(value, bytes):
+        return value.hex()
+    return str(value)
+
+
+class TableWriter:
+    """Write record batches to a file whose format follows its extension.
+
+    CSV cannot hold lists, so list columns (``onshore_reasons``) are joined with ``;`` there.
+    The file appears under its final name only when the writer closes cleanly.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], fmt: str | None = None) -> None:
+        self.path = Path(path)
+        self.format = detect_format(self.path, fmt)
+        self._tmp = self.path.with_name(f".{self.path.name}.partial")
+        self._writer: Any = None
+        self._fh: Any = None
+        self.rows = 0
+        if self.path.parent and not self.path.parent.exists():
+            raise BadInput("output folder does not exist", file=str(self.path.parent))
+
+    def write(self, batch: pa.RecordBatch) -> None:
+        if self.format == "csv":
+            batch = _flatten_lists(batch)
+        if self._writer is None and self._fh is None:
+            if self.format == "parquet":
+                self._writer = pq.ParquetWriter(self._tmp, batch.schema, compression="zstd")
+            elif self.format == "csv":
+                self._writer = pcsv.CSVWriter(self._tmp, batch.schema)
+            else:
+                self._fh = open(self._tmp, "w", encoding="utf-8")  # noqa: SIM115
+        if self._writer is not None:
+            self._writer.write_batch(batch)
+        else:
+            for row in batch.to_pylist():
+                self._fh.write(json.dumps(row, ensure_ascii=False, default=_json_default) + "\n")
+        self.rows += batch.num_rows
+
+    def close(self, schema: pa.Schema | None = None) -> None:
+        """Finish the file; with no batch written, an empty file of ``schema`` is written."""
+        if self._writer is None and self._fh is None and schema is not None:
+            self.write(pa.RecordBatch.from_pylist([], schema=schema))
+        if self._writer is not None:
+            self._writer.close()
+        if self._fh is not None:
+            self._fh.close()
+        if self._tmp.exists():
+            os.replace(self._tmp, self.path)
+
+    def abort(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+        if self._fh is not None:
+            self._fh.close()
+        self._tmp.unlink(missing_ok=True)
+
+    def __enter__(self) -> TableWriter:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()
+
+
+def _flatten_lists(batch: pa.RecordBatch) -> pa.RecordBatch:
+    arrays = []
+    for column in batch.columns:
+        if pa.types.is_list(column.type) or pa.types.is_large_list(column.type):
+            column = pc.binary_join(column, ";")
+        arrays.append(column)
+    return pa.RecordBatch.from_arrays(arrays, names=batch.schema.names)
+
+
+class QuarantineWriter:
+    """Bad records, one JSON object per line: row, line, field, error, source and the record."""
+
+    def __init__(self, path: str | os.PathLike[str], source: str | None = None) -> None:
+        self.path = Path(path)
+        self.source = source
+        self.count = 0
+        self._fh: Any = None
+
+    def write(self, records: list[BadRecord] | tuple[BadRecord, ...]) -> None:
+        if not records:
+            return
+        if self._fh is None:
+            self._fh = open(self.path, "w", encoding="utf-8")  # noqa: SIM115
+        for record in records:
+            payload = {"source": self.source, **record.to_dict()}
+            self._fh.write(json.dumps(payload, ensure_ascii=False, default=_json_default) + "\n")
+            self.count += 1
+
+    def close(self) -> None:
+        if self._fh is not None:
+            self._fh.close()
+
+
+def quarantine_path(input_path: Path, out: Path | None) -> Path:
+    """Beside the output when there is one; else ``<input stem>.quarantine.jsonl`` here."""
+    if out is not None:
+        return out.with_name(out.name + ".quarantine.jsonl")
+    return Path.cwd() / f"{input_path.name}.quarantine.jsonl"

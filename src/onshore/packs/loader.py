@@ -1,0 +1,341 @@
+"""Load a policy pack from its YAML files, validate it, and give the classifier fast lookups.
+
+A pack is a directory of YAML files, one concern per file. Each file is validated by its pydantic
+model; then the cross-references (parents, categories, kinds, instruments) are checked. Every
+error names the file and the dotted key: ``taxonomy.yaml: field 'categories[4].parent': ...``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from onshore.errors import PackError
+from onshore.model import FieldLabel, LegalRef, Level
+from onshore.packs.models import (
+    AreaKind,
+    AreaKinds,
+    Category,
+    DatasetRule,
+    FieldMap,
+    FieldMapping,
+    Instrument,
+    PackHeader,
+    RecordRule,
+    Rules,
+    Taxonomy,
+    to_legal_ref,
+)
+
+BUILTIN_DIR = Path(__file__).parent
+FILES: dict[str, type[BaseModel]] = {
+    "pack.yaml": PackHeader,
+    "taxonomy.yaml": Taxonomy,
+    "fields.yaml": FieldMap,
+    "areas.yaml": AreaKinds,
+    "rules.yaml": Rules,
+}
+M = TypeVar("M", bound=BaseModel)
+
+
+@dataclass(frozen=True)
+class RuleInfo:
+    """What a reason id resolves to: the level it sets, its legal reference and a sentence."""
+
+    rule_id: str
+    level: Level
+    ref: LegalRef
+    description: str
+
+
+@dataclass(frozen=True)
+class Pack:
+    """A loaded, validated policy pack. Build it with :func:`load_pack`.
+
+    >>> pack = load_pack("cn-auto")
+    >>> pack.resolve_field("Vehicle.CurrentLocation.Latitude").category
+    'location.trajectory'
+    """
+
+    name: str
+    version: str
+    jurisdiction: str
+    path: Path
+    header: PackHeader
+    categories: Mapping[str, Category]
+    fields: tuple[FieldMapping, ...]
+    area_kinds: Mapping[str, AreaKind]
+    record_rules: tuple[RecordRule, ...]
+    dataset_rules: tuple[DatasetRule, ...]
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    # -- lookups -----------------------------------------------------------------------------
+    @cached_property
+    def instruments(self) -> dict[str, Instrument]:
+        return {i.id: i for i in self.header.instruments}
+
+    @cached_property
+    def _names(self) -> dict[str, FieldMapping]:
+        out: dict[str, FieldMapping] = {}
+        for mapping in self.fields:
+            for name in mapping.names:
+                out.setdefault(name.casefold(), mapping)
+        return out
+
+    @cached_property
+    def _patterns(self) -> list[tuple[re.Pattern[str], FieldMapping]]:
+        return [
+            (re.compile(m.pattern, re.IGNORECASE), m) for m in self.fields if m.pattern is not None
+        ]
+
+    @cached_property
+    def _rules(self) -> dict[str, RuleInfo]:
+        out: dict[str, RuleInfo] = {}
+        for key, cat in self.categories.items():
+            rid = self.category_rule_id(key)
+            out[rid] = RuleInfo(
+                rid, Level.parse(cat.level), self.legal_ref(cat.ref), cat.description
+            )
+        for rule in (*self.record_rules, *self.dataset_rules):
+            out[rule.id] = RuleInfo(
+                rule.id, Level.parse(rule.level), self.legal_ref(rule.ref), rule.description
+            )
+        return out
+
+    def legal_ref(self, ref: Any) -> LegalRef:
+        return to_legal_ref(ref, self.instruments)
+
+    def level_of(self, category: str) -> Level:
+        """The default level of a category."""
+        return Level.parse(self.categories[category].level)
+
+    def category_rule_id(self, category: str) -> str:
+        """The reason id a row carries because it holds a field of ``category``."""
+        return f"{self.name}/category/{category}"
+
+    def rule(self, rule_id: str) -> RuleInfo:
+        """Resolve a reason id (a rule or a category reason) to its level, reference, sentence."""
+        try:
+            return self._rules[rule_id]
+        except KeyError:
+            raise KeyError(f"pack {self.name!r} has no rule {rule_id!r}") from None
+
+    def rule_ids(self) -> list[str]:
+        return [r.id for r in (*self.record_rules, *self.dataset_rules)]
+
+    def is_within(self, category: str, ancestor: str) -> bool:
+        """True when ``category`` is ``ancestor`` or one of its descendants."""
+        key: str | None = category
+        while key is not None:
+            if key == ancestor:
+                return True
+            key = self.categories[key].parent
+        return False
+
+    def resolve_field(self, name: str) -> FieldLabel:
+        """The category, level and role the pack gives a column name.
+
+        Exact names (case-insensitive) win over patterns; patterns are tried in file order.
+        An unknown field gets no category and the pack's ``unknown_field_level``.
+        """
+        mapping = self._names.get(name.casefold())
+        matched_by = "name"
+        if mapping is None:
+            for regex, candidate in self._patterns:
+                if regex.search(name):
+                    mapping, matched_by = candidate, f"pattern:{candidate.pattern}"
+                    break
+        if mapping is None:
+            level = Level.parse(self.header.settings.unknown_field_level)
+            return FieldLabel(name=name, category=None, level=level, role=None, matched_by="")
+        return FieldLabel(
+            name=name,
+            category=mapping.category,
+            level=self.level_of(mapping.category),
+            role=mapping.role,
+            matched_by=matched_by,
+        )
+
+    def area_buffers(self) -> dict[str, float]:
+        """Default buffer in metres per sensitive-area kind."""
+        return {k: kind.buffer_m for k, kind in self.area_kinds.items()}
+
+
+# -- loading ---------------------------------------------------------------------------------
+def _locate(name_or_path: str | Path) -> Path:
+    candidate = Path(name_or_path)
+    if candidate.is_dir():
+        return candidate
+    builtin = BUILTIN_DIR / str(name_or_path).replace("-", "_")
+    if builtin.is_dir() and (builtin / "pack.yaml").exists():
+        return builtin
+    shipped = sorted(
+        p.name.replace("_", "-") for p in BUILTIN_DIR.iterdir() if (p / "pack.yaml").exists()
+    )
+    raise PackError(
+        f"no policy pack {str(name_or_path)!r}: not a directory and not a shipped pack "
+        f"(shipped: {', '.join(shipped)})"
+    )
+
+
+def _loc(loc: tuple[Any, ...]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _read(path: Path, model: type[M]) -> M:
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise PackError("file is missing from the pack", file=str(path)) from None
+    except yaml.YAMLError as exc:
+        raise PackError(f"not valid YAML: {exc}", file=str(path)) from exc
+    if not isinstance(raw, dict):
+        raise PackError("expected a mapping at the top level", file=str(path))
+    try:
+        return model.model_validate(raw)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+        raise PackError(f"{first['msg']}{more}", file=str(path), field=_loc(first["loc"])) from None
+
+
+def load_pack(name_or_path: str | Path = "cn-auto") -> Pack:
+    """Load and validate a policy pack: a shipped name (``"cn-auto"``) or a directory.
+
+    Raises :class:`~onshore.errors.PackError` naming the file and the key on any problem.
+    """
+    root = _locate(name_or_path)
+    header = _read(root / "pack.yaml", PackHeader)
+    taxonomy = _read(root / "taxonomy.yaml", Taxonomy)
+    fieldmap = _read(root / "fields.yaml", FieldMap)
+    kinds = _read(root / "areas.yaml", AreaKinds)
+    rules = _read(root / "rules.yaml", Rules)
+    extra = {}
+    for path in sorted(root.glob("*.yaml")):
+        if path.name not in FILES:
+            raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+            extra[path.stem] = raw
+    _check(root, header, taxonomy, fieldmap, kinds, rules)
+    return Pack(
+        name=header.name,
+        version=header.version,
+        jurisdiction=header.jurisdiction,
+        path=root,
+        header=header,
+        categories={c.key: c for c in taxonomy.categories},
+        fields=tuple(fieldmap.fields),
+        area_kinds={k.key: k for k in kinds.area_kinds},
+        record_rules=tuple(rules.record_rules),
+        dataset_rules=tuple(rules.dataset_rules),
+        extra=extra,
+    )
+
+
+def _check(
+    root: Path,
+    header: PackHeader,
+    taxonomy: Taxonomy,
+    fieldmap: FieldMap,
+    kinds: AreaKinds,
+    rules: Rules,
+) -> None:
+    """Cross-file references: every name used must be declared."""
+    instruments = {i.id for i in header.instruments}
+    keys: dict[str, int] = {}
+    tax = str(root / "taxonomy.yaml")
+    for i, cat in enumerate(taxonomy.categories):
+        if cat.key in keys:
+            raise PackError(
+                f"duplicate category {cat.key!r}", file=tax, field=f"categories[{i}].key"
+            )
+        keys[cat.key] = i
+    for i, cat in enumerate(taxonomy.categories):
+        if cat.parent is not None and cat.parent not in keys:
+            raise PackError(
+                f"unknown parent {cat.parent!r}", file=tax, field=f"categories[{i}].parent"
+            )
+        if cat.parent is not None and not cat.key.startswith(cat.parent + "."):
+            raise PackError(
+                f"key {cat.key!r} must extend its parent {cat.parent!r}",
+                file=tax,
+                field=f"categories[{i}].key",
+            )
+        if cat.parent is None and "." in cat.key:
+            raise PackError(
+                f"{cat.key!r} is dotted but has no parent",
+                file=tax,
+                field=f"categories[{i}].parent",
+            )
+        if cat.replaced_by is not None and cat.replaced_by not in keys:
+            raise PackError(
+                f"unknown category {cat.replaced_by!r}",
+                file=tax,
+                field=f"categories[{i}].replaced_by",
+            )
+        if cat.ref.instrument not in instruments:
+            raise PackError(
+                f"unknown instrument {cat.ref.instrument!r} (declared in pack.yaml: "
+                f"{', '.join(sorted(instruments))})",
+                file=tax,
+                field=f"categories[{i}].ref.instrument",
+            )
+
+    def need_category(key: str, file: str, where: str) -> None:
+        if key not in keys:
+            raise PackError(f"unknown category {key!r}", file=str(root / file), field=where)
+
+    settings = header.settings
+    for j, key in enumerate(settings.subject_categories):
+        need_category(key, "pack.yaml", f"settings.subject_categories[{j}]")
+    need_category(settings.vehicle_category, "pack.yaml", "settings.vehicle_category")
+    for i, mapping in enumerate(fieldmap.fields):
+        need_category(mapping.category, "fields.yaml", f"fields[{i}].category")
+    kind_keys = set()
+    for i, kind in enumerate(kinds.area_kinds):
+        if kind.key in kind_keys:
+            raise PackError(
+                f"duplicate area kind {kind.key!r}",
+                file=str(root / "areas.yaml"),
+                field=f"area_kinds[{i}].key",
+            )
+        kind_keys.add(kind.key)
+        if kind.ref.instrument not in instruments:
+            raise PackError(
+                f"unknown instrument {kind.ref.instrument!r}",
+                file=str(root / "areas.yaml"),
+                field=f"area_kinds[{i}].ref.instrument",
+            )
+    for section, rule_list in (
+        ("record_rules", rules.record_rules),
+        ("dataset_rules", rules.dataset_rules),
+    ):
+        for i, rule in enumerate(rule_list):
+            where = f"{section}[{i}]"
+            if rule.ref.instrument not in instruments:
+                raise PackError(
+                    f"unknown instrument {rule.ref.instrument!r}",
+                    file=str(root / "rules.yaml"),
+                    field=f"{where}.ref.instrument",
+                )
+            cond = rule.when.model_dump()
+            for cond_key in ("categories_any", "positive_any", "missing_all"):
+                for j, key in enumerate(cond.get(cond_key) or []):
+                    need_category(key, "rules.yaml", f"{where}.when.{cond_key}[{j}]")
+            for j, kind_key in enumerate(cond.get("in_area_kind") or []):
+                if kind_key not in kind_keys:
+                    raise PackError(
+                        f"unknown area kind {kind_key!r} (declared in areas.yaml: "
+                        f"{', '.join(sorted(kind_keys))})",
+                        file=str(root / "rules.yaml"),
+                        field=f"{where}.when.in_area_kind[{j}]",
+                    )
