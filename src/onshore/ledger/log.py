@@ -1,0 +1,256 @@
+"""The ledger: append entries, sign tree heads, hand out proofs. Storage is a backend adapter.
+
+Each append (of one entry or a batch) runs in one exclusive backend transaction: read the cached
+frontier, hash the new leaves, sign a tree head for the new size, write all of it, commit. So
+every committed size has a signed head, and many processes can append to one log.
+
+>>> import tempfile
+>>> from datetime import datetime, timezone
+>>> from onshore.keystore import Keystore
+>>> home = tempfile.mkdtemp()
+>>> clock = lambda: datetime(2024, 5, 1, tzinfo=timezone.utc)
+>>> keys = Keystore(f"{home}/keys", environ={})
+>>> with Ledger.open(home=home, keystore=keys, clock=clock) as ledger:
+...     head = ledger.record("collection", actor="ingest", purpose="maintenance",
+...                          dataset="telemetry", counts={"records": 10})
+...     proof = ledger.inclusion_proof(0)
+...     report = ledger.verify()
+>>> head.tree_size, report.ok
+(1, True)
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from datetime import UTC, datetime
+from types import TracebackType
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+from onshore.errors import BadInput, IntegrityError
+from onshore.keystore import Key, Keystore, onshore_home
+from onshore.ledger.backend import LedgerBackend, LogState, StoredEntry, open_backend
+from onshore.ledger.entry import Activity, LedgerEntry, format_time
+from onshore.ledger.head import SignedTreeHead, public_key_id, sign_tree_head
+from onshore.ledger.merkle import consistency_path, inclusion_path, leaf_hash
+from onshore.ledger.proofs import ConsistencyProof, InclusionProof
+from onshore.ledger.verify import VerifyReport, verify_ledger
+
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    """The default clock."""
+    return datetime.now(UTC)
+
+
+class Ledger:
+    """A tamper-evident, append-only log of processing activities."""
+
+    def __init__(
+        self,
+        backend: LedgerBackend,
+        signing_key: Key | Ed25519PrivateKey,
+        *,
+        public_keys: Mapping[str, Ed25519PublicKey] | None = None,
+        clock: Clock = utc_now,
+    ) -> None:
+        self.backend = backend
+        self._key = signing_key.ed25519_private() if isinstance(signing_key, Key) else signing_key
+        own = self._key.public_key()
+        self.public_keys: dict[str, Ed25519PublicKey] = dict(public_keys or {})
+        self.public_keys.setdefault(public_key_id(own), own)
+        self.clock = clock
+
+    @classmethod
+    def open(
+        cls,
+        db: str | None = None,
+        *,
+        home: str | os.PathLike[str] | None = None,
+        keystore: Keystore | None = None,
+        clock: Clock = utc_now,
+    ) -> Ledger:
+        """Open the ledger of a data home: ``meta.db`` (or ``db``) and the keystore's key."""
+        base = home if home is not None else onshore_home()
+        keys = keystore or Keystore(os.path.join(base, "keys"))
+        backend = open_backend(db, home=base)
+        try:
+            key = keys.ledger_signing_key()
+            return cls(backend, key, public_keys=keys.ledger_public_keys(), clock=clock)
+        except BaseException:
+            backend.close()
+            raise
+
+    def __enter__(self) -> Ledger:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.backend.close()
+
+    # -- appends ------------------------------------------------------------------------------
+
+    def record(
+        self,
+        kind: Activity | str,
+        *,
+        actor: str,
+        purpose: str,
+        dataset: str,
+        categories: Sequence[str] = (),
+        counts: Mapping[str, int] | None = None,
+        decision: str | None = None,
+        reasons: Sequence[str] = (),
+        subject: str | None = None,
+        details: Mapping[str, Any] | None = None,
+        time: datetime | None = None,
+    ) -> SignedTreeHead:
+        """Append one activity (timed by the clock unless ``time`` is given); returns the head."""
+        entry = LedgerEntry(
+            kind=Activity(kind) if not isinstance(kind, Activity) else kind,
+            actor=actor,
+            time=time or self.clock(),
+            purpose=purpose,
+            dataset=dataset,
+            categories=tuple(categories),
+            counts=dict(counts or {}),
+            decision=decision,
+            reasons=tuple(reasons),
+            subject=subject,
+            details=dict(details or {}),
+        )
+        return self.append(entry)
+
+    def append(self, entry: LedgerEntry) -> SignedTreeHead:
+        """Append one entry; returns the signed tree head that covers it (index = size - 1)."""
+        return self.append_many([entry])
+
+    def append_many(self, entries: Iterable[LedgerEntry]) -> SignedTreeHead:
+        """Append entries atomically under one signed tree head; returns that head."""
+        encoded = [(e, e.to_bytes()) for e in entries]
+        if not encoded:
+            raise BadInput("nothing to append")
+        with self.backend.append_transaction() as tx:
+            state = tx.state()
+            self._check_state(state, tx.latest_head())
+            frontier = state.frontier
+            rows: list[StoredEntry] = []
+            for entry, data in encoded:
+                h = leaf_hash(data)
+                rows.append(
+                    StoredEntry(
+                        frontier.size,
+                        h,
+                        data,
+                        entry.kind.value,
+                        entry.dataset,
+                        format_time(entry.time),
+                    )
+                )
+                frontier = frontier.append(h)
+            now_ms = int(self.clock().timestamp() * 1000)
+            timestamp = max(now_ms, state.last_timestamp_ms)
+            head = sign_tree_head(
+                frontier.size, frontier.root(), timestamp, self._key, sequence=state.head_count
+            )
+            tx.write(rows, head, LogState(frontier, state.head_count + 1, timestamp))
+        return head
+
+    @staticmethod
+    def _check_state(state: LogState, latest: SignedTreeHead | None) -> None:
+        """Refuse to extend a log whose cached frontier disagrees with its latest head."""
+        size = latest.tree_size if latest else 0
+        if state.frontier.size != size or (latest and state.frontier.root() != latest.root_hash):
+            raise IntegrityError(
+                f"the ledger's state (size {state.frontier.size}) does not match its latest "
+                f"signed tree head (size {size}); run `onshore ledger verify`"
+            )
+
+    # -- reads --------------------------------------------------------------------------------
+
+    def size(self) -> int:
+        """The size of the tree the latest signed head covers."""
+        head = self.backend.latest_head()
+        return head.tree_size if head else 0
+
+    def head(self) -> SignedTreeHead | None:
+        """The latest signed tree head, or ``None`` for an empty ledger."""
+        return self.backend.latest_head()
+
+    def entry(self, index: int) -> LedgerEntry:
+        """The entry at ``index``."""
+        rows = list(self.backend.iter_entries(index, index + 1))
+        if not rows:
+            raise BadInput(f"no ledger entry {index} (size {self.size()})", field="index")
+        return LedgerEntry.from_bytes(rows[0].entry)
+
+    def entries(
+        self,
+        *,
+        kind: Activity | str | None = None,
+        dataset: str | None = None,
+        start: int = 0,
+        stop: int | None = None,
+    ) -> Iterator[tuple[int, LedgerEntry]]:
+        """``(index, entry)`` pairs in order, optionally filtered by kind and dataset."""
+        kind_value = Activity(kind).value if kind is not None else None
+        for row in self.backend.iter_entries(start, stop, kind=kind_value, dataset=dataset):
+            yield row.index, LedgerEntry.from_bytes(row.entry)
+
+    # -- proofs -------------------------------------------------------------------------------
+
+    def _head(self, tree_size: int | None) -> SignedTreeHead:
+        head = self.backend.latest_head() if tree_size is None else self.backend.head_at(tree_size)
+        if head is None:
+            what = (
+                "the ledger is empty"
+                if tree_size is None
+                else f"no signed head of size {tree_size}"
+            )
+            raise BadInput(what, field="tree_size")
+        return head
+
+    def _hashes(self, size: int) -> list[bytes]:
+        hashes = self.backend.leaf_hashes(size)
+        if len(hashes) != size:
+            raise IntegrityError(
+                f"the ledger holds {len(hashes)} entries below a signed head of size {size}"
+            )
+        return hashes
+
+    def inclusion_proof(self, index: int, tree_size: int | None = None) -> InclusionProof:
+        """Proof that entry ``index`` is in the tree of ``tree_size`` (default: latest head)."""
+        head = self._head(tree_size)
+        if not 0 <= index < head.tree_size:
+            raise BadInput(
+                f"entry {index} is outside the tree of size {head.tree_size}", field="index"
+            )
+        hashes = self._hashes(head.tree_size)
+        rows = list(self.backend.iter_entries(index, index + 1))
+        entry = rows[0].entry if rows else b""
+        return InclusionProof(
+            index, head.tree_size, tuple(inclusion_path(index, hashes)), head, entry
+        )
+
+    def consistency_proof(self, old_size: int, new_size: int | None = None) -> ConsistencyProof:
+        """Proof that the tree of ``old_size`` is a prefix of the one of ``new_size``."""
+        new = self._head(new_size)
+        old = self._head(old_size)
+        if old.tree_size > new.tree_size:
+            raise BadInput(f"old size {old_size} is larger than new size {new.tree_size}")
+        hashes = self._hashes(new.tree_size)
+        return ConsistencyProof(old, new, tuple(consistency_path(old.tree_size, hashes)))
+
+    def verify(self, trusted_head: SignedTreeHead | None = None) -> VerifyReport:
+        """Check the whole log; see ``verify_ledger``."""
+        return verify_ledger(self.backend, self.public_keys, trusted_head=trusted_head)

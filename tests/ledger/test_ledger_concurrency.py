@@ -1,0 +1,43 @@
+"""Real processes appending to one SQLite ledger at once give one consistent log."""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+from pathlib import Path
+
+from ledger_support import make_entry
+
+from onshore.keystore import Keystore
+from onshore.ledger import Ledger
+
+WORKERS = 4
+PER_WORKER = 25
+
+
+def _worker(args: tuple[str, int]) -> list[int]:
+    home, worker = args
+    sizes = []
+    with Ledger.open(home=home, keystore=Keystore(f"{home}/keys", environ={})) as ledger:
+        for n in range(PER_WORKER):
+            entry = make_entry(worker * 1000 + n, dataset=f"worker-{worker}")
+            sizes.append(ledger.append(entry).tree_size)
+    return sizes
+
+
+def test_concurrent_appends_from_processes(tmp_path: Path) -> None:
+    home = str(tmp_path)
+    with mp.get_context("spawn").Pool(WORKERS) as pool:
+        results = pool.map(_worker, [(home, w) for w in range(WORKERS)])
+    sizes = sorted(s for r in results for s in r)
+    assert sizes == list(range(1, WORKERS * PER_WORKER + 1))  # every append got its own size
+    for r in results:
+        assert r == sorted(r)
+    with Ledger.open(home=home, keystore=Keystore(f"{home}/keys", environ={})) as ledger:
+        report = ledger.verify()
+        assert report.ok, report.problems
+        assert report.entries == report.heads == WORKERS * PER_WORKER
+        for w in range(WORKERS):
+            entries = [e for _, e in ledger.entries(dataset=f"worker-{w}")]
+            assert [e.counts["records"] for e in entries] == [
+                w * 1000 + n for n in range(PER_WORKER)
+            ]

@@ -1,0 +1,199 @@
+"""Appending, proofs, verification and tamper detection on the SQLite backend."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from ledger_support import make_entry, memory_ledger
+
+from onshore.errors import BadInput, IntegrityError
+from onshore.ledger import (
+    Activity,
+    InclusionProof,
+    Ledger,
+    LedgerEntry,
+    verify_consistency_proof,
+    verify_inclusion_proof,
+)
+from onshore.ledger.sqlite import SQLiteBackend
+
+
+def test_append_returns_signed_heads_and_verifies(ledger: Ledger) -> None:
+    for n in range(5):
+        head = ledger.append(make_entry(n))
+        assert head.tree_size == n + 1
+        assert head.sequence == n
+    head = ledger.append_many([make_entry(5), make_entry(6)])
+    assert (head.tree_size, head.sequence) == (7, 5)
+    report = ledger.verify()
+    assert report.ok, report.problems
+    assert (report.entries, report.heads) == (7, 6)
+    assert report.root_hash == head.root_hash
+    assert ledger.entry(3) == make_entry(3)
+
+
+def test_record_uses_the_injected_clock(ledger: Ledger) -> None:
+    ledger.record("consent_change", actor="app", purpose="navigation", dataset="consents")
+    ((_, entry),) = ledger.entries()
+    assert entry.kind is Activity.CONSENT_CHANGE
+    assert entry.time.isoformat() == "2024-05-01T08:00:01+00:00"
+
+
+def test_entries_filter_by_kind_and_dataset(ledger: Ledger) -> None:
+    ledger.append(make_entry(0, Activity.COLLECTION, "telemetry"))
+    ledger.append(make_entry(1, Activity.EXPORT, "telemetry"))
+    ledger.append(make_entry(2, Activity.EXPORT, "charging"))
+    assert [i for i, _ in ledger.entries(kind="export")] == [1, 2]
+    assert [i for i, _ in ledger.entries(dataset="charging")] == [2]
+    assert [i for i, _ in ledger.entries(kind=Activity.EXPORT, dataset="telemetry")] == [1]
+
+
+def test_naive_times_and_unknown_kinds_are_refused() -> None:
+    from datetime import datetime
+
+    with pytest.raises(BadInput):
+        LedgerEntry(Activity.USE, "a", datetime(2024, 1, 1), "p", "d")
+    with pytest.raises(BadInput):
+        LedgerEntry("sharing", "a", make_entry(0).time, "p", "d")  # type: ignore[arg-type]
+
+
+def test_inclusion_and_consistency_proofs_verify_with_the_public_key(ledger: Ledger) -> None:
+    for n in range(11):
+        ledger.append(make_entry(n))
+    public = next(iter(ledger.public_keys.values()))
+    for index in range(11):
+        proof = ledger.inclusion_proof(index)
+        round_tripped = InclusionProof.from_dict(proof.to_dict())
+        verify_inclusion_proof(round_tripped, public)
+        verify_inclusion_proof(ledger.inclusion_proof(index, tree_size=index + 1), public)
+    for old in range(1, 12):
+        verify_consistency_proof(ledger.consistency_proof(old), public)
+    proof = ledger.inclusion_proof(4)
+    with pytest.raises(IntegrityError):
+        verify_inclusion_proof(proof, public, entry=make_entry(5).to_bytes())
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    with pytest.raises(IntegrityError, match="does not verify"):
+        verify_inclusion_proof(proof, Ed25519PrivateKey.generate().public_key())
+
+
+def test_append_refuses_a_corrupted_state(ledger: Ledger) -> None:
+    ledger.append(make_entry(0))
+    backend = ledger.backend
+    assert isinstance(backend, SQLiteBackend)
+    backend.execute("UPDATE ledger_state SET frontier = ?", [bytes(32)])
+    with pytest.raises(IntegrityError):
+        ledger.append(make_entry(1))
+    assert ledger.size() == 1
+
+
+# -- tampering: every single change is detected, with the first bad index ----------------------
+
+TAMPERS = [
+    "flip_byte",
+    "flip_byte_fix_hash",
+    "delete",
+    "swap",
+    "truncate",
+    "change_column",
+    "delete_head",
+    "change_head",
+]
+
+
+def _tamper(backend: SQLiteBackend, how: str, i: int, j: int, size: int) -> int | None:
+    """Apply one change; return the index verification must point at (None: any problem)."""
+    q = backend._query  # the test reaches under the API on purpose
+    if how in ("flip_byte", "flip_byte_fix_hash"):
+        (data,) = q("SELECT entry FROM ledger_entries WHERE idx = ?", [i])[0]
+        data = bytearray(data)
+        pos = j % len(data)
+        data[pos] ^= 0x01
+        backend.execute("UPDATE ledger_entries SET entry = ? WHERE idx = ?", [bytes(data), i])
+        if how == "flip_byte_fix_hash":
+            from onshore.ledger.merkle import leaf_hash
+
+            backend.execute(
+                "UPDATE ledger_entries SET leaf_hash = ? WHERE idx = ?", [leaf_hash(bytes(data)), i]
+            )
+        return i
+    if how == "delete":
+        backend.execute("DELETE FROM ledger_entries WHERE idx = ?", [i])
+        return i
+    if how == "swap":
+        a, b = sorted((i, j))
+        if a == b:
+            b = (a + 1) % size
+            a, b = sorted((a, b))
+        backend.execute("UPDATE ledger_entries SET idx = -1 WHERE idx = ?", [a])
+        backend.execute("UPDATE ledger_entries SET idx = ? WHERE idx = ?", [a, b])
+        backend.execute("UPDATE ledger_entries SET idx = ? WHERE idx = -1", [b])
+        return a
+    if how == "truncate":
+        backend.execute("DELETE FROM ledger_entries WHERE idx >= ?", [i])
+        return i
+    if how == "change_column":
+        backend.execute("UPDATE ledger_entries SET dataset = 'other' WHERE idx = ?", [i])
+        return i
+    heads = [r[0] for r in q("SELECT tree_size FROM ledger_heads ORDER BY tree_size")]
+    target = heads[j % len(heads)]
+    if how == "delete_head":
+        backend.execute("DELETE FROM ledger_heads WHERE tree_size = ?", [target])
+    else:
+        backend.execute(
+            "UPDATE ledger_heads SET timestamp_ms = timestamp_ms + 1 WHERE tree_size = ?", [target]
+        )
+    return None
+
+
+batches = st.lists(st.integers(1, 3), min_size=1, max_size=8)
+
+
+@settings(max_examples=60, deadline=None)
+@given(batches=batches)
+def test_verification_passes_after_any_sequence_of_appends(batches: list[int]) -> None:
+    with memory_ledger() as ledger:
+        n = 0
+        for size in batches:
+            ledger.append_many([make_entry(n + k) for k in range(size)])
+            n += size
+        report = ledger.verify()
+        assert report.ok, report.problems
+        assert report.entries == n
+
+
+@settings(max_examples=150, deadline=None)
+@given(batches=batches, how=st.sampled_from(TAMPERS), data=st.data())
+def test_verification_fails_after_any_single_change(
+    batches: list[int], how: str, data: st.DataObject
+) -> None:
+    with memory_ledger() as ledger:
+        n, starts = 0, []
+        for size in batches:
+            starts.append(n)
+            ledger.append_many([make_entry(n + k) for k in range(size)])
+            n += size
+        if how == "swap" and n < 2:
+            return
+        i = data.draw(st.integers(0, n - 1), label="index")
+        j = data.draw(st.integers(0, 10_000), label="other")
+        assert isinstance(ledger.backend, SQLiteBackend)
+        expected = _tamper(ledger.backend, how, i, j, n)
+        report = ledger.verify()
+        assert not report.ok
+        if expected is not None:
+            batch_start = max(s for s in starts if s <= expected)
+            assert report.first_bad_index is not None
+            assert batch_start <= report.first_bad_index <= expected, report.problems
+
+
+def test_single_appends_locate_the_exact_index() -> None:
+    with memory_ledger() as ledger:
+        for n in range(20):
+            ledger.append(make_entry(n))
+        assert isinstance(ledger.backend, SQLiteBackend)
+        _tamper(ledger.backend, "flip_byte_fix_hash", 13, 5, 20)
+        report = ledger.verify()
+        assert report.first_bad_index == 13
+        assert "13" in report.summary()
