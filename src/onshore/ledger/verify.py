@@ -154,17 +154,17 @@ def verify_entries(
             (targets.get(frontier.size), "signed tree head"),
             (trusted_head, "trusted head"),
         )
-        for head, which in checks:
-            if head is None or head.tree_size != frontier.size:
+        for check, which in checks:
+            if check is None or check.tree_size != frontier.size:
                 continue
-            if frontier.root() == head.root_hash:
+            if frontier.root() == check.root_hash:
                 good_size = frontier.size
             else:
                 problems.append(
                     Problem(
                         good_size,
-                        f"the {which} of size {head.tree_size} does not match "
-                        f"entries {good_size}..{head.tree_size - 1}",
+                        f"the {which} of size {check.tree_size} does not match "
+                        f"entries {good_size}..{check.tree_size - 1}",
                     )
                 )
                 broken = True
