@@ -18,11 +18,14 @@ from onshore.errors import (
     PolicyRefusal,
     StorageError,
 )
+from onshore.geo import AreaCatalogue, AreaIndex, load_areas
 from onshore.model import Assessment, BadRecord, FieldLabel, Finding, LegalRef, Level
 from onshore.packs import Pack, load_pack
 
 __all__ = [
+    "AreaCatalogue",
     "AreaError",
+    "AreaIndex",
     "Assessment",
     "BadInput",
     "BadRecord",
@@ -39,6 +42,7 @@ __all__ = [
     "PolicyRefusal",
     "StorageError",
     "classify",
+    "load_areas",
     "load_pack",
 ]
 __version__ = "0.1.0"

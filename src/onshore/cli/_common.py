@@ -23,7 +23,8 @@ from rich.progress import (
 from onshore.errors import OnshoreError
 
 err_console = Console(stderr=True)
-out_console = Console(highlight=False)
+# Piped or captured output gets a wide page so rule ids and references are never cut.
+out_console = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
 
 
 def run_guarded(command: click.Command, argv: list[str] | None = None) -> int:

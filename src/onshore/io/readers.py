@@ -72,6 +72,7 @@ class Source:
     format: str
     batch_rows: int = 65_536
     block_bytes: int = DEFAULT_BLOCK
+    sample_bytes: int = 1 << 20  # CSV: how much of the file column types are inferred from
     bad: list[BadRecord] = field(default_factory=list)
     done: int = 0  # progress, in ``unit``
     total: int = 0
@@ -98,8 +99,8 @@ class Source:
     def _csv(self) -> Iterator[tuple[pa.RecordBatch, np.ndarray]]:
         self.total = os.path.getsize(self.path)
         with open(self.path, "rb") as fh:
-            head = fh.read(min(self.block_bytes, 1 << 20))
-        cut = head.rfind(b"\n") + 1 if len(head) == min(self.block_bytes, 1 << 20) else len(head)
+            head = fh.read(self.sample_bytes)
+        cut = head.rfind(b"\n") + 1 if len(head) == self.sample_bytes else len(head)
         try:
             sample = pcsv.read_csv(
                 io.BytesIO(head[:cut] or head),
@@ -329,6 +330,7 @@ def open_source(
     fmt: str | None = None,
     batch_rows: int = 65_536,
     block_bytes: int = DEFAULT_BLOCK,
+    sample_bytes: int = 1 << 20,
 ) -> Source:
     """Open an input for streaming; the format comes from ``fmt`` or the extension."""
     p = Path(path)
@@ -336,4 +338,10 @@ def open_source(
         raise BadInput("no such file", file=str(p))
     if p.is_dir():
         raise BadInput("is a directory; give a file", file=str(p))
-    return Source(p, detect_format(p, fmt), batch_rows=batch_rows, block_bytes=block_bytes)
+    return Source(
+        p,
+        detect_format(p, fmt),
+        batch_rows=batch_rows,
+        block_bytes=block_bytes,
+        sample_bytes=sample_bytes,
+    )

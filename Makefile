@@ -1,0 +1,54 @@
+# Two commands on a fresh machine: `make demo` and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+SAMPLE ?= sample
+VEHICLES ?= 200
+
+.PHONY: demo test test-fast lint bench install dev clean docs
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e .
+	touch $@
+
+$(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $@ $(VENV)/.installed
+
+install: $(VENV)/.installed
+dev: $(VENV)/.installed-dev
+
+demo: install
+	$(BIN)/onshore demo-data $(SAMPLE) --vehicles $(VEHICLES) --days 1 --seed 7 --force
+	$(BIN)/onshore scan $(SAMPLE)/telemetry.parquet --areas $(SAMPLE)/areas.geojson \
+		--out $(SAMPLE)/telemetry.labelled.parquet
+	$(BIN)/onshore scan $(SAMPLE)/charging_sessions.parquet $(SAMPLE)/charging_stations_hourly.parquet \
+		$(SAMPLE)/owners.csv --json > $(SAMPLE)/assessments.json
+	@echo
+	@echo "Labelled telemetry: $(SAMPLE)/telemetry.labelled.parquet"
+	@echo "Assessments of the other files (JSON): $(SAMPLE)/assessments.json"
+
+# The whole suite, integration tests included (they need PostgreSQL and MQTT: see .ci/run).
+# pytest's exit code 5 (nothing collected) is not a failure.
+test: dev
+	$(BIN)/python -m pytest || [ $$? -eq 5 ]
+
+test-fast: dev
+	$(BIN)/python -m pytest -m "not integration and not slow and not spark" || [ $$? -eq 5 ]
+
+lint: dev
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+
+docs: install
+	$(BIN)/python scripts/cli_reference.py --write README.md
+
+bench: dev
+	$(BIN)/python bench/geofence.py
+
+clean:
+	rm -rf $(VENV) $(SAMPLE) .pytest_cache .hypothesis

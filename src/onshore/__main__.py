@@ -1,0 +1,5 @@
+"""``python -m onshore`` runs the command line."""
+
+from onshore.cli import main
+
+main()
