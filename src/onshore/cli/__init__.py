@@ -9,6 +9,7 @@ import click
 from onshore.cli._common import run_guarded
 from onshore.cli.demo import demo_data
 from onshore.cli.gbt32960 import gbt32960
+from onshore.cli.ledger import ledger
 from onshore.cli.scan import scan
 
 
@@ -25,7 +26,7 @@ def cli() -> None:
 
 
 # Built-in commands register through the same call a plugin would use.
-COMMANDS: list[click.Command] = [demo_data, scan, gbt32960]
+COMMANDS: list[click.Command] = [demo_data, scan, gbt32960, ledger]
 for _command in COMMANDS:
     cli.add_command(_command)
 

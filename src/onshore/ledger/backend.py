@@ -193,12 +193,16 @@ def default_db_url(home: str | os.PathLike[str] | None = None) -> str:
 
 
 def open_backend(
-    url: str | None = None, *, home: str | os.PathLike[str] | None = None
+    url: str | None = None,
+    *,
+    home: str | os.PathLike[str] | None = None,
+    create: bool = True,
 ) -> LedgerBackend:
     """Open a backend by URL: ``sqlite:///path/meta.db`` or ``postgresql://…``.
 
     As in SQLAlchemy, ``sqlite:///rel/meta.db`` is relative and ``sqlite:////abs/meta.db``
-    absolute. A bare path means SQLite. ``None`` means ``meta.db`` in the data home.
+    absolute. A bare path means SQLite. ``None`` means ``meta.db`` in the data home. With
+    ``create=False`` a missing SQLite file is a ``StorageError`` rather than a new empty log.
 
     >>> import tempfile
     >>> backend = open_backend(f"sqlite:///{tempfile.mkdtemp()}/meta.db")
@@ -220,4 +224,4 @@ def open_backend(
         path = url
     from onshore.ledger.sqlite import SQLiteBackend
 
-    return SQLiteBackend(path)
+    return SQLiteBackend(path, create=create)

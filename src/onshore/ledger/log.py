@@ -29,7 +29,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from onshore.errors import BadInput, IntegrityError
+from onshore.errors import BadInput, IntegrityError, StorageError
 from onshore.keystore import Key, Keystore, onshore_home
 from onshore.ledger.backend import LedgerBackend, LogState, StoredEntry, open_backend
 from onshore.ledger.entry import Activity, LedgerEntry, format_time
@@ -52,16 +52,18 @@ class Ledger:
     def __init__(
         self,
         backend: LedgerBackend,
-        signing_key: Key | Ed25519PrivateKey,
+        signing_key: Key | Ed25519PrivateKey | None,
         *,
         public_keys: Mapping[str, Ed25519PublicKey] | None = None,
         clock: Clock = utc_now,
     ) -> None:
+        """``signing_key=None`` opens the ledger read-only (appends raise ``StorageError``)."""
         self.backend = backend
         self._key = signing_key.ed25519_private() if isinstance(signing_key, Key) else signing_key
-        own = self._key.public_key()
         self.public_keys: dict[str, Ed25519PublicKey] = dict(public_keys or {})
-        self.public_keys.setdefault(public_key_id(own), own)
+        if self._key is not None:
+            own = self._key.public_key()
+            self.public_keys.setdefault(public_key_id(own), own)
         self.clock = clock
 
     @classmethod
@@ -72,13 +74,17 @@ class Ledger:
         home: str | os.PathLike[str] | None = None,
         keystore: Keystore | None = None,
         clock: Clock = utc_now,
+        read_only: bool = False,
     ) -> Ledger:
-        """Open the ledger of a data home: ``meta.db`` (or ``db``) and the keystore's key."""
+        """Open the ledger of a data home: ``meta.db`` (or ``db``) and the keystore's key.
+
+        ``read_only`` creates nothing (no database, no key) and refuses appends.
+        """
         base = home if home is not None else onshore_home()
         keys = keystore or Keystore(os.path.join(base, "keys"))
-        backend = open_backend(db, home=base)
+        backend = open_backend(db, home=base, create=not read_only)
         try:
-            key = keys.ledger_signing_key()
+            key = None if read_only else keys.ledger_signing_key()
             return cls(backend, key, public_keys=keys.ledger_public_keys(), clock=clock)
         except BaseException:
             backend.close()
@@ -140,6 +146,9 @@ class Ledger:
         encoded = [(e, e.to_bytes()) for e in entries]
         if not encoded:
             raise BadInput("nothing to append")
+        if self._key is None:
+            raise StorageError("the ledger is open read-only (no signing key)")
+        key = self._key
         with self.backend.append_transaction() as tx:
             state = tx.state()
             self._check_state(state, tx.latest_head())
@@ -161,7 +170,7 @@ class Ledger:
             now_ms = int(self.clock().timestamp() * 1000)
             timestamp = max(now_ms, state.last_timestamp_ms)
             head = sign_tree_head(
-                frontier.size, frontier.root(), timestamp, self._key, sequence=state.head_count
+                frontier.size, frontier.root(), timestamp, key, sequence=state.head_count
             )
             tx.write(rows, head, LogState(frontier, state.head_count + 1, timestamp))
         return head

@@ -91,9 +91,12 @@ class SQLiteBackend:
         *,
         busy_timeout_s: float = 60.0,
         synchronous: str = "FULL",
+        create: bool = True,
     ) -> None:
         self.path = Path(path)
         self.url = f"sqlite:///{self.path}"
+        if not create and str(path) != ":memory:" and not self.path.exists():
+            raise StorageError(f"no ledger database at {self.path}")
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._conn = sqlite3.connect(
