@@ -6,6 +6,7 @@ Pure core: no I/O. Any byte string decodes to a :class:`Frame` or raises :class:
 
 from __future__ import annotations
 
+from onshore.gbt32960.arrow import SCHEMA, frame_row, frames_to_arrow
 from onshore.gbt32960.blocks import (
     Alarms,
     Block,
@@ -41,9 +42,11 @@ from onshore.gbt32960.payloads import (
     VehicleLogin,
 )
 from onshore.gbt32960.realtime import RealTimeReport, signed_bytes
+from onshore.gbt32960.stream import decode_stream
 from onshore.gbt32960.values import Num, Sentinel
 
 __all__ = [
+    "SCHEMA",
     "Activation",
     "ActivationResponse",
     "Alarms",
@@ -85,7 +88,10 @@ __all__ = [
     "VehicleLogin",
     "bcc",
     "decode_frame",
+    "decode_stream",
     "encode_frame",
+    "frame_row",
+    "frames_to_arrow",
     "iter_frames",
     "signed_bytes",
 ]

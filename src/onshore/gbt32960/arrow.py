@@ -5,7 +5,7 @@ degrees; ``crs`` is ``"gcj02"`` when a 2025 frame says so, ``"other"`` for syste
 otherwise, meaning WGS-84), then the signals under COVESA VSS paths where VSS has one and
 ``gbt32960.*`` names otherwise. A field the device reported as abnormal or invalid is null,
 and its column name (with ``[i]`` for list items) is listed in ``gbt32960.abnormal`` or
-``gbt32960.invalid``: the flag names which, and no sentinel is ever a number.
+``gbt32960.invalid`` (sorted): the flag names which, and no sentinel is ever a number.
 """
 
 from __future__ import annotations
@@ -293,8 +293,8 @@ def frame_row(frame: Frame) -> dict[str, Any] | None:
     if report.signature is not None:
         s = report.signature
         v[P + "signature"] = {"algorithm": s.algorithm, "r": s.r, "s": s.s}
-    v[P + "abnormal"] = row.abnormal
-    v[P + "invalid"] = row.invalid
+    v[P + "abnormal"] = sorted(row.abnormal)
+    v[P + "invalid"] = sorted(row.invalid)
     return v
 
 
