@@ -19,14 +19,24 @@ Coordinates that are NaN or out of range (``|lat| > 90`` or ``|lon| > 180``) are
 
 How it runs
 -----------
-Points are processed in chunks (memory stays bounded whatever the input size). A uniform grid
-over the catalogue maps each point to the areas whose buffer-expanded bounding boxes overlap
-its cell; only those (point, area) pairs are tested exactly (:mod:`onshore.geo._exact`).
+Two engines give the same answers (the oracle tests run both):
+
+* **numba** (``pip install 'onshore[fast]'``): a classified cell grid
+  (:mod:`onshore.geo.grid`) answers points in cells wholly inside one area or wholly out of
+  reach by lookup; points in mixed cells are tested exactly against that cell's few
+  candidates, in a compiled loop with no temporary arrays, spread over all cores for large
+  batches (:mod:`onshore.geo._kernels`).
+* **numpy** (always available): points are processed in chunks (memory stays bounded); a
+  uniform grid maps each point to the areas whose buffer-expanded boxes overlap its cell, and
+  only those (point, area) pairs are tested exactly (:mod:`onshore.geo._exact`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
+from types import ModuleType
+from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -34,9 +44,12 @@ from numpy.typing import ArrayLike, NDArray
 from onshore.geo._exact import Segments, flatten_segments, pair_tests
 from onshore.geo.areas import AreaCatalogue
 from onshore.geo.ellipsoid import MIN_M_PER_DEG_LAT, metres_per_degree
+from onshore.geo.grid import CellGrid, build_grid
 
 CHUNK_POINTS = 1 << 16
-"""Points processed per chunk."""
+"""Points processed per chunk (NumPy engine)."""
+PARALLEL_MIN_POINTS = 1 << 17
+"""Batches at least this large are spread over all cores (compiled engine)."""
 MAX_GRID_CELLS = 1 << 22
 """Upper bound on the candidate grid's cells."""
 _MARGIN = 1.0 + 1e-9
@@ -110,20 +123,44 @@ class AreaIndex:
         bounds: NDArray[np.float64],
         buffer_m: NDArray[np.float64],
         grid: _CandidateGrid,
+        cells: CellGrid | None = None,
     ) -> None:
         self.catalogue = catalogue
         self.segments = segments
         self.bounds = bounds
         self.buffer_m = buffer_m
         self.grid = grid
+        self.cells = cells
+
+    @property
+    def engine(self) -> str:
+        """``"numba"`` when lookups run the compiled cell-grid kernel, else ``"numpy"``."""
+        return "numba" if self.cells is not None and _kernels() is not None else "numpy"
 
     @classmethod
-    def build(cls, catalogue: AreaCatalogue) -> AreaIndex:
-        """Build the index (segment arrays, expanded bounds, candidate grid)."""
+    def build(
+        cls, catalogue: AreaCatalogue, *, engine: str = "auto", cell_m: float | None = None
+    ) -> AreaIndex:
+        """Build the index once; reuse it for every batch (it pickles).
+
+        ``engine``: ``"auto"`` (the compiled cell grid when numba is installed, else NumPy),
+        ``"numba"`` or ``"numpy"``. ``cell_m``: the grid's cell size in metres (default: the
+        median area's size over 6).
+        """
+        if engine not in ("auto", "numba", "numpy"):
+            raise ValueError(f"unknown engine {engine!r} (auto, numba, numpy)")
+        if engine == "numba" and _kernels() is None:
+            raise ValueError("engine 'numba' needs numba: pip install 'onshore[fast]'")
         segments = flatten_segments([a.geometry for a in catalogue.areas])
         bounds = expanded_bounds(catalogue)
         buffer_m = np.array([a.buffer_m for a in catalogue.areas], dtype=np.float64)
-        return cls(catalogue, segments, bounds, buffer_m, _CandidateGrid.build(bounds))
+        cells = None
+        if engine != "numpy" and len(catalogue) and _kernels() is not None:
+            cells = build_grid(segments, bounds, buffer_m, cell_m)
+            grid = _CandidateGrid.build(bounds[:0])
+        else:
+            grid = _CandidateGrid.build(bounds)
+        return cls(catalogue, segments, bounds, buffer_m, grid, cells)
 
     def lookup(self, lon: ArrayLike, lat: ArrayLike) -> AreaMatch:
         """Match each point (``lon[i]``, ``lat[i]``) to an area by the rule in the module doc."""
@@ -132,15 +169,39 @@ class AreaIndex:
         if x.shape != y.shape:
             raise ValueError(f"lon and lat differ in length: {x.size} != {y.size}")
         n = x.size
-        invalid = ~(np.isfinite(x) & np.isfinite(y) & (np.abs(x) <= 180) & (np.abs(y) <= 90))
         area = np.full(n, -1, dtype=np.int32)
         inside = np.zeros(n, dtype=bool)
         dist = np.full(n, np.nan, dtype=np.float64)
+        kern = _kernels() if self.cells is not None else None
+        if kern is not None and self.cells is not None:
+            invalid = np.zeros(n, dtype=bool)
+            self._lookup_compiled(kern, self.cells, x, y, area, inside, dist, invalid)
+            return AreaMatch(area=area, inside=inside, distance_m=dist, invalid=invalid)
+        invalid = ~(np.isfinite(x) & np.isfinite(y) & (np.abs(x) <= 180) & (np.abs(y) <= 90))
         for lo in range(0, n, CHUNK_POINTS):
             hi = min(lo + CHUNK_POINTS, n)
             pts = lo + np.flatnonzero(~invalid[lo:hi])
             self._lookup_points(x, y, pts, area, inside, dist)
         return AreaMatch(area=area, inside=inside, distance_m=dist, invalid=invalid)
+
+    def _lookup_compiled(
+        self,
+        kern: ModuleType,
+        g: CellGrid,
+        x: NDArray[np.float64],
+        y: NDArray[np.float64],
+        *out: NDArray[Any],
+    ) -> None:
+        s = self.segments
+        args = (
+            x, y, g.x0, g.y0, 1.0 / g.cw, 1.0 / g.ch, g.nx, g.ny, g.state, g.start, g.cand,
+            s.start, s.x0, s.y0, s.x1, s.y1, self.buffer_m, self.bounds, *out,
+        )  # fmt: skip
+        threads = kern.numba.get_num_threads()
+        if x.size >= PARALLEL_MIN_POINTS and threads > 1:
+            kern.lookup_parallel(8 * threads, *args)
+        else:
+            kern.lookup_range(0, x.size, *args)
 
     def _lookup_points(
         self,
@@ -239,3 +300,13 @@ class _CandidateGrid:
         pt = np.repeat(idx, cnt)
         off = np.arange(total) - np.repeat(np.cumsum(cnt) - cnt, cnt)
         return pt, self.areas[np.repeat(s, cnt) + off]
+
+
+@cache
+def _kernels() -> ModuleType | None:
+    """The compiled kernels, or None when numba is not installed."""
+    try:
+        from onshore.geo import _kernels as kern
+    except ImportError:
+        return None
+    return kern

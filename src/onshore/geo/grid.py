@@ -1,0 +1,131 @@
+"""The classified cell grid of the compiled engine.
+
+A uniform grid (in degrees, cells about ``cell_m`` metres square at the catalogue's middle
+latitude) covers the catalogue's buffer-expanded extent. Every cell in an area's expanded box
+is classified against the area from the distance of the cell's centre to the area's rings
+(with the cell's half-diagonal and the change of metres-per-degree across the cell as margin):
+*inside* (the whole cell lies in the polygon), *outside* (no point of the cell is within the
+buffer) or *partial*. Folding the areas in file order gives each cell one state:
+
+* resolved to the lowest-index area that contains it whole, when no lower-index area is
+  partial there (answered by lookup);
+* empty, when no area can match (answered by lookup);
+* mixed, with the short list of areas to test exactly, in file order.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from onshore.geo._exact import Segments
+from onshore.geo.ellipsoid import metres_per_degree
+
+MAX_CELLS = 1 << 23
+"""Upper bound on the grid's cells (state array: 4 bytes a cell)."""
+MAX_CLASSIFIED = 1 << 28
+"""Upper bound on (cell, area) classifications at build time."""
+BLOCK_CELLS = 1 << 22
+"""Classifications held in memory at once."""
+CELLS_PER_AREA = 6.0
+"""Default cell size: the median area's size over this."""
+
+
+@dataclass(frozen=True)
+class CellGrid:
+    """Cell states and candidate lists; see the module docstring and ``finish_grid``."""
+
+    x0: float
+    y0: float
+    cw: float
+    ch: float
+    nx: int
+    ny: int
+    state: NDArray[np.int32]
+    start: NDArray[np.int64]
+    cand: NDArray[np.int32]
+
+    @property
+    def nbytes(self) -> int:
+        """Memory held by the grid's arrays."""
+        return int(self.state.nbytes + self.start.nbytes + self.cand.nbytes)
+
+    def stats(self) -> dict[str, float]:
+        """Share of resolved, empty and mixed cells, and the mean candidates of a mixed cell."""
+        n = self.state.size
+        mixed = int((self.state <= -2).sum())
+        return {
+            "cells": n,
+            "resolved": float((self.state >= 0).sum()) / n,
+            "empty": float((self.state == -1).sum()) / n,
+            "mixed": mixed / n,
+            "candidates_per_mixed": self.cand.size / max(mixed, 1),
+        }
+
+
+def default_cell_m(bounds: NDArray[np.float64]) -> float:
+    """A cell size in metres from the areas' (expanded) boxes: the median size over 6."""
+    mid = 0.5 * (bounds[:, 1] + bounds[:, 3])
+    kx, ky = metres_per_degree(mid)
+    size = np.maximum((bounds[:, 2] - bounds[:, 0]) * kx, (bounds[:, 3] - bounds[:, 1]) * ky)
+    return max(float(np.median(size)) / CELLS_PER_AREA, 1.0)
+
+
+def build_grid(
+    segments: Segments,
+    bounds: NDArray[np.float64],
+    buffer_m: NDArray[np.float64],
+    cell_m: float | None = None,
+) -> CellGrid:
+    """Build the classified grid (needs numba: see :mod:`onshore.geo._kernels`)."""
+    from onshore.geo import _kernels as k
+
+    n = len(bounds)
+    x0, y0 = float(bounds[:, 0].min()), float(bounds[:, 1].min())
+    x1, y1 = float(bounds[:, 2].max()), float(bounds[:, 3].max())
+    kx, ky = (float(v) for v in metres_per_degree(np.clip(0.5 * (y0 + y1), -89.0, 89.0)))
+    cm = default_cell_m(bounds) if cell_m is None else float(cell_m)
+    while True:
+        cw, ch = cm / kx, cm / ky
+        nx = int((x1 - x0) / cw) + 1
+        ny = int((y1 - y0) / ch) + 1
+        ix0 = np.clip(np.floor((bounds[:, 0] - x0) / cw), 0, nx - 1).astype(np.int64)
+        iy0 = np.clip(np.floor((bounds[:, 1] - y0) / ch), 0, ny - 1).astype(np.int64)
+        w = np.clip(np.floor((bounds[:, 2] - x0) / cw), 0, nx - 1).astype(np.int64) - ix0 + 1
+        h = np.clip(np.floor((bounds[:, 3] - y0) / ch), 0, ny - 1).astype(np.int64) - iy0 + 1
+        per = w * h
+        if nx * ny <= MAX_CELLS and int(per.sum()) <= MAX_CLASSIFIED:
+            break
+        cm *= 1.5
+    first_in = np.full(nx * ny, -1, dtype=np.int32)
+    pair_cell = np.empty(max(1024, n * 8), dtype=np.int64)
+    pair_area = np.empty(pair_cell.size, dtype=np.int32)
+    npairs = 0
+    lo = 0
+    cum = np.cumsum(per)
+    while lo < n:
+        base = int(cum[lo - 1]) if lo else 0
+        hi = max(lo + 1, int(np.searchsorted(cum, base + BLOCK_CELLS, side="right")))
+        areas = np.arange(lo, hi, dtype=np.int64)
+        offset = np.zeros(hi - lo, dtype=np.int64)
+        np.cumsum(per[lo : hi - 1], out=offset[1:])
+        cls = np.empty(int(per[lo:hi].sum()), dtype=np.uint8)
+        args = (segments.start, segments.x0, segments.y0, segments.x1, segments.y1)
+        k.classify_block(
+            areas, ix0[lo:hi], iy0[lo:hi], w[lo:hi], h[lo:hi], offset, x0, y0, cw, ch,
+            *args, buffer_m, cls,
+        )  # fmt: skip
+        need = npairs + int(np.count_nonzero(cls == k.PARTIAL))
+        if need > pair_cell.size:
+            size = max(need, 2 * pair_cell.size)
+            pair_cell = np.resize(pair_cell, size)
+            pair_area = np.resize(pair_area, size)
+        npairs = k.combine_block(
+            areas, ix0[lo:hi], iy0[lo:hi], w[lo:hi], h[lo:hi], offset, nx, cls,
+            first_in, pair_cell, pair_area, npairs,
+        )  # fmt: skip
+        lo = hi
+    state, start, cand = k.finish_grid(first_in, pair_cell[:npairs], pair_area[:npairs])
+    return CellGrid(x0, y0, cw, ch, nx, ny, state, start, cand)
