@@ -2,18 +2,25 @@
 
 from __future__ import annotations
 
+import json
+import tempfile
+from pathlib import Path
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from ledger_support import make_entry, memory_ledger
 
-from onshore.errors import BadInput, IntegrityError
+from onshore.errors import BadInput, IntegrityError, StorageError
+from onshore.keystore import LEDGER_KEY, Keystore
 from onshore.ledger import (
     Activity,
     InclusionProof,
     Ledger,
     LedgerEntry,
+    export_ledger,
     verify_consistency_proof,
+    verify_export,
     verify_inclusion_proof,
 )
 from onshore.ledger.sqlite import SQLiteBackend
@@ -197,3 +204,65 @@ def test_single_appends_locate_the_exact_index() -> None:
         report = ledger.verify()
         assert report.first_bad_index == 13
         assert "13" in report.summary()
+
+
+def test_rotated_key_signs_new_heads_and_old_heads_still_verify(tmp_path: Path) -> None:
+    keys = Keystore(tmp_path / "keys", environ={})
+    with Ledger.open(home=tmp_path, keystore=keys) as ledger:
+        first = ledger.append(make_entry(0))
+    keys.rotate(LEDGER_KEY)
+    with Ledger.open(home=tmp_path, keystore=keys) as ledger:
+        second = ledger.append(make_entry(1))
+        assert first.key_id != second.key_id
+        assert ledger.verify().ok
+    # A verifier that only knows the new key sees the old head as unverifiable.
+    with Ledger.open(home=tmp_path, keystore=keys) as ledger:
+        ledger.public_keys.pop(first.key_id)
+        report = ledger.verify()
+        assert not report.ok and "unknown key" in report.problems[0].message
+
+
+def test_read_only_ledger_refuses_appends(tmp_path: Path) -> None:
+    keys = Keystore(tmp_path / "keys", environ={})
+    Ledger.open(home=tmp_path, keystore=keys).close()
+    with (
+        Ledger.open(home=tmp_path, keystore=keys, read_only=True) as ledger,
+        pytest.raises(StorageError, match="read-only"),
+    ):
+        ledger.append(make_entry(0))
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    n=st.integers(1, 12),
+    line=st.integers(0, 10_000),
+    change=st.sampled_from(["actor", "drop", "swap", "cut", "head"]),
+)
+def test_any_single_change_to_an_export_is_detected(n: int, line: int, change: str) -> None:
+    with tempfile.TemporaryDirectory() as tmp, memory_ledger() as ledger:
+        for k in range(n):
+            ledger.append(make_entry(k))
+        result = export_ledger(ledger, Path(tmp) / "log.jsonl")
+        assert verify_export(result.log_path, result.key_path).ok
+        lines = result.log_path.read_text(encoding="utf-8").splitlines()
+        entries = list(range(1, n + 1))  # line numbers of entry lines
+        target = entries[line % n]
+        if change == "actor":
+            value = json.loads(lines[target])
+            value["entry"]["actor"] += "x"
+            lines[target] = json.dumps(value)
+        elif change == "drop":
+            del lines[target]
+        elif change == "swap":
+            if n < 2:
+                return
+            other = entries[(line + 1) % n]
+            lines[target], lines[other] = lines[other], lines[target]
+        elif change == "cut":
+            lines = lines[:target]
+        else:
+            value = json.loads(lines[n + 1 + line % n])
+            value["root_hash"] = "00" * 32
+            lines[n + 1 + line % n] = json.dumps(value)
+        result.log_path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        assert not verify_export(result.log_path, result.key_path).ok

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
 import click
 from rich.table import Table
 
-from onshore.cli._common import out_console, print_json
+from onshore.cli._common import out_console, print_json, progress
 from onshore.errors import BadInput, IntegrityError
 from onshore.keystore import Keystore, onshore_home
 from onshore.ledger import Activity, Ledger, SignedTreeHead, export_ledger
@@ -87,13 +88,29 @@ def verify(home: Path | None, db: str | None, as_json: bool, trusted_head: Path 
     if trusted_head is not None:
         trusted = SignedTreeHead.from_dict(_read_json(trusted_head).get("signed_tree_head", {}))
     with _open(home, db) as log:
-        report = log.verify(trusted_head=trusted)
+        tracker = _Tracker(done=0, total=log.size())
+        with progress("verify ledger", tracker) as advance:
+
+            def on_progress(done: int) -> None:
+                tracker.done = done
+                advance()
+
+            report = log.verify(trusted_head=trusted, on_progress=on_progress)
     if as_json:
         print_json(report.to_dict())
     elif report.ok:
         out_console.print(f"[green]✓[/] {report.summary()}")
     if not report.ok:
         raise IntegrityError(report.summary())
+
+
+@dataclass
+class _Tracker:
+    """What the progress bar reads."""
+
+    done: int
+    total: int
+    unit: str = "entries"
 
 
 def _read_json(path: Path) -> dict[str, Any]:

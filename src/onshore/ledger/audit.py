@@ -16,13 +16,14 @@ import json
 import os
 import sys
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from onshore.errors import BadInput, IntegrityError, OnshoreError
-from onshore.ledger.export import read_export
+from onshore.ledger.export import ExportedLog, read_export
 from onshore.ledger.head import load_public_keys
 from onshore.ledger.merkle import tree_root
 from onshore.ledger.proofs import (
@@ -31,7 +32,7 @@ from onshore.ledger.proofs import (
     verify_consistency_proof,
     verify_inclusion_proof,
 )
-from onshore.ledger.verify import VerifyReport, verify_entries
+from onshore.ledger.verify import Problem, VerifyReport, verify_entries
 
 PathLike = str | os.PathLike[str]
 
@@ -58,9 +59,22 @@ def _load_json(path: PathLike) -> dict[str, Any]:
 def verify_export(
     log: PathLike, public_key: PathLike | Mapping[str, Ed25519PublicKey] | Ed25519PublicKey
 ) -> VerifyReport:
-    """Verify an exported log end to end: every leaf, every root, every signature."""
-    exported = read_export(log)
-    return verify_entries(exported.rows, exported.heads, _keys(public_key))
+    """Verify an exported log end to end: every leaf, every root, every signature, and that
+    it holds as many entries and heads as its header says (a cut-off file is caught)."""
+    return _verify_exported(read_export(log), _keys(public_key))
+
+
+def _verify_exported(exported: ExportedLog, keys: Any) -> VerifyReport:
+    report = verify_entries(exported.rows, exported.heads, keys)
+    problems = list(report.problems)
+    for what, have in (("entries", len(exported.rows)), ("heads", len(exported.heads))):
+        said = exported.header.get(what)
+        if said != have:
+            index = min(have, said) if what == "entries" and isinstance(said, int) else None
+            problems.append(
+                Problem(index, f"the export's header says {said} {what}, it has {have}")
+            )
+    return replace(report, problems=tuple(problems))
 
 
 def verify_proof_standalone(
@@ -110,7 +124,7 @@ def verify_proof_standalone(
         heads = [iproof.head]
     if log is not None:
         exported = read_export(log)
-        report = verify_entries(exported.rows, exported.heads, keys)
+        report = _verify_exported(exported, keys)
         if not report.ok:
             raise IntegrityError(f"the exported log does not verify: {report.summary()}")
         hashes = [row.leaf_hash for row in exported.rows]

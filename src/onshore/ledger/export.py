@@ -2,8 +2,8 @@
 
 ``export_ledger(ledger, "audit.jsonl")`` writes:
 
-* ``audit.jsonl`` — a header line, one line per entry (index, leaf hash, the entry as JSON), one
-  line per signed tree head;
+* ``audit.jsonl`` — a header line (format, public keys, counts), one line per entry (index, leaf
+  hash, the entry as JSON), one line per signed tree head, up to the latest head;
 * ``audit.jsonl.pub.pem`` — the ledger's public key(s), PEM. Hand it over on a separate channel:
   an auditor should check against a key they trust, not one that travels with the log.
 
@@ -54,7 +54,9 @@ def export_ledger(ledger: Any, out: str | os.PathLike[str]) -> ExportResult:
     """
     log_path = Path(out)
     key_path = log_path.with_name(log_path.name + ".pub.pem")
+    # A snapshot at the latest head: appends running meanwhile are left out, not half in.
     heads = ledger.backend.heads()
+    size = heads[-1].tree_size if heads else 0
     tmp = log_path.with_name(f".{log_path.name}.{os.getpid()}.tmp")
     count = 0
     try:
@@ -66,10 +68,11 @@ def export_ledger(ledger: Any, out: str | os.PathLike[str]) -> ExportResult:
                 "public_keys": {
                     k: public_key_hex(v) for k, v in sorted(ledger.public_keys.items())
                 },
+                "entries": size,
                 "heads": len(heads),
             }
             handle.write(json.dumps(header, sort_keys=True) + "\n")
-            for row in ledger.backend.iter_entries():
+            for row in ledger.backend.iter_entries(0, size):
                 line = {
                     "type": "entry",
                     "index": row.index,

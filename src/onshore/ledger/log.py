@@ -260,6 +260,12 @@ class Ledger:
         hashes = self._hashes(new.tree_size)
         return ConsistencyProof(old, new, tuple(consistency_path(old.tree_size, hashes)))
 
-    def verify(self, trusted_head: SignedTreeHead | None = None) -> VerifyReport:
+    def verify(
+        self,
+        trusted_head: SignedTreeHead | None = None,
+        on_progress: Callable[[int], None] | None = None,
+    ) -> VerifyReport:
         """Check the whole log; see ``verify_ledger``."""
-        return verify_ledger(self.backend, self.public_keys, trusted_head=trusted_head)
+        return verify_ledger(
+            self.backend, self.public_keys, trusted_head=trusted_head, on_progress=on_progress
+        )
