@@ -140,7 +140,7 @@ def _enc_alarms(w: Writer, b: Alarms, e: Edition) -> None:
 
 def _dec_voltages(r: Reader, e: Edition, p: str) -> StorageVoltages:
     def one() -> StorageVoltage:
-        head = {s.name: r.scalar(s, p) for s in StorageVoltage.HEAD[e]}
+        head: dict[str, Any] = {s.name: r.scalar(s, p) for s in StorageVoltage.HEAD[e]}
         total = start = None
         if e is Edition.V2016:
             total = r.uint(2, f"{p}.total_cells")

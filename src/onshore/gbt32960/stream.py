@@ -63,7 +63,7 @@ def _cut(data: bytes, lenient: bool) -> tuple[list[tuple[int, int, int]], list[A
 
 
 def _read(buf: np.ndarray, at: np.ndarray, size: int) -> np.ndarray:
-    out = buf[at].astype(_INT)
+    out: np.ndarray = buf[at].astype(_INT)
     for k in range(1, size):
         out = (out << 8) | buf[at + k]
     return out
