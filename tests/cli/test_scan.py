@@ -221,3 +221,13 @@ def test_geolife_beijing_scans_correctly(real_data: Path, tmp_path: Path) -> Non
     assert (important == expected).all()
     rest = labelled.filter(pa.array(~important))
     assert set(rest.column("onshore_level").to_pylist()) == {"sensitive_personal"}
+
+
+def test_scan_crs_option(tmp_path: Path) -> None:
+    data = tmp_path / "gcj.csv"
+    data.write_text(f"vin,lat,lon\n{VIN},39.9519047,116.4157473\n", encoding="utf-8")
+    args = ["scan", str(data), "--areas", str(VECTORS / "areas.geojson"), "--json"]
+    code, output = _run(args)
+    assert code == 0 and json.loads(output)["level"] == "sensitive_personal"
+    code, output = _run([*args, "--crs", "gcj02"])
+    assert code == 0 and json.loads(output)["areas_hit"] == {"gov-1": 1}

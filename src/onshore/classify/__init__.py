@@ -54,8 +54,12 @@ def classify(
     areas: AreaIndex | AreaCatalogue | None = None,
     subject: str | None = None,
     source: str | None = None,
+    crs: str = "wgs84",
 ) -> Classification:
     """Classify an Arrow table or a stream of record batches.
+
+    ``crs`` declares the coordinate system of positions without a ``crs`` column
+    (``wgs84`` or ``gcj02``); areas are in WGS-84 and positions are brought to it.
 
     >>> import pyarrow as pa
     >>> t = pa.table({"vin": ["LSVAU2180N2183294"], "lat": [39.9], "lon": [116.4]})
@@ -73,7 +77,9 @@ def classify(
         batches, schema = [data], data.schema
     else:
         batches, schema = data, None
-    results, assessment = classify_batches(batches, pack, areas, subject=subject, source=source)
+    results, assessment = classify_batches(
+        batches, pack, areas, subject=subject, source=source, crs=crs
+    )
     if results:
         data_t = pa.Table.from_batches([r.data for r in results])
         labels_t = pa.Table.from_batches([r.labels for r in results])

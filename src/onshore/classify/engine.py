@@ -98,8 +98,12 @@ class Classifier:
         *,
         subject: str | None = None,
         source: str | None = None,
+        crs: str = "wgs84",
     ) -> None:
+        if crs not in ("wgs84", "gcj02"):
+            raise ValueError(f"crs must be 'wgs84' or 'gcj02', not {crs!r}")
         self.pack = pack
+        self.crs = crs
         self.subject = subject
         self.source = source
         self.index = _as_index(areas)
@@ -217,12 +221,13 @@ class Classifier:
     def _to_wgs84(
         self, batch: pa.RecordBatch, plan: FieldPlan, lon: np.ndarray, lat: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray]:
+        """Bring GCJ-02 positions (by the ``crs`` column, else the input's declared ``crs``)
+        to WGS-84, the system of the area catalogue."""
         if plan.crs is None:
-            return lon, lat
-        crs = batch.column(plan.crs)
-        gcj = np.asarray(
-            pc.fill_null(pc.equal(crs, "gcj02"), False).to_numpy(zero_copy_only=False), dtype=bool
-        )
+            gcj = np.full(len(lon), self.crs == "gcj02")
+        else:
+            declared = pc.fill_null(batch.column(plan.crs), self.crs)
+            gcj = np.asarray(pc.equal(declared, "gcj02").to_numpy(zero_copy_only=False), dtype=bool)
         if not gcj.any():
             return lon, lat
         from onshore.geo import crs as geo_crs
@@ -438,8 +443,9 @@ def classify_batches(
     *,
     subject: str | None = None,
     source: str | None = None,
+    crs: str = "wgs84",
 ) -> tuple[list[BatchResult], Assessment]:
     """Classify every batch and return the results and the assessment (materializes labels)."""
-    classifier = Classifier(pack, areas, subject=subject, source=source)
+    classifier = Classifier(pack, areas, subject=subject, source=source, crs=crs)
     results = [classifier.classify_batch(b) for b in batches]
     return results, classifier.assessment()

@@ -51,6 +51,13 @@ def load_index(areas: str | None, pack: Pack):  # type: ignore[no-untyped-def]
     type=click.Path(path_type=Path),
     help="Where bad rows go (default: beside --out, else ./INPUT.quarantine.jsonl).",
 )
+@click.option(
+    "--crs",
+    type=click.Choice(["wgs84", "gcj02"]),
+    default="wgs84",
+    show_default=True,
+    help="Coordinate system of positions without a crs column.",
+)
 @click.option("--batch-rows", default=65_536, show_default=True, help="Rows per batch.")
 def scan(
     inputs: tuple[Path, ...],
@@ -61,6 +68,7 @@ def scan(
     pack_name: str,
     fmt: str | None,
     quarantine: Path | None,
+    crs: str,
     batch_rows: int,
 ) -> None:
     """Classify INPUT files (Parquet, CSV, JSON lines) and summarize what they hold.
@@ -96,6 +104,7 @@ def scan(
             fmt=fmt,
             quarantine=quarantine,
             batch_rows=batch_rows,
+            crs=crs,
         )
         results.append((assessment, qpath))
         if not as_json:
@@ -115,10 +124,11 @@ def scan_file(
     fmt: str | None = None,
     quarantine: Path | None = None,
     batch_rows: int = 65_536,
+    crs: str = "wgs84",
 ) -> tuple[Assessment, str | None]:
     """Stream one file through the classifier; write labelled rows and quarantined rows."""
     source = open_source(path, fmt=fmt, batch_rows=batch_rows)
-    classifier = Classifier(pack, index, subject=subject, source=str(path))
+    classifier = Classifier(pack, index, subject=subject, source=str(path), crs=crs)
     writer = TableWriter(out) if out is not None else None
     qpath = quarantine or quarantine_path(path, out)
     qwriter = QuarantineWriter(qpath, source=str(path))
