@@ -266,3 +266,63 @@ def test_any_single_change_to_an_export_is_detected(n: int, line: int, change: s
             lines[n + 1 + line % n] = json.dumps(value)
         result.log_path.write_text("\n".join(lines) + "\n", encoding="utf-8")
         assert not verify_export(result.log_path, result.key_path).ok
+
+
+def test_proofs_from_the_node_cache_match_proofs_from_all_leaves() -> None:
+    from onshore.ledger.merkle import consistency_path, inclusion_path, leaf_hash
+
+    with memory_ledger() as ledger:
+        sizes = [1, 7, 64, 1, 100, 3, 130]
+        n = 0
+        for size in sizes:
+            ledger.append_many([make_entry(n + k) for k in range(size)])
+            n += size
+        assert isinstance(ledger.backend, SQLiteBackend)
+        assert ledger.backend.nodes()  # subtrees of 64+ leaves are cached
+        hashes = [leaf_hash(row.entry) for row in ledger.backend.iter_entries()]
+        public = next(iter(ledger.public_keys.values()))
+        heads = [h.tree_size for h in ledger.backend.heads()]
+        for tree_size in heads:
+            for index in range(0, tree_size, 7):
+                proof = ledger.inclusion_proof(index, tree_size)
+                assert list(proof.path) == inclusion_path(index, hashes[:tree_size])
+                verify_inclusion_proof(proof, public)
+            for old in heads:
+                if old <= tree_size:
+                    cproof = ledger.consistency_proof(old, tree_size)
+                    assert list(cproof.path) == consistency_path(old, hashes[:tree_size])
+                    verify_consistency_proof(cproof, public)
+
+
+def test_a_changed_cached_node_is_caught_and_a_missing_one_rebuilt() -> None:
+    with memory_ledger() as ledger:
+        ledger.append_many([make_entry(k) for k in range(200)])
+        backend = ledger.backend
+        assert isinstance(backend, SQLiteBackend)
+        public = next(iter(ledger.public_keys.values()))
+        backend.execute("DELETE FROM ledger_nodes WHERE level = 7")
+        verify_inclusion_proof(ledger.inclusion_proof(3), public)  # rebuilt from level 6
+        assert ledger.verify().ok
+        backend.execute("UPDATE ledger_nodes SET hash = ? WHERE level = 6 AND idx = 0", [bytes(32)])
+        report = ledger.verify()
+        assert not report.ok and "cached subtree root" in report.problems[0].message
+        with pytest.raises(IntegrityError, match="stored hashes"):
+            ledger.inclusion_proof(150)
+        backend.execute("INSERT INTO ledger_nodes VALUES (9, 5, ?)", [bytes(32)])
+        assert any("outside the tree" in p.message for p in ledger.verify().problems)
+
+
+def test_a_log_from_before_the_node_cache_migrates_and_proves(tmp_path: Path) -> None:
+    keys = Keystore(tmp_path / "keys", environ={})
+    with Ledger.open(home=tmp_path, keystore=keys) as ledger:
+        ledger.append_many([make_entry(k) for k in range(100)])
+        backend = ledger.backend
+        assert isinstance(backend, SQLiteBackend)
+        backend.execute("DROP TABLE ledger_nodes")
+        backend.execute("DELETE FROM onshore_migrations WHERE component = 'ledger' AND version = 2")
+    with Ledger.open(home=tmp_path, keystore=keys) as ledger:
+        assert ledger.backend.nodes() == []
+        public = next(iter(ledger.public_keys.values()))
+        verify_inclusion_proof(ledger.inclusion_proof(99), public)
+        ledger.append_many([make_entry(k) for k in range(100, 130)])
+        assert ledger.verify().ok

@@ -11,7 +11,9 @@ from onshore.ledger.merkle import (
     EMPTY_ROOT,
     Frontier,
     consistency_path,
+    consistency_path_from,
     inclusion_path,
+    inclusion_path_from,
     leaf_hash,
     tree_root,
     verify_consistency,
@@ -129,3 +131,39 @@ def test_frontier_round_trip_and_root(data: list[bytes]) -> None:
     assert frontier.size == len(data)
     assert frontier.root() == tree_root(hashes)
     assert Frontier.from_bytes(frontier.size, frontier.to_bytes()) == frontier
+
+
+@given(leaf_lists, st.data())
+def test_proofs_from_perfect_subtrees_equal_proofs_from_leaves(
+    data: list[bytes], draw: st.DataObject
+) -> None:
+    hashes = [leaf_hash(d) for d in data]
+    n = len(hashes)
+    asked: list[tuple[int, int]] = []
+
+    def perfect(level: int, index: int) -> bytes:
+        asked.append((level, index))
+        assert (index + 1) << level <= n
+        return tree_root(hashes[index << level : (index + 1) << level])
+
+    m = draw.draw(st.integers(0, n - 1))
+    assert inclusion_path_from(m, n, perfect) == inclusion_path(m, hashes)
+    assert len(asked) <= 2 * n.bit_length() ** 2
+    old = draw.draw(st.integers(0, n))
+    assert consistency_path_from(old, n, perfect) == consistency_path(old, hashes)
+
+
+@given(st.lists(st.binary(max_size=4), max_size=140))
+def test_append_reports_every_completed_perfect_subtree(data: list[bytes]) -> None:
+    hashes = [leaf_hash(d) for d in data]
+    frontier, seen = Frontier.empty(), {}
+    for h in hashes:
+        frontier, made = frontier.append_reporting(h)
+        for level, index, value in made:
+            seen[(level, index)] = value
+    expected = {
+        (level, index): tree_root(hashes[index << level : (index + 1) << level])
+        for level in range(1, len(hashes).bit_length())
+        for index in range(len(hashes) >> level)
+    }
+    assert seen == expected

@@ -9,9 +9,11 @@ Tables (the same on SQLite and PostgreSQL; ``{blob}`` is ``BLOB`` or ``BYTEA``):
     ledger_entries(idx, leaf_hash, entry, kind, dataset, time)
     ledger_heads(tree_size, sequence, root_hash, timestamp_ms, key_id, signature)
     ledger_state(id = 1, tree_size, frontier, head_count, last_timestamp_ms)
+    ledger_nodes(level, idx, hash)                           perfect subtrees of 2**level leaves
 
-``ledger_state`` is a cache of the tree's frontier so an append needs no other row; verification
-never trusts it.
+``ledger_state`` caches the tree's frontier so an append needs no other row; ``ledger_nodes``
+caches the roots of perfect subtrees of at least ``2**NODE_MIN_LEVEL`` leaves so a proof reads
+``O(log n)`` rows instead of every leaf hash. Verification recomputes and checks both.
 """
 
 from __future__ import annotations
@@ -69,7 +71,20 @@ MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
             "INSERT INTO ledger_state VALUES (1, 0, {empty_blob}, 0, 0)",
         ),
     ),
+    (
+        2,
+        (
+            """CREATE TABLE ledger_nodes (
+                level INTEGER NOT NULL,
+                idx BIGINT NOT NULL,
+                hash {blob} NOT NULL,
+                PRIMARY KEY (level, idx)
+            )""",
+        ),
+    ),
 )
+
+NODE_MIN_LEVEL = 6  # cache subtrees of 64 leaves and more: about one row per 32 entries
 
 ENTRY_COLUMNS = "idx, leaf_hash, entry, kind, dataset, time"
 HEAD_COLUMNS = "tree_size, sequence, root_hash, timestamp_ms, key_id, signature"
@@ -96,6 +111,10 @@ class LogState:
     last_timestamp_ms: int
 
 
+Node = tuple[int, int, bytes]
+"""``(level, index, hash)``: the root of the ``2**level`` leaves from ``index * 2**level``."""
+
+
 class AppendTransaction(Protocol):
     """Inside an exclusive append: read the state, then write entries, a head and the state."""
 
@@ -104,7 +123,11 @@ class AppendTransaction(Protocol):
     def latest_head(self) -> SignedTreeHead | None: ...
 
     def write(
-        self, entries: Sequence[StoredEntry], head: SignedTreeHead, state: LogState
+        self,
+        entries: Sequence[StoredEntry],
+        head: SignedTreeHead,
+        state: LogState,
+        nodes: Sequence[Node] = (),
     ) -> None: ...
 
 
@@ -132,8 +155,16 @@ class LedgerBackend(Protocol):
         """Entry rows in index order, ``start <= idx < stop``, optionally filtered."""
         ...
 
-    def leaf_hashes(self, stop: int) -> list[bytes]:
-        """The stored leaf hashes of indices ``0 .. stop-1``, in order."""
+    def leaf_hashes(self, start: int, stop: int) -> list[bytes]:
+        """The stored leaf hashes of indices ``start .. stop-1``, in order."""
+        ...
+
+    def node(self, level: int, index: int) -> bytes | None:
+        """A cached perfect-subtree root, or ``None``."""
+        ...
+
+    def nodes(self) -> list[Node]:
+        """Every cached perfect-subtree root."""
         ...
 
     def heads(self) -> list[SignedTreeHead]:

@@ -31,10 +31,25 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 
 from onshore.errors import BadInput, IntegrityError, StorageError
 from onshore.keystore import Key, Keystore, onshore_home
-from onshore.ledger.backend import LedgerBackend, LogState, StoredEntry, open_backend
+from onshore.ledger.backend import (
+    NODE_MIN_LEVEL,
+    LedgerBackend,
+    LogState,
+    Node,
+    StoredEntry,
+    open_backend,
+)
 from onshore.ledger.entry import Activity, LedgerEntry, format_time
 from onshore.ledger.head import SignedTreeHead, public_key_id, sign_tree_head
-from onshore.ledger.merkle import consistency_path, inclusion_path, leaf_hash
+from onshore.ledger.merkle import (
+    consistency_path_from,
+    inclusion_path_from,
+    leaf_hash,
+    node_hash,
+    tree_root,
+    verify_consistency,
+    verify_inclusion,
+)
 from onshore.ledger.proofs import ConsistencyProof, InclusionProof
 from onshore.ledger.verify import VerifyReport, verify_ledger
 
@@ -154,6 +169,7 @@ class Ledger:
             self._check_state(state, tx.latest_head())
             frontier = state.frontier
             rows: list[StoredEntry] = []
+            nodes: list[Node] = []
             for entry, data in encoded:
                 h = leaf_hash(data)
                 rows.append(
@@ -166,13 +182,14 @@ class Ledger:
                         format_time(entry.time),
                     )
                 )
-                frontier = frontier.append(h)
+                frontier, made = frontier.append_reporting(h)
+                nodes.extend(n for n in made if n[0] >= NODE_MIN_LEVEL)
             now_ms = int(self.clock().timestamp() * 1000)
             timestamp = max(now_ms, state.last_timestamp_ms)
             head = sign_tree_head(
                 frontier.size, frontier.root(), timestamp, key, sequence=state.head_count
             )
-            tx.write(rows, head, LogState(frontier, state.head_count + 1, timestamp))
+            tx.write(rows, head, LogState(frontier, state.head_count + 1, timestamp), nodes)
         return head
 
     @staticmethod
@@ -229,14 +246,6 @@ class Ledger:
             raise BadInput(what, field="tree_size")
         return head
 
-    def _hashes(self, size: int) -> list[bytes]:
-        hashes = self.backend.leaf_hashes(size)
-        if len(hashes) != size:
-            raise IntegrityError(
-                f"the ledger holds {len(hashes)} entries below a signed head of size {size}"
-            )
-        return hashes
-
     def inclusion_proof(self, index: int, tree_size: int | None = None) -> InclusionProof:
         """Proof that entry ``index`` is in the tree of ``tree_size`` (default: latest head)."""
         head = self._head(tree_size)
@@ -244,12 +253,16 @@ class Ledger:
             raise BadInput(
                 f"entry {index} is outside the tree of size {head.tree_size}", field="index"
             )
-        hashes = self._hashes(head.tree_size)
+        path = inclusion_path_from(index, head.tree_size, _TreeReader(self.backend, head.tree_size))
         rows = list(self.backend.iter_entries(index, index + 1))
-        entry = rows[0].entry if rows else b""
-        return InclusionProof(
-            index, head.tree_size, tuple(inclusion_path(index, hashes)), head, entry
-        )
+        if not rows or not verify_inclusion(
+            leaf_hash(rows[0].entry), index, head.tree_size, path, head.root_hash
+        ):
+            raise IntegrityError(
+                f"entry {index} or the stored hashes do not match the signed head of size "
+                f"{head.tree_size}; run `onshore ledger verify`"
+            )
+        return InclusionProof(index, head.tree_size, tuple(path), head, rows[0].entry)
 
     def consistency_proof(self, old_size: int, new_size: int | None = None) -> ConsistencyProof:
         """Proof that the tree of ``old_size`` is a prefix of the one of ``new_size``."""
@@ -257,8 +270,14 @@ class Ledger:
         old = self._head(old_size)
         if old.tree_size > new.tree_size:
             raise BadInput(f"old size {old_size} is larger than new size {new.tree_size}")
-        hashes = self._hashes(new.tree_size)
-        return ConsistencyProof(old, new, tuple(consistency_path(old.tree_size, hashes)))
+        reader = _TreeReader(self.backend, new.tree_size)
+        path = consistency_path_from(old.tree_size, new.tree_size, reader)
+        if not verify_consistency(old.tree_size, new.tree_size, old.root_hash, new.root_hash, path):
+            raise IntegrityError(
+                f"the stored hashes do not prove size {old.tree_size} is a prefix of size "
+                f"{new.tree_size}; run `onshore ledger verify`"
+            )
+        return ConsistencyProof(old, new, tuple(path))
 
     def verify(
         self,
@@ -269,3 +288,41 @@ class Ledger:
         return verify_ledger(
             self.backend, self.public_keys, trusted_head=trusted_head, on_progress=on_progress
         )
+
+
+class _TreeReader:
+    """Perfect-subtree roots for proofs: cached nodes for big subtrees, leaf blocks below.
+
+    A proof touches ``O(log n)`` cached nodes and at most a few blocks of
+    ``2**NODE_MIN_LEVEL`` leaf hashes. A node missing from the cache (a log written before
+    the cache existed) is rebuilt from its children.
+    """
+
+    def __init__(self, backend: LedgerBackend, size: int) -> None:
+        self._backend = backend
+        self._size = size
+        self._blocks: dict[int, list[bytes]] = {}
+
+    def _block(self, number: int) -> list[bytes]:
+        if number not in self._blocks:
+            lo = number << NODE_MIN_LEVEL
+            hi = min(lo + (1 << NODE_MIN_LEVEL), self._size)
+            hashes = self._backend.leaf_hashes(lo, hi)
+            if len(hashes) != hi - lo:
+                raise IntegrityError(
+                    f"entries {lo}..{hi - 1} are incomplete below a signed head of size "
+                    f"{self._size}; run `onshore ledger verify`"
+                )
+            self._blocks[number] = hashes
+        return self._blocks[number]
+
+    def __call__(self, level: int, index: int) -> bytes:
+        if level < NODE_MIN_LEVEL:
+            lo = index << level
+            block = self._block(lo >> NODE_MIN_LEVEL)
+            offset = lo & ((1 << NODE_MIN_LEVEL) - 1)
+            return tree_root(block[offset : offset + (1 << level)])
+        cached = self._backend.node(level, index)
+        if cached is not None:
+            return cached
+        return node_hash(self(level - 1, 2 * index), self(level - 1, 2 * index + 1))

@@ -21,7 +21,7 @@ True
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 HASH_SIZE = 32
@@ -72,6 +72,70 @@ def tree_root(hashes: Sequence[bytes]) -> bytes:
     return _subtree_root(hashes, 0, len(hashes))
 
 
+RangeRoot = Callable[[int, int], bytes]
+"""``root_of(lo, hi)``: the Merkle tree hash over leaves ``lo .. hi-1``."""
+
+PerfectRoot = Callable[[int, int], bytes]
+"""``perfect(level, index)``: the root of the perfect subtree over leaves
+``index * 2**level .. (index + 1) * 2**level - 1``."""
+
+
+def range_root(lo: int, hi: int, perfect: PerfectRoot) -> bytes:
+    """MTH over leaves ``lo .. hi-1``, built from perfect aligned subtrees only.
+
+    Every range RFC 9162's recursion meets starts at a multiple of its largest power-of-two
+    part, so ``perfect`` is only asked for aligned subtrees: ``O(log n)`` of them.
+    """
+    n = hi - lo
+    if n & (n - 1) == 0 and lo % n == 0:
+        level = n.bit_length() - 1
+        return perfect(level, lo >> level)
+    k = _split(n)
+    return node_hash(range_root(lo, lo + k, perfect), range_root(lo + k, hi, perfect))
+
+
+def _inclusion(index: int, size: int, root_of: RangeRoot) -> list[bytes]:
+    if not 0 <= index < size:
+        raise ValueError(f"leaf index {index} is outside a tree of size {size}")
+    path: list[bytes] = []
+    lo, hi, m = 0, size, index
+    # Walk down from the root, collecting the sibling of each subtree that holds the leaf;
+    # the path lists siblings from the leaf up, so collect top-down and reverse.
+    while hi - lo > 1:
+        k = _split(hi - lo)
+        if m < k:
+            path.append(root_of(lo + k, hi))
+            hi = lo + k
+        else:
+            path.append(root_of(lo, lo + k))
+            lo, m = lo + k, m - k
+    path.reverse()
+    return path
+
+
+def _consistency(old_size: int, size: int, root_of: RangeRoot) -> list[bytes]:
+    if not 0 <= old_size <= size:
+        raise ValueError(f"old size {old_size} is outside 0..{size}")
+    if old_size in (0, size):
+        return []
+    proof: list[bytes] = []
+    lo, hi, m, complete = 0, size, old_size, True
+    while True:
+        if m == hi - lo:
+            if not complete:
+                proof.append(root_of(lo, hi))
+            break
+        k = _split(hi - lo)
+        if m <= k:
+            proof.append(root_of(lo + k, hi))
+            hi = lo + k
+        else:
+            proof.append(root_of(lo, lo + k))
+            lo, m, complete = lo + k, m - k, False
+    proof.reverse()
+    return proof
+
+
 def inclusion_path(index: int, hashes: Sequence[bytes]) -> list[bytes]:
     """The audit path (RFC 9162 §2.1.3.1) of leaf ``index`` in the tree over ``hashes``.
 
@@ -79,22 +143,7 @@ def inclusion_path(index: int, hashes: Sequence[bytes]) -> list[bytes]:
     >>> inclusion_path(2, h) == [node_hash(h[0], h[1])]
     True
     """
-    if not 0 <= index < len(hashes):
-        raise ValueError(f"leaf index {index} is outside a tree of size {len(hashes)}")
-    path: list[bytes] = []
-    lo, hi, m = 0, len(hashes), index
-    # Walk down from the root, collecting the sibling of each subtree that holds the leaf;
-    # the path lists siblings from the leaf up, so collect top-down and reverse.
-    while hi - lo > 1:
-        k = _split(hi - lo)
-        if m < k:
-            path.append(_subtree_root(hashes, lo + k, hi))
-            hi = lo + k
-        else:
-            path.append(_subtree_root(hashes, lo, lo + k))
-            lo, m = lo + k, m - k
-    path.reverse()
-    return path
+    return _inclusion(index, len(hashes), lambda lo, hi: _subtree_root(hashes, lo, hi))
 
 
 def consistency_path(old_size: int, hashes: Sequence[bytes]) -> list[bytes]:
@@ -102,27 +151,23 @@ def consistency_path(old_size: int, hashes: Sequence[bytes]) -> list[bytes]:
 
     Empty when ``old_size`` is 0 or equals the new size.
     """
-    n = len(hashes)
-    if not 0 <= old_size <= n:
-        raise ValueError(f"old size {old_size} is outside 0..{n}")
-    if old_size in (0, n):
-        return []
-    proof: list[bytes] = []
-    lo, hi, m, complete = 0, n, old_size, True
-    while True:
-        if m == hi - lo:
-            if not complete:
-                proof.append(_subtree_root(hashes, lo, hi))
-            break
-        k = _split(hi - lo)
-        if m <= k:
-            proof.append(_subtree_root(hashes, lo + k, hi))
-            hi = lo + k
-        else:
-            proof.append(_subtree_root(hashes, lo, lo + k))
-            lo, m, complete = lo + k, m - k, False
-    proof.reverse()
-    return proof
+    return _consistency(old_size, len(hashes), lambda lo, hi: _subtree_root(hashes, lo, hi))
+
+
+def inclusion_path_from(index: int, size: int, perfect: PerfectRoot) -> list[bytes]:
+    """``inclusion_path`` from perfect subtree roots (a store's node cache) instead of leaves.
+
+    >>> h = [leaf_hash(bytes([i])) for i in range(6)]
+    >>> perfect = lambda level, i: tree_root(h[i << level : (i + 1) << level])
+    >>> inclusion_path_from(4, 6, perfect) == inclusion_path(4, h)
+    True
+    """
+    return _inclusion(index, size, lambda lo, hi: range_root(lo, hi, perfect))
+
+
+def consistency_path_from(old_size: int, size: int, perfect: PerfectRoot) -> list[bytes]:
+    """``consistency_path`` from perfect subtree roots instead of leaves."""
+    return _consistency(old_size, size, lambda lo, hi: range_root(lo, hi, perfect))
 
 
 def root_from_inclusion(leaf: bytes, index: int, size: int, path: Sequence[bytes]) -> bytes | None:
@@ -242,15 +287,30 @@ class Frontier:
 
     def append(self, leaf: bytes) -> Frontier:
         """The frontier after appending one leaf hash."""
+        return self.append_reporting(leaf)[0]
+
+    def append_reporting(self, leaf: bytes) -> tuple[Frontier, list[tuple[int, int, bytes]]]:
+        """Append one leaf hash; also return the perfect subtrees it completed.
+
+        Each is ``(level, index, hash)``: the root over leaves ``index * 2**level`` onwards.
+
+        >>> f, made = Frontier.of([leaf_hash(b"a")]).append_reporting(leaf_hash(b"b"))
+        >>> [(level, index) for level, index, _ in made]
+        [(1, 0)]
+        """
         nodes = list(self.nodes)
         node = leaf
+        made: list[tuple[int, int, bytes]] = []
+        size = self.size + 1
         # Each trailing 1-bit of the old size is a perfect subtree that merges with the new one.
-        carry = self.size
+        carry, level = self.size, 0
         while carry & 1:
             node = node_hash(nodes.pop(), node)
             carry >>= 1
+            level += 1
+            made.append((level, (size >> level) - 1, node))
         nodes.append(node)
-        return Frontier(self.size + 1, tuple(nodes))
+        return Frontier(size, tuple(nodes)), made
 
     def root(self) -> bytes:
         """The Merkle tree hash of the whole tree."""

@@ -31,6 +31,7 @@ from onshore.ledger.backend import (
     MIGRATIONS,
     MIGRATIONS_TABLE,
     LogState,
+    Node,
     StoredEntry,
     entry_from_row,
     head_from_row,
@@ -55,11 +56,21 @@ class _SQLiteAppend:
         ).fetchone()
         return head_from_row(row) if row else None
 
-    def write(self, entries: Sequence[StoredEntry], head: SignedTreeHead, state: LogState) -> None:
+    def write(
+        self,
+        entries: Sequence[StoredEntry],
+        head: SignedTreeHead,
+        state: LogState,
+        nodes: Sequence[Node] = (),
+    ) -> None:
         self._conn.executemany(
             f"INSERT INTO ledger_entries ({ENTRY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)",
             [(e.index, e.leaf_hash, e.entry, e.kind, e.dataset, e.time) for e in entries],
         )
+        if nodes:
+            self._conn.executemany(
+                "INSERT INTO ledger_nodes (level, idx, hash) VALUES (?, ?, ?)", list(nodes)
+            )
         self._conn.execute(
             f"INSERT INTO ledger_heads ({HEAD_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)",
             (
@@ -223,11 +234,22 @@ class SQLiteBackend:
                 return
             last = rows[-1][0]
 
-    def leaf_hashes(self, stop: int) -> list[bytes]:
+    def leaf_hashes(self, start: int, stop: int) -> list[bytes]:
         rows = self._query(
-            "SELECT leaf_hash FROM ledger_entries WHERE idx < ? ORDER BY idx", [stop]
+            "SELECT leaf_hash FROM ledger_entries WHERE idx >= ? AND idx < ? ORDER BY idx",
+            [start, stop],
         )
         return [bytes(r[0]) for r in rows]
+
+    def node(self, level: int, index: int) -> bytes | None:
+        rows = self._query(
+            "SELECT hash FROM ledger_nodes WHERE level = ? AND idx = ?", [level, index]
+        )
+        return bytes(rows[0][0]) if rows else None
+
+    def nodes(self) -> list[Node]:
+        rows = self._query("SELECT level, idx, hash FROM ledger_nodes ORDER BY level, idx")
+        return [(int(r[0]), int(r[1]), bytes(r[2])) for r in rows]
 
     def heads(self) -> list[SignedTreeHead]:
         rows = self._query(f"SELECT {HEAD_COLUMNS} FROM ledger_heads ORDER BY tree_size")

@@ -25,7 +25,7 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from onshore.errors import OnshoreError
-from onshore.ledger.backend import LedgerBackend, LogState, StoredEntry
+from onshore.ledger.backend import LedgerBackend, LogState, Node, StoredEntry
 from onshore.ledger.entry import Activity, canonical_json
 from onshore.ledger.head import SignedTreeHead, as_key_map, verify_tree_head
 from onshore.ledger.merkle import Frontier, leaf_hash
@@ -108,8 +108,11 @@ def verify_entries(
     state: LogState | None = None,
     trusted_head: SignedTreeHead | None = None,
     on_progress: Callable[[int], None] | None = None,
+    nodes: Iterable[Node] = (),
 ) -> VerifyReport:
     """The backend-free core of ``verify_ledger``: rows in index order, heads by size.
+
+    ``nodes`` are the backend's cached subtree roots; each must match the entries.
 
     ``on_progress(entries_done)`` is called every 4096 entries.
     """
@@ -147,6 +150,7 @@ def verify_entries(
     if trusted_head is not None and not verify_tree_head(trusted_head, keys):
         problems.append(Problem(None, "the trusted tree head has a bad signature"))
     frontier = Frontier.empty()
+    cache = {(level, index): value for level, index, value in nodes}
     good_size = 0  # size of the last head whose root matched
     broken = False  # stop hashing rows after the first structural break
     for row in rows:
@@ -156,7 +160,18 @@ def verify_entries(
             problems.append(Problem(expected, trouble))
             broken = True
             break
-        frontier = frontier.append(row.leaf_hash)
+        frontier, made = frontier.append_reporting(row.leaf_hash)
+        for level, index, value in made:
+            cached = cache.pop((level, index), None)
+            if cached is not None and cached != value:
+                first = index << level
+                problems.append(
+                    Problem(
+                        None,
+                        f"the cached subtree root over entries {first}..{first + (1 << level) - 1}"
+                        " does not match them (proofs would fail)",
+                    )
+                )
         if on_progress is not None and not frontier.size & 4095:
             on_progress(frontier.size)
         checks: tuple[tuple[SignedTreeHead | None, str], ...] = (
@@ -182,6 +197,13 @@ def verify_entries(
 
     size = frontier.size
     if not broken:
+        for level, index in sorted(cache):
+            problems.append(
+                Problem(
+                    None,
+                    f"a cached subtree root (level {level}, index {index}) lies outside the tree",
+                )
+            )
         latest = heads[-1].tree_size if heads else 0
         if latest > size:
             problems.append(
@@ -246,6 +268,7 @@ def verify_ledger(
         state=state,
         trusted_head=trusted_head,
         on_progress=on_progress,
+        nodes=backend.nodes(),
     )
     return replace(report, problems=report.problems + unreadable)
 
