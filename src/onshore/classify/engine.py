@@ -58,6 +58,19 @@ class BatchResult:
         )
 
 
+_LEVEL_NAMES = pa.array(LEVEL_LABELS, type=pa.string())
+
+
+@dataclass(frozen=True)
+class _Universe:
+    """The reasons a plan can give, in output order, with their levels."""
+
+    ids: list[str]
+    levels: np.ndarray
+    names: pa.Array
+    position: dict[str, int]
+
+
 class _Distinct:
     """Exact distinct count of string values over a stream, compacting as it grows."""
 
@@ -121,6 +134,8 @@ class Classifier:
         n_areas = len(self.index.catalogue) if self.index is not None else 0
         self._area_hits = np.zeros(n_areas, dtype=np.int64)
         self._warnings: list[str] = []
+        self._universes: dict[int, tuple[FieldPlan, _Universe]] = {}
+        self._last_counts: dict[str, int] = {}
         if self.index is not None:
             self._area_ids = pa.array(self.index.catalogue.ids(), type=pa.string())
             self._area_kinds = np.asarray(self.index.catalogue.kinds(), dtype=object)
@@ -161,21 +176,6 @@ class Classifier:
             mask = valid_mask(column)
             present[key] = present[key] | mask if key in present else mask
 
-        reason_ids: list[str] = []
-        reason_levels: list[int] = []
-        masks: list[np.ndarray] = []
-        for key, mask in present.items():
-            if key:
-                level = self.pack.level_of(key)
-                rid = self.pack.category_rule_id(key)
-            else:
-                level = Level.parse(self.pack.header.settings.unknown_field_level)
-                rid = f"{self.pack.name}/unknown-field"
-            if level > Level.GENERAL:
-                reason_ids.append(rid)
-                reason_levels.append(int(level))
-                masks.append(mask)
-
         area = np.full(n, -1, dtype=np.int32)
         if self.index is not None and plan.lat is not None and plan.lon is not None and n:
             lat = to_float64(batch.column(plan.lat))[0].to_numpy(zero_copy_only=False)
@@ -184,39 +184,73 @@ class Classifier:
             match = self.index.lookup(np.ascontiguousarray(lon), np.ascontiguousarray(lat))
             area = np.asarray(match.area, dtype=np.int32)
 
+        # every reason this plan can give, in output order (level desc, then id): the
+        # dictionary of onshore_reasons, the same for every batch of the stream
+        universe = self._universe(plan)
+        masks: dict[int, np.ndarray] = {}
+        for key, mask in present.items():
+            rid = self.pack.category_rule_id(key) if key else f"{self.pack.name}/unknown-field"
+            if rid in universe.position:
+                masks[universe.position[rid]] = mask
         for rule in self.pack.record_rules:
             mask = self._record_rule(rule, batch, plan, present, area)
             if mask is not None and mask.any():
-                reason_ids.append(rule.id)
-                reason_levels.append(int(Level.parse(rule.level)))
-                masks.append(mask)
+                masks[universe.position[rule.id]] = mask
 
         level = np.zeros(n, dtype=np.int8)
-        order = sorted(range(len(reason_ids)), key=lambda j: (-reason_levels[j], reason_ids[j]))
-        if order:
-            matrix = np.stack([masks[j] for j in order], axis=1)
-            levels = np.asarray([reason_levels[j] for j in order], dtype=np.int8)
-            level = np.where(matrix, levels, 0).max(axis=1).astype(np.int8)
-            counts = matrix.sum(axis=1)
-            offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int32)
-            which = np.nonzero(matrix)[1]
-            names = pa.array([reason_ids[j] for j in order], type=pa.string())
-            values = names.take(pa.array(which, type=pa.int32()))
-            reasons = pa.ListArray.from_arrays(pa.array(offsets), values)
+        columns = sorted(j for j, m in masks.items() if m.any())
+        self._last_counts = {universe.ids[j]: int(masks[j].sum()) for j in columns}
+        if columns:
+            matrix = np.stack([masks[j] for j in columns], axis=1)
+            for j in columns:
+                np.maximum(level, masks[j].astype(np.int8) * universe.levels[j], out=level)
+            offsets = np.zeros(n + 1, dtype=np.int32)
+            np.cumsum(matrix.sum(axis=1), out=offsets[1:])
+            which = np.asarray(columns, dtype=np.int32)[np.nonzero(matrix)[1]]
         else:
-            reasons = pa.ListArray.from_arrays(
-                pa.array(np.zeros(n + 1, dtype=np.int32)), pa.array([], type=pa.string())
-            )
-        level_names = pa.array(LEVEL_LABELS, type=pa.string()).take(pa.array(level))
+            offsets = np.zeros(n + 1, dtype=np.int32)
+            which = np.zeros(0, dtype=np.int32)
+        values = pa.DictionaryArray.from_arrays(pa.array(which, type=pa.int32()), universe.names)
+        reasons = pa.ListArray.from_arrays(pa.array(offsets), values)
+        level_names = pa.DictionaryArray.from_arrays(pa.array(level), _LEVEL_NAMES)
         if self.index is not None:
-            area_ids = self._area_ids.take(pa.array(area, mask=area < 0))
+            area_ids = pa.DictionaryArray.from_arrays(
+                pa.array(area, mask=area < 0, type=pa.int32()), self._area_ids
+            )
         else:
-            area_ids = pa.nulls(n, pa.string())
+            area_ids = pa.DictionaryArray.from_arrays(
+                pa.nulls(n, pa.int32()), pa.array([], pa.string())
+            )
         labels = pa.RecordBatch.from_arrays(
             [level_names, reasons, area_ids],
             names=["onshore_level", "onshore_reasons", "onshore_area"],
         )
         return labels, level, present, area
+
+    def _universe(self, plan: FieldPlan) -> _Universe:
+        cached = self._universes.get(id(plan))
+        if cached is not None and cached[0] is plan:
+            return cached[1]
+        entries: dict[str, int] = {}
+        for label in plan.fields:
+            if label.category is not None:
+                rid, lvl = self.pack.category_rule_id(label.category), label.level
+            else:
+                rid = f"{self.pack.name}/unknown-field"
+                lvl = Level.parse(self.pack.header.settings.unknown_field_level)
+            if lvl > Level.GENERAL:
+                entries[rid] = int(lvl)
+        for rule in self.pack.record_rules:
+            entries[rule.id] = int(Level.parse(rule.level))
+        ordered = sorted(entries.items(), key=lambda kv: (-kv[1], kv[0]))
+        universe = _Universe(
+            ids=[rid for rid, _ in ordered],
+            levels=np.asarray([lvl for _, lvl in ordered], dtype=np.int8),
+            names=pa.array([rid for rid, _ in ordered], type=pa.string()),
+            position={rid: j for j, (rid, _) in enumerate(ordered)},
+        )
+        self._universes[id(plan)] = (plan, universe)
+        return universe
 
     def _to_wgs84(
         self, batch: pa.RecordBatch, plan: FieldPlan, lon: np.ndarray, lat: np.ndarray
@@ -299,12 +333,8 @@ class Classifier:
         for key, mask in present.items():
             name = key or "(unknown)"
             self._categories[name] = self._categories.get(name, 0) + int(mask.sum())
-        if n:
-            flat = pc.list_flatten(labels.column(1))
-            if len(flat):
-                for item in pc.value_counts(flat).to_pylist():
-                    rid = item["values"]
-                    self._reasons[rid] = self._reasons.get(rid, 0) + int(item["counts"])
+        for rid, count in self._last_counts.items():
+            self._reasons[rid] = self._reasons.get(rid, 0) + count
         if len(self._area_hits) and n:
             hit = area[area >= 0]
             self._area_hits += np.bincount(hit, minlength=len(self._area_hits))

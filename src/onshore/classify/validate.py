@@ -17,7 +17,7 @@ import pyarrow.compute as pc
 
 from onshore.classify.coerce import to_float64, to_string, to_timestamp, valid_mask
 from onshore.classify.plan import FieldPlan
-from onshore.classify.vin import check_vins
+from onshore.classify.vin import CHECK_DIGIT, FORMAT, NULL, check_vin_codes
 from onshore.model import BadRecord
 from onshore.packs import Pack
 
@@ -63,15 +63,15 @@ def check_batch(
 
     if plan.vin is not None:
         vins, bad_type = to_string(columns[plan.vin])
-        status = check_vins(vins)
+        status = check_vin_codes(vins)
         errors.flag(bad_type, plan.vin, "VIN is not a string")
-        errors.flag(status == "null", plan.vin, "VIN is missing")
+        errors.flag(status == NULL, plan.vin, "VIN is missing")
         errors.flag(
-            status == "format",
+            status == FORMAT,
             plan.vin,
             "not a VIN: needs 17 characters from 0-9 A-Z without I, O, Q",
         )
-        wrong_digit = status == "check_digit"
+        wrong_digit = status == CHECK_DIGIT
         if pack.header.settings.vin_check_digit == "reject":
             errors.flag(wrong_digit, plan.vin, "VIN check digit (position 9) does not match")
         elif pack.header.settings.vin_check_digit == "warn":

@@ -32,15 +32,16 @@ def fixed_width_bytes(arr: pa.Array, width: int) -> np.ndarray:
     return data[offsets[0] : offsets[-1]].reshape(len(arr), width)
 
 
-def check_vins(vins: pa.Array) -> np.ndarray:
-    """Per element: ``'ok'``, ``'format'`` (not 17 of the allowed characters),
-    ``'check_digit'`` (position 9 does not match) or ``'null'``."""
-    if isinstance(vins, pa.ChunkedArray):
-        vins = vins.combine_chunks()
+OK, FORMAT, CHECK_DIGIT, NULL = 0, 1, 2, 3
+STATUS = ("ok", "format", "check_digit", "null")
+
+
+def _check_distinct(vins: pa.Array) -> np.ndarray:
+    """Status codes for an array of (typically distinct) VIN strings."""
     n = len(vins)
-    out = np.full(n, "format", dtype=object)
+    out = np.full(n, FORMAT, dtype=np.int8)
     present = np.asarray(pc.is_valid(vins).to_numpy(zero_copy_only=False), dtype=bool)
-    out[~present] = "null"
+    out[~present] = NULL
     well_formed = np.asarray(
         pc.fill_null(pc.match_substring_regex(vins, VIN_RE), False).to_numpy(zero_copy_only=False),
         dtype=bool,
@@ -50,8 +51,33 @@ def check_vins(vins: pa.Array) -> np.ndarray:
         chars = fixed_width_bytes(vins.take(pa.array(idx)), 17)
         total = (_VALUE[chars] * WEIGHTS).sum(axis=1) % 11
         good = chars[:, 8] == _CHECK_CHAR[total]
-        out[idx] = np.where(good, "ok", "check_digit")
+        out[idx] = np.where(good, OK, CHECK_DIGIT)
     return out
+
+
+def check_vin_codes(vins: pa.Array) -> np.ndarray:
+    """Per element a status code: ``OK``, ``FORMAT`` (not 17 of the allowed characters),
+    ``CHECK_DIGIT`` (position 9 does not match) or ``NULL``.
+
+    Telemetry repeats each VIN thousands of times, so only the distinct values are checked.
+    """
+    if isinstance(vins, pa.ChunkedArray):
+        vins = vins.combine_chunks()
+    if not pa.types.is_dictionary(vins.type):
+        vins = pc.dictionary_encode(vins)
+    codes = _check_distinct(vins.dictionary)
+    indices = vins.indices.to_numpy(zero_copy_only=False)
+    present = np.asarray(pc.is_valid(vins.indices).to_numpy(zero_copy_only=False), dtype=bool)
+    out = np.full(len(vins), NULL, dtype=np.int8)
+    if codes.size:
+        out[present] = codes[indices[present].astype(np.int64)]
+    return out
+
+
+def check_vins(vins: pa.Array) -> np.ndarray:
+    """Per element: ``'ok'``, ``'format'``, ``'check_digit'`` or ``'null'`` (see
+    :func:`check_vin_codes`, which the hot path uses)."""
+    return np.asarray(STATUS, dtype=object)[check_vin_codes(vins)]
 
 
 def vin_check_char(first17: str) -> str:

@@ -98,7 +98,9 @@ def _flatten_lists(batch: pa.RecordBatch) -> pa.RecordBatch:
     arrays = []
     for column in batch.columns:
         if pa.types.is_list(column.type) or pa.types.is_large_list(column.type):
-            column = pc.binary_join(column, ";")
+            column = pc.binary_join(column.cast(pa.list_(pa.string())), ";")
+        elif pa.types.is_dictionary(column.type):
+            column = column.cast(column.type.value_type)
         arrays.append(column)
     return pa.RecordBatch.from_arrays(arrays, names=batch.schema.names)
 
