@@ -20,6 +20,7 @@ from onshore.demo.readme import README_MARKER
 from onshore.demo.telemetry import ROW_GROUP, SCHEMA
 from onshore.errors import BadInput
 from onshore.geo import AreaIndex, load_areas
+from onshore.packs import Pack
 
 TS = pa.timestamp("ms", tz="UTC")
 
@@ -101,8 +102,9 @@ def test_area_catalogue_loads_and_has_every_shape(demo: DemoSummary) -> None:
         assert (a.admin_level is not None) == (a.kind == "government_organ")
 
 
-def test_some_points_fall_in_areas(demo: DemoSummary, telemetry: pa.Table) -> None:
-    index = AreaIndex.build(load_areas(path(demo, "areas.geojson")))
+def test_some_points_fall_in_areas(demo: DemoSummary, telemetry: pa.Table, pack: Pack) -> None:
+    cat = load_areas(path(demo, "areas.geojson"), kinds=pack.area_buffers())
+    index = AreaIndex.build(cat)
     lon = telemetry["lon"].to_numpy(zero_copy_only=False)
     lat = telemetry["lat"].to_numpy(zero_copy_only=False)
     hits = int((index.lookup(lon, lat).area >= 0).sum())

@@ -17,13 +17,13 @@ from onshore.errors import BadInput
 
 
 @contextmanager
-def _vehicle_progress(total: int) -> Iterator[Callable[[], None]]:
-    """A bar over cars on stderr when it is a terminal; a no-op otherwise."""
+def _vehicle_progress(vehicles: int) -> Iterator[Callable[[str], None]]:
+    """A bar over cars (planned, then written) on stderr when it is a terminal; else a no-op."""
     if not sys.stderr.isatty():
-        yield lambda: None
+        yield lambda _phase: None
         return
     bar = Progress(
-        TextColumn("[bold]writing telemetry"),
+        TextColumn("[bold]{task.description} cars"),
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
@@ -31,8 +31,12 @@ def _vehicle_progress(total: int) -> Iterator[Callable[[], None]]:
         transient=True,
     )
     with bar:
-        task = bar.add_task("cars", total=total)
-        yield lambda: bar.advance(task)
+        task = bar.add_task("planning", total=2 * vehicles)
+
+        def advance(phase: str) -> None:
+            bar.update(task, advance=1, description=phase)
+
+        yield advance
 
 
 def _parse_start(value: str) -> date:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from onshore.demo.writer import DemoSummary
@@ -114,17 +115,33 @@ to no one.
 
 ## `areas.geojson`
 
-A GeoJSON FeatureCollection of {areas} Polygon and MultiPolygon features (one with a hole, one
-MultiPolygon), properties `id`, `kind` (`military_zone`, `defense_industry`,
-`government_organ`), `name`, `buffer_m` (metres; absent on one feature, so the policy pack's
-default for its kind applies) and `admin_level` for government organs. All sites are fictional.
+A GeoJSON FeatureCollection of {areas} Polygon and MultiPolygon features (at least one with a
+hole and one MultiPolygon), properties `id`, `kind` (`military_zone`, `defense_industry`,
+`government_organ`), `name`, `buffer_m` (metres; where absent, the policy pack's default for
+the kind applies) and `admin_level` for government organs. All sites are fictional.
+
+| id | kind | name | buffer_m | admin_level |
+|---|---|---|---:|---|
+{area_rows_table}
 """
 
 
-def render_readme(summary: DemoSummary) -> str:
+def _area_table(catalogue: Mapping[str, Any]) -> str:
+    rows = []
+    for f in catalogue["features"]:
+        p = f["properties"]
+        buffer = p.get("buffer_m", "(pack default)")
+        rows.append(
+            f"| `{p['id']}` | {p['kind']} | {p['name']} | {buffer} | {p.get('admin_level', '')} |"
+        )
+    return "\n".join(rows)
+
+
+def render_readme(summary: DemoSummary, catalogue: Mapping[str, Any]) -> str:
     """The README text for a finished demo (deterministic: no clock, no absolute paths)."""
     return _TEMPLATE.format(
         marker=README_MARKER,
+        area_rows_table=_area_table(catalogue),
         name=Path(summary.directory).name or ".",
         area_pct=100 * summary.area_share,
         **{k: getattr(summary, k) for k in summary.__dataclass_fields__ if k != "files"},

@@ -22,6 +22,7 @@ from onshore.demo.readme import README_MARKER, render_readme
 from onshore.demo.telemetry import TelemetryWriter, render_vehicle
 from onshore.errors import BadInput
 from onshore.geo import AreaIndex, load_areas
+from onshore.packs import load_pack
 
 DEFAULT_START = date(2026, 11, 2)
 MAX_VEHICLES = 100_000
@@ -101,11 +102,12 @@ def write_demo(
     start: date = DEFAULT_START,
     *,
     force: bool = False,
-    on_vehicle: Callable[[], None] | None = None,
+    on_vehicle: Callable[[str], None] | None = None,
 ) -> DemoSummary:
     """Write a deterministic sample fleet (same arguments → byte-identical files).
 
-    ``on_vehicle`` is called once per car written (for progress bars). Raises
+    ``on_vehicle`` is called with ``"planning"`` once per car planned, then with
+    ``"writing"`` once per car written (for progress bars: ``2 * vehicles`` calls). Raises
     :class:`~onshore.errors.BadInput` for bad options or a directory it must not write into.
     """
     _check_options(vehicles, days, seed)
@@ -119,11 +121,17 @@ def write_demo(
 
     fleet = make_fleet(seed, vehicles)
     stations = make_stations(seed, max(8, math.ceil(vehicles / 8)))
-    plans = [plan_vehicle(v, stations, seed, start, days) for v in fleet]
+    step = on_vehicle or (lambda _phase: None)
+    plans = []
+    for v in fleet:
+        plans.append(plan_vehicle(v, stations, seed, start, days))
+        step("planning")
     trips = [t for p in plans for t in p.trips]
     catalogue = make_areas(trips, seed)
     paths["areas.geojson"].write_text(json.dumps(catalogue, indent=1) + "\n", encoding="utf-8")
-    index = AreaIndex.build(load_areas(paths["areas.geojson"]))
+    # Buffers a feature leaves out default to the pack's, exactly as ``onshore scan`` does.
+    kinds = load_pack("cn-auto").area_buffers()
+    index = AreaIndex.build(load_areas(paths["areas.geojson"], kinds=kinds))
 
     area_rows = 0
     with TelemetryWriter(paths["telemetry.parquet"]) as writer:
@@ -133,8 +141,7 @@ def write_demo(
             lon = table["lon"].to_numpy(zero_copy_only=False)
             area_rows += int(np.count_nonzero(index.lookup(lon, lat).area >= 0))
             writer.append(table)
-            if on_vehicle is not None:
-                on_vehicle()
+            step("writing")
     rows = writer.rows_written
 
     sessions = sessions_table(plans, stations)
@@ -159,5 +166,5 @@ def write_demo(
         areas=len(catalogue["features"]),
         files={name: str(p) for name, p in paths.items()},
     )
-    paths["README.md"].write_text(render_readme(summary), encoding="utf-8")
+    paths["README.md"].write_text(render_readme(summary, catalogue), encoding="utf-8")
     return summary
