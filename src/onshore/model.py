@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
+from dataclasses import field as dc_field
 from enum import IntEnum
 from typing import Any
 
@@ -65,7 +66,7 @@ class Finding:
     ref: LegalRef
     description: str
     count: int = 0
-    figures: dict[str, Any] = field(default_factory=dict)
+    figures: dict[str, Any] = dc_field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -105,7 +106,7 @@ class BadRecord:
     row: int
     field: str | None
     error: str
-    record: dict[str, Any] = field(default_factory=dict)
+    record: dict[str, Any] = dc_field(default_factory=dict)
     line: int | None = None
 
     def to_dict(self) -> dict[str, Any]:

@@ -193,9 +193,9 @@ class Classifier:
             if rid in universe.position:
                 masks[universe.position[rid]] = mask
         for rule in self.pack.record_rules:
-            mask = self._record_rule(rule, batch, plan, present, area)
-            if mask is not None and mask.any():
-                masks[universe.position[rule.id]] = mask
+            fired = self._record_rule(rule, batch, plan, present, area)
+            if fired is not None and fired.any():
+                masks[universe.position[rule.id]] = fired
 
         level = np.zeros(n, dtype=np.int8)
         columns = sorted(j for j, m in masks.items() if m.any())
@@ -364,10 +364,10 @@ class Classifier:
             if count:
                 record_findings.append(self._finding(rule, count, {}))
         dataset_findings = []
-        for rule in self.pack.dataset_rules:
-            figures = self._dataset_rule(rule, distinct, top_row_level)
+        for drule in self.pack.dataset_rules:
+            figures = self._dataset_rule(drule, distinct, top_row_level)
             if figures is not None:
-                dataset_findings.append(self._finding(rule, 1, figures))
+                dataset_findings.append(self._finding(drule, 1, figures))
         level = max([top_row_level, *(f.level for f in dataset_findings)])
         warnings = list(self._warnings)
         if self._vin_mismatch:
@@ -451,7 +451,8 @@ def _positive(column: pa.Array) -> np.ndarray:
     values, _bad = to_float64(column)
     arr = values.to_numpy(zero_copy_only=False)
     with np.errstate(invalid="ignore"):
-        return np.nan_to_num(arr, nan=0.0) > 0
+        positive: np.ndarray = np.nan_to_num(arr, nan=0.0) > 0
+    return positive
 
 
 def _as_index(areas: AreaIndex | AreaCatalogue | None) -> AreaIndex | None:

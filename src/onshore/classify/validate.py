@@ -126,7 +126,7 @@ def check_batch(
         return CheckedBatch(normalized, rows, (), mismatches)
     bad_idx = np.flatnonzero(bad_mask)
     raw = batch.take(pa.array(bad_idx)).to_pylist()
-    bad = tuple(
+    bad_records = tuple(
         BadRecord(
             row=int(rows[i]),
             field=errors.messages[errors.field[i]][0],
@@ -136,4 +136,4 @@ def check_batch(
         for i, record in zip(bad_idx, raw, strict=True)
     )
     keep = pa.array(~bad_mask)
-    return CheckedBatch(normalized.filter(keep), rows[~bad_mask], bad, mismatches)
+    return CheckedBatch(normalized.filter(keep), rows[~bad_mask], bad_records, mismatches)

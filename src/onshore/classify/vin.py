@@ -77,7 +77,8 @@ def check_vin_codes(vins: pa.Array) -> np.ndarray:
 def check_vins(vins: pa.Array) -> np.ndarray:
     """Per element: ``'ok'``, ``'format'``, ``'check_digit'`` or ``'null'`` (see
     :func:`check_vin_codes`, which the hot path uses)."""
-    return np.asarray(STATUS, dtype=object)[check_vin_codes(vins)]
+    names: np.ndarray = np.asarray(STATUS, dtype=object)[check_vin_codes(vins)]
+    return names
 
 
 def vin_check_char(first17: str) -> str:

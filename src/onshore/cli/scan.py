@@ -10,16 +10,17 @@ from onshore.classify import Classifier
 from onshore.cli._common import out_console, print_json, progress
 from onshore.cli.summary import print_assessment
 from onshore.errors import BadInput
+from onshore.geo import AreaIndex
 from onshore.io import QuarantineWriter, TableWriter, open_source, quarantine_path
 from onshore.model import Assessment
 from onshore.packs import Pack, load_pack
 
 
-def load_index(areas: str | None, pack: Pack):  # type: ignore[no-untyped-def]
+def load_index(areas: str | None, pack: Pack) -> AreaIndex | None:
     """Load a sensitive-area catalogue with the pack's kinds and build its index (or None)."""
     if areas is None:
         return None
-    from onshore.geo import AreaIndex, load_areas
+    from onshore.geo import load_areas
 
     return AreaIndex.build(load_areas(areas, kinds=pack.area_buffers()))
 
@@ -117,7 +118,7 @@ def scan(
 def scan_file(
     path: Path,
     pack: Pack,
-    index,  # type: ignore[no-untyped-def]
+    index: AreaIndex | None,
     *,
     out: Path | None = None,
     subject: str | None = None,

@@ -82,22 +82,22 @@ def print_assessment(
         rules.add_column("level")
         rules.add_column("rows", justify="right")
         rules.add_column("legal reference")
-        for f in a.record_findings:
+        for rf in a.record_findings:
             rules.add_row(
-                f.rule_id,
-                f"[{LEVEL_STYLE[f.level.label]}]{f.level.label}[/]",
-                f"{f.count:,}",
-                str(f.ref),
+                rf.rule_id,
+                f"[{LEVEL_STYLE[rf.level.label]}]{rf.level.label}[/]",
+                f"{rf.count:,}",
+                str(rf.ref),
             )
-        for f in a.dataset_findings:
+        for df in a.dataset_findings:
             figures = ", ".join(
-                f"{k}={v}" for k, v in f.figures.items() if k != "rows_per_category"
+                f"{k}={v}" for k, v in df.figures.items() if k != "rows_per_category"
             )
             rules.add_row(
-                f.rule_id,
-                f"[{LEVEL_STYLE[f.level.label]}]{f.level.label}[/]",
+                df.rule_id,
+                f"[{LEVEL_STYLE[df.level.label]}]{df.level.label}[/]",
                 "dataset" + (f" ({figures})" if figures else ""),
-                str(f.ref),
+                str(df.ref),
             )
         console.print(rules)
     else:
