@@ -125,3 +125,38 @@ def test_every_command_has_help_with_an_example(capsys: pytest.CaptureFixture[st
     for command in ("verify", "proof", "consistency", "export", "head", "list"):
         code, out = run(capsys, command, "--help")
         assert code == 0 and "Example" in out, command
+
+
+def test_audit_runs_as_a_module(
+    home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import subprocess
+    import sys
+
+    export = tmp_path / "ledger.jsonl"
+    assert run(capsys, "export", str(export), "--home", str(home))[0] == 0
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "onshore.ledger.audit",
+            "--key",
+            f"{export}.pub.pem",
+            "--log",
+            str(export),
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["verified"] is True
+
+
+def test_unknown_activity_is_bad_input(home: Path) -> None:
+    from onshore.errors import BadInput
+
+    with (
+        Ledger.open(home=home, keystore=Keystore(home / "keys", environ={})) as log,
+        pytest.raises(BadInput, match="one of"),
+    ):
+        log.record("sharing", actor="a", purpose="p", dataset="d")

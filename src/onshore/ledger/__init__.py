@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from onshore.ledger.audit import verify_export, verify_proof_standalone
 from onshore.ledger.backend import LedgerBackend, StoredEntry, default_db_url, open_backend
-from onshore.ledger.entry import Activity, LedgerEntry, canonical_json
+from onshore.ledger.entry import Activity, LedgerEntry, canonical_json, parse_activity
 from onshore.ledger.export import ExportResult, export_ledger, read_export
 from onshore.ledger.head import (
     SignedTreeHead,
@@ -55,6 +55,7 @@ __all__ = [
     "export_ledger",
     "load_public_keys",
     "open_backend",
+    "parse_activity",
     "public_key_hex",
     "public_key_pem",
     "read_export",

@@ -92,7 +92,7 @@ class LedgerEntry:
     details: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "kind", _parse_kind(self.kind))
+        object.__setattr__(self, "kind", parse_activity(self.kind))
         # Keep only what the encoding keeps, so ``from_bytes(to_bytes(e)) == e``.
         object.__setattr__(self, "time", parse_time(format_time(self.time)))
         object.__setattr__(self, "categories", tuple(self.categories))
@@ -135,7 +135,7 @@ class LedgerEntry:
             if data.get("v") != ENTRY_VERSION:
                 raise BadInput(f"unknown ledger entry version {data.get('v')!r}", field="v")
             return cls(
-                kind=_parse_kind(data["kind"]),
+                kind=parse_activity(data["kind"]),
                 actor=data["actor"],
                 time=parse_time(data["time"]),
                 purpose=data["purpose"],
@@ -162,7 +162,8 @@ class LedgerEntry:
         return cls.from_dict(decoded)
 
 
-def _parse_kind(value: Activity | str) -> Activity:
+def parse_activity(value: Activity | str) -> Activity:
+    """An ``Activity`` from its name; ``BadInput`` listing the names otherwise."""
     try:
         return Activity(value)
     except ValueError:

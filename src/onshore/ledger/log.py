@@ -39,7 +39,7 @@ from onshore.ledger.backend import (
     StoredEntry,
     open_backend,
 )
-from onshore.ledger.entry import Activity, LedgerEntry, format_time
+from onshore.ledger.entry import Activity, LedgerEntry, format_time, parse_activity
 from onshore.ledger.head import SignedTreeHead, public_key_id, sign_tree_head
 from onshore.ledger.merkle import (
     consistency_path_from,
@@ -138,7 +138,7 @@ class Ledger:
     ) -> SignedTreeHead:
         """Append one activity (timed by the clock unless ``time`` is given); returns the head."""
         entry = LedgerEntry(
-            kind=Activity(kind) if not isinstance(kind, Activity) else kind,
+            kind=parse_activity(kind),
             actor=actor,
             time=time or self.clock(),
             purpose=purpose,
@@ -229,7 +229,7 @@ class Ledger:
         stop: int | None = None,
     ) -> Iterator[tuple[int, LedgerEntry]]:
         """``(index, entry)`` pairs in order, optionally filtered by kind and dataset."""
-        kind_value = Activity(kind).value if kind is not None else None
+        kind_value = parse_activity(kind).value if kind is not None else None
         for row in self.backend.iter_entries(start, stop, kind=kind_value, dataset=dataset):
             yield row.index, LedgerEntry.from_bytes(row.entry)
 
