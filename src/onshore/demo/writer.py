@@ -109,6 +109,11 @@ def write_demo(
     ``on_vehicle`` is called with ``"planning"`` once per car planned, then with
     ``"writing"`` once per car written (for progress bars: ``2 * vehicles`` calls). Raises
     :class:`~onshore.errors.BadInput` for bad options or a directory it must not write into.
+
+    >>> import tempfile
+    >>> summary = write_demo(tempfile.mkdtemp() + "/demo", vehicles=2, seed=1)
+    >>> summary.vehicles, summary.areas >= 6, summary.telemetry_rows > 2000
+    (2, True, True)
     """
     _check_options(vehicles, days, seed)
     out = Path(directory)
