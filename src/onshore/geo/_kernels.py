@@ -40,6 +40,28 @@ def _scales(lat: float) -> tuple[float, float]:
 
 
 @numba.njit(cache=True, nogil=True)
+def _row_scales(lat_lo: float, lat_hi: float) -> tuple[float, float, float, float]:
+    """Reference scales of a row of cells (at its middle, clamped to the globe) and the least
+    and greatest ratio of any latitude's scales in the row to them."""
+    lo = max(lat_lo, -90.0)
+    hi = min(lat_hi, 90.0)
+    kx, ky = _scales(0.5 * (lo + hi))
+    rlo = 1.0
+    rhi = 1.0
+    for lat in (lo, hi, 0.0):
+        if lat == 0.0 and not (lo < 0.0 < hi):
+            continue
+        kxl, kyl = _scales(lat)
+        rlo = min(rlo, kxl / kx, kyl / ky)
+        rhi = max(rhi, kxl / kx, kyl / ky)
+    if not rlo >= 0.0:
+        rlo = 0.0
+    if not rhi < np.inf:
+        rhi = np.inf
+    return kx, ky, rlo, rhi
+
+
+@numba.njit(cache=True, nogil=True)
 def _parity_dist(px, py, kx, ky, s0, s1, sx0, sy0, sx1, sy1, need_dist):
     """Even-odd parity of (px, py) over segments s0:s1, and its distance to them in metres."""
     odd = False
@@ -68,6 +90,42 @@ def _parity_dist(px, py, kx, ky, s0, s1, sx0, sy0, sx1, sy1, need_dist):
     return odd, math.sqrt(best)
 
 
+@numba.njit(cache=True, nogil=True, inline="always")
+def _parity_of(px, py, e0, e1, edges, sx0, sy0, sx1, sy1):
+    """Even-odd parity of (px, py) over the listed segments (same arithmetic as above)."""
+    odd = False
+    for k in range(e0, e1):
+        j = edges[k]
+        x0 = sx0[j] - px
+        y0 = sy0[j] - py
+        x1 = sx1[j] - px
+        y1 = sy1[j] - py
+        if (y0 > 0) != (y1 > 0) and ((x0 * y1 - x1 * y0 > 0) == (y1 > y0)):
+            odd = not odd
+    return odd
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _dist_of(px, py, kx, ky, e0, e1, edges, sx0, sy0, sx1, sy1):
+    """Distance in metres from (px, py) to the listed segments (inf for none)."""
+    best = np.inf
+    for k in range(e0, e1):
+        j = edges[k]
+        ax = (sx0[j] - px) * kx
+        ay = (sy0[j] - py) * ky
+        dx = (sx1[j] - px) * kx - ax
+        dy = (sy1[j] - py) * ky - ay
+        len2 = dx * dx + dy * dy
+        t = 0.0
+        if len2 > 0:
+            t = -(ax * dx + ay * dy) / len2
+            t = min(max(t, 0.0), 1.0)
+        cx = ax + t * dx
+        cy = ay + t * dy
+        best = min(best, cx * cx + cy * cy)
+    return math.sqrt(best)
+
+
 @numba.njit(cache=True, nogil=True)
 def _classify_area(a, ix0, iy0, w, h, gx0, gy0, cw, ch, seg_start, sx0, sy0, sx1, sy1, buf, out):
     """Classify the w*h cells of area ``a``'s expanded box into ``out`` (row-major)."""
@@ -78,13 +136,7 @@ def _classify_area(a, ix0, iy0, w, h, gx0, gy0, cw, ch, seg_start, sx0, sy0, sx1
         lat_lo = gy0 + iy * ch
         lat_hi = lat_lo + ch
         cy = lat_lo + 0.5 * ch
-        kx, ky = _scales(cy)
-        rho = 1.0
-        for lat in (lat_lo, lat_hi, 0.0):
-            if lat == 0.0 and not (lat_lo < 0.0 < lat_hi):
-                continue
-            kxl, kyl = _scales(lat)
-            rho = min(rho, kxl / kx, kyl / ky)
+        kx, ky, rho, _ = _row_scales(lat_lo, lat_hi)
         hd = 0.5 * math.sqrt((cw * kx) ** 2 + (ch * ky) ** 2)
         for c in range(w):
             cx = gx0 + (ix0 + c + 0.5) * cw
@@ -146,7 +198,7 @@ def finish_grid(first_in, pair_cell, pair_area):
     ``state[cell]``: area index >= 0 when the cell is wholly inside it (and nothing can beat
     it there), -1 when nothing can match, ``-2 - slot`` for a mixed cell whose candidates are
     ``cand[start[slot]:start[slot + 1]]`` in area order; a candidate ``-1 - a`` is an area
-    known to contain the whole cell (always last).
+    known to contain the whole cell (always last). ``slot_of[slot]`` is the slot's cell.
     """
     ncell = first_in.size
     count = np.zeros(ncell, dtype=np.int64)
@@ -164,13 +216,11 @@ def finish_grid(first_in, pair_cell, pair_area):
             total += count[cell] + (1 if first_in[cell] >= 0 else 0)
     start = np.zeros(nslot + 1, dtype=np.int64)
     slot_of = np.empty(nslot, dtype=np.int64)
-    s = 0
     for cell in range(ncell):
         if state[cell] <= -2:
             slot = -2 - state[cell]
             slot_of[slot] = cell
             start[slot + 1] = start[slot] + count[cell] + (1 if first_in[cell] >= 0 else 0)
-            s += 1
     cand = np.empty(total, dtype=np.int32)
     fill = start[:-1].copy()
     for p in range(pair_cell.size):
@@ -181,7 +231,7 @@ def finish_grid(first_in, pair_cell, pair_area):
         a = first_in[slot_of[slot]]
         if a >= 0:
             cand[fill[slot]] = -1 - a
-    return state, start, cand
+    return state, start, cand, slot_of
 
 
 @numba.njit(cache=True, nogil=True)
@@ -199,7 +249,9 @@ def lookup_range(
     state,
     start,
     cand,
-    seg_start,
+    estart,
+    npar,
+    edges,
     sx0,
     sy0,
     sx1,
@@ -245,13 +297,19 @@ def lookup_range(
                 break
             if px < ebox[a, 0] or px > ebox[a, 2] or py < ebox[a, 1] or py > ebox[a, 3]:
                 continue
+            e0 = estart[j]
+            e1 = e0 + npar[j]
+            if _parity_of(px, py, e0, e1, edges, sx0, sy0, sx1, sy1):
+                best = a
+                best_in = True
+                break
+            if e1 == estart[j + 1]:
+                continue
             if not have_k:
                 kx, ky = _scales(py)
                 have_k = True
-            odd, d = _parity_dist(
-                px, py, kx, ky, seg_start[a], seg_start[a + 1], sx0, sy0, sx1, sy1, True
-            )
-            if odd or d == 0.0:
+            d = _dist_of(px, py, kx, ky, e1, estart[j + 1], edges, sx0, sy0, sx1, sy1)
+            if d == 0.0:
                 best = a
                 best_in = True
                 break
@@ -278,7 +336,9 @@ def lookup_parallel(
     state,
     start,
     cand,
-    seg_start,
+    estart,
+    npar,
+    edges,
     sx0,
     sy0,
     sx1,
@@ -297,6 +357,6 @@ def lookup_parallel(
         lo = c * step
         hi = min(n, lo + step)
         lookup_range(
-            lo, hi, x, y, gx0, gy0, icw, ich, nx, ny, state, start, cand,
-            seg_start, sx0, sy0, sx1, sy1, buf, ebox, area, inside, dist, invalid,
+            lo, hi, x, y, gx0, gy0, icw, ich, nx, ny, state, start, cand, estart, npar, edges,
+            sx0, sy0, sx1, sy1, buf, ebox, area, inside, dist, invalid,
         )  # fmt: skip

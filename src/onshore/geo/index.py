@@ -24,8 +24,9 @@ Two engines give the same answers (the oracle tests run both):
 * **numba** (``pip install 'onshore[fast]'``): a classified cell grid
   (:mod:`onshore.geo.grid`) answers points in cells wholly inside one area or wholly out of
   reach by lookup; points in mixed cells are tested exactly against that cell's few
-  candidates, in a compiled loop with no temporary arrays, spread over all cores for large
-  batches (:mod:`onshore.geo._kernels`).
+  candidates, and only against the segments that matter in that cell, in a compiled loop
+  with no temporary arrays, spread over all cores for large batches
+  (:mod:`onshore.geo._kernels`).
 * **numpy** (always available): points are processed in chunks (memory stays bounded); a
   uniform grid maps each point to the areas whose buffer-expanded boxes overlap its cell, and
   only those (point, area) pairs are tested exactly (:mod:`onshore.geo._exact`).
@@ -195,7 +196,7 @@ class AreaIndex:
         s = self.segments
         args = (
             x, y, g.x0, g.y0, 1.0 / g.cw, 1.0 / g.ch, g.nx, g.ny, g.state, g.start, g.cand,
-            s.start, s.x0, s.y0, s.x1, s.y1, self.buffer_m, self.bounds, *out,
+            g.estart, g.npar, g.edges, s.x0, s.y0, s.x1, s.y1, self.buffer_m, self.bounds, *out,
         )  # fmt: skip
         threads = kern.numba.get_num_threads()
         if x.size >= PARALLEL_MIN_POINTS and threads > 1:
