@@ -64,18 +64,27 @@ def _lock_key(schema: str) -> int:
 
 
 class _PostgresAppend:
+    """One append: a locking read, then every write in a single pipelined round trip."""
+
     def __init__(self, conn: Any) -> None:
         self._conn = conn
+        self._head: SignedTreeHead | None = None
 
     def state(self) -> LogState:
-        row = self._conn.execute(_STATE + " FOR UPDATE").fetchone()
+        # Two statements in one round trip. Not one query joining the heads: under READ
+        # COMMITTED a FOR UPDATE that waited re-reads only the locked row, so a joined head
+        # would come from the stale snapshot. The second statement gets a fresh one.
+        with self._conn.pipeline():
+            locked = self._conn.execute(_STATE + " FOR UPDATE")
+            latest = self._conn.execute(
+                f"SELECT {HEAD_COLUMNS} FROM ledger_heads ORDER BY tree_size DESC LIMIT 1"
+            )
+        row, head = locked.fetchone(), latest.fetchone()
+        self._head = head_from_row(head) if head else None
         return state_from_row(row)
 
     def latest_head(self) -> SignedTreeHead | None:
-        row = self._conn.execute(
-            f"SELECT {HEAD_COLUMNS} FROM ledger_heads ORDER BY tree_size DESC LIMIT 1"
-        ).fetchone()
-        return head_from_row(row) if row else None
+        return self._head
 
     def write(
         self,
@@ -84,7 +93,7 @@ class _PostgresAppend:
         state: LogState,
         nodes: Sequence[Node] = (),
     ) -> None:
-        with self._conn.cursor() as cur:
+        with self._conn.pipeline(), self._conn.cursor() as cur:
             cur.executemany(
                 f"INSERT INTO ledger_entries ({ENTRY_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s)",
                 [(e.index, e.leaf_hash, e.entry, e.kind, e.dataset, e.time) for e in entries],
@@ -93,27 +102,27 @@ class _PostgresAppend:
                 cur.executemany(
                     "INSERT INTO ledger_nodes (level, idx, hash) VALUES (%s, %s, %s)", list(nodes)
                 )
-        self._conn.execute(
-            f"INSERT INTO ledger_heads ({HEAD_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s)",
-            (
-                head.tree_size,
-                head.sequence,
-                head.root_hash,
-                head.timestamp_ms,
-                head.key_id,
-                head.signature,
-            ),
-        )
-        self._conn.execute(
-            "UPDATE ledger_state SET tree_size = %s, frontier = %s, head_count = %s,"
-            " last_timestamp_ms = %s WHERE id = 1",
-            (
-                state.frontier.size,
-                state.frontier.to_bytes(),
-                state.head_count,
-                state.last_timestamp_ms,
-            ),
-        )
+            cur.execute(
+                f"INSERT INTO ledger_heads ({HEAD_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s)",
+                (
+                    head.tree_size,
+                    head.sequence,
+                    head.root_hash,
+                    head.timestamp_ms,
+                    head.key_id,
+                    head.signature,
+                ),
+            )
+            cur.execute(
+                "UPDATE ledger_state SET tree_size = %s, frontier = %s, head_count = %s,"
+                " last_timestamp_ms = %s WHERE id = 1",
+                (
+                    state.frontier.size,
+                    state.frontier.to_bytes(),
+                    state.head_count,
+                    state.last_timestamp_ms,
+                ),
+            )
 
 
 class PostgresBackend:
