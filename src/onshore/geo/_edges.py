@@ -88,10 +88,12 @@ def _cell_edges(cell, a, nx, gx0, gy0, cw, ch, seg_start, sx0, sy0, sx1, sy1, bu
     # of the segment nearest the centre, or any centre distance plus the half-diagonal.
     upper = np.inf
     nearest = s0
+    dcs = np.empty(s1 - s0)
     for j in range(s0, s1):
         dc = _seg_dist(
             0.0, 0.0, (sx0[j] - cx) * kx, (sy0[j] - cy) * ky, (sx1[j] - cx) * kx, (sy1[j] - cy) * ky
         )
+        dcs[j - s0] = dc
         if dc + hd < upper:
             upper = dc + hd
             nearest = j
@@ -121,12 +123,12 @@ def _cell_edges(cell, a, nx, gx0, gy0, cw, ch, seg_start, sx0, sy0, sx1, sy1, bu
             npar += 1
     ndist = 0
     for j in range(s0, s1):
+        if rho_lo * (dcs[j - s0] - hd) > reach:
+            continue  # cheap lower bound already out of reach
         ax = (sx0[j] - cx) * kx
         ay = (sy0[j] - cy) * ky
         bx = (sx1[j] - cx) * kx
         by = (sy1[j] - cy) * ky
-        if rho_lo * (_seg_dist(0.0, 0.0, ax, ay, bx, by) - hd) > reach:
-            continue  # cheap lower bound already out of reach
         if _clips(ax, ay, bx, by, hw, hh):
             near = 0.0
         else:
