@@ -1,0 +1,168 @@
+"""Values of the transfer gate: the request, the facts, approvals on record, the decision."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from onshore.errors import BadInput
+from onshore.model import LegalRef
+from onshore.transfer.policy import Exemption
+
+Mechanism = Literal["none_required", "standard_contract_or_certification", "security_assessment"]
+ApprovalKind = Literal[
+    "security_assessment",
+    "standard_contract",
+    "certification",
+    "mapping_approval",
+    "regulator_filing",
+]
+
+
+class _RecipientModel(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=1)
+    country: str = Field(min_length=2, max_length=2)
+    contact: str = ""
+
+
+class _RequestModel(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    dataset: str = Field(min_length=1)
+    recipient: _RecipientModel
+    purpose: str = Field(min_length=1)
+    access_mode: Literal["push", "remote_access"] = "push"
+    exemption: Exemption | None = None
+    profile: str | None = None
+
+
+@dataclass(frozen=True)
+class Recipient:
+    name: str
+    country: str
+    contact: str = ""
+
+
+@dataclass(frozen=True)
+class TransferRequest:
+    """What is to leave the country, to whom, why, and how.
+
+    >>> TransferRequest.from_mapping({"dataset": "d.parquet", "purpose": "warranty analytics",
+    ...     "recipient": {"name": "Acme GmbH", "country": "DE"}}).access_mode
+    'push'
+    """
+
+    dataset: str
+    recipient: Recipient
+    purpose: str
+    access_mode: Literal["push", "remote_access"] = "push"
+    exemption: Exemption | None = None
+    profile: str | None = None
+
+    @classmethod
+    def from_mapping(cls, raw: Mapping[str, Any], *, file: str | None = None) -> TransferRequest:
+        try:
+            m = _RequestModel.model_validate(raw)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            key = ".".join(str(p) for p in first["loc"])
+            raise BadInput(first["msg"], file=file, field=key) from None
+        return cls(
+            dataset=m.dataset,
+            recipient=Recipient(m.recipient.name, m.recipient.country.upper(), m.recipient.contact),
+            purpose=m.purpose,
+            access_mode=m.access_mode,
+            exemption=m.exemption,
+            profile=m.profile,
+        )
+
+
+@dataclass(frozen=True)
+class ProcessorSettings:
+    """The exporting processor, from configuration."""
+
+    legal_entity: str
+    ciio: bool = False
+
+
+@dataclass(frozen=True)
+class Approval:
+    """An approval, filing or certification on record, with its scope.
+
+    Empty ``categories`` and a ``None`` recipient, purpose or maximum mean "not limited".
+    """
+
+    id: str
+    kind: ApprovalKind
+    issued: dt.date
+    expires: dt.date | None = None
+    recipient: str | None = None
+    purpose: str | None = None
+    categories: tuple[str, ...] = ()
+    max_individuals: int | None = None
+
+
+@dataclass(frozen=True)
+class TransferFacts:
+    """What the (desensitized) dataset is and how many people it reaches, counted by the gate.
+
+    ``cumulative_*`` include this transfer: distinct individuals exported since 1 January,
+    each once, as sensitive if any of their exported records was. ``group_individuals`` counts
+    the same for this recipient and purpose (what an approval's maximum is checked against).
+    """
+
+    year: int
+    important_rules: tuple[str, ...]
+    categories: tuple[str, ...]
+    has_personal: bool
+    individuals: int
+    sensitive_individuals: int
+    cumulative_non_sensitive: int
+    cumulative_sensitive: int
+    group_individuals: int
+
+
+@dataclass(frozen=True)
+class Reason:
+    """Why the gate decided as it did: a rule, its legal reference, the figures."""
+
+    rule_id: str
+    ref: LegalRef
+    text: str
+    figures: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "rule_id": self.rule_id,
+            "ref": asdict(self.ref) | {"text": str(self.ref)},
+            "text": self.text,
+            "figures": self.figures,
+        }
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The gate's answer: a value, never an exception."""
+
+    mechanism: Mechanism
+    allowed: bool
+    missing: tuple[str, ...]
+    reasons: tuple[Reason, ...]
+    counts: dict[str, int]
+    approval_used: str | None = None
+    mapping_approval_used: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "mechanism": self.mechanism,
+            "allowed": self.allowed,
+            "missing": list(self.missing),
+            "reasons": [r.to_dict() for r in self.reasons],
+            "counts": self.counts,
+            "approval_used": self.approval_used,
+            "mapping_approval_used": self.mapping_approval_used,
+        }
