@@ -28,9 +28,18 @@ demo: install
 		--out $(SAMPLE)/telemetry.labelled.parquet
 	$(BIN)/onshore scan $(SAMPLE)/charging_sessions.parquet $(SAMPLE)/charging_stations_hourly.parquet \
 		$(SAMPLE)/owners.csv --json > $(SAMPLE)/assessments.json
+	rm -rf $(SAMPLE)/onshore-data
+	$(BIN)/onshore store put $(SAMPLE)/telemetry.parquet --dataset telemetry \
+		--areas $(SAMPLE)/areas.geojson --purpose national_monitoring --home $(SAMPLE)/onshore-data
+	$(BIN)/onshore store put $(SAMPLE)/owners.csv --dataset owners --purpose maintenance \
+		--home $(SAMPLE)/onshore-data
+	$(BIN)/onshore store put $(SAMPLE)/charging_sessions.parquet --dataset charging_sessions \
+		--purpose maintenance --home $(SAMPLE)/onshore-data
+	$(BIN)/onshore ledger verify --home $(SAMPLE)/onshore-data
 	@echo
 	@echo "Labelled telemetry: $(SAMPLE)/telemetry.labelled.parquet"
 	@echo "Assessments of the other files (JSON): $(SAMPLE)/assessments.json"
+	@echo "Data home (lake, metadata, ledger): $(SAMPLE)/onshore-data  (onshore store ls --home …)"
 
 # The whole suite, integration tests included (they need PostgreSQL and MQTT: see .ci/run).
 # pytest's exit code 5 (nothing collected) is not a failure.

@@ -9,6 +9,7 @@ The public API; modules behind it are free to move.
 """
 
 from onshore.classify import Classification, Classifier, classify
+from onshore.consent import ConsentGate, ConsentRegistry
 from onshore.errors import (
     AreaError,
     BadInput,
@@ -21,6 +22,8 @@ from onshore.errors import (
 from onshore.geo import AreaCatalogue, AreaIndex, load_areas
 from onshore.model import Assessment, BadRecord, FieldLabel, Finding, LegalRef, Level
 from onshore.packs import Pack, load_pack
+from onshore.pipeline import IngestResult, ingest
+from onshore.store import DataHome, Lake
 
 __all__ = [
     "AreaCatalogue",
@@ -31,9 +34,14 @@ __all__ = [
     "BadRecord",
     "Classification",
     "Classifier",
+    "ConsentGate",
+    "ConsentRegistry",
+    "DataHome",
     "FieldLabel",
     "Finding",
+    "IngestResult",
     "IntegrityError",
+    "Lake",
     "LegalRef",
     "Level",
     "OnshoreError",
@@ -42,6 +50,7 @@ __all__ = [
     "PolicyRefusal",
     "StorageError",
     "classify",
+    "ingest",
     "load_areas",
     "load_pack",
 ]

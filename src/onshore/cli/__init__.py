@@ -7,10 +7,13 @@ import sys
 import click
 
 from onshore.cli._common import run_guarded
+from onshore.cli.consent import consent
 from onshore.cli.demo import demo_data
 from onshore.cli.gbt32960 import gbt32960
 from onshore.cli.ledger import ledger
 from onshore.cli.scan import scan
+from onshore.cli.store import store
+from onshore.cli.subject import subject
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -26,7 +29,7 @@ def cli() -> None:
 
 
 # Built-in commands register through the same call a plugin would use.
-COMMANDS: list[click.Command] = [demo_data, scan, gbt32960, ledger]
+COMMANDS: list[click.Command] = [demo_data, scan, gbt32960, ledger, store, consent, subject]
 for _command in COMMANDS:
     cli.add_command(_command)
 

@@ -19,6 +19,7 @@ from pydantic import BaseModel, ValidationError
 
 from onshore.errors import PackError
 from onshore.model import FieldLabel, LegalRef, Level
+from onshore.packs.bases import Bases, Retention, WorkCalendar, check_bases
 from onshore.packs.models import (
     AreaKind,
     AreaKinds,
@@ -41,6 +42,12 @@ FILES: dict[str, type[BaseModel]] = {
     "fields.yaml": FieldMap,
     "areas.yaml": AreaKinds,
     "rules.yaml": Rules,
+}
+# Optional files: a pack without them loads; the features that need them say so.
+OPTIONAL_FILES: dict[str, type[BaseModel]] = {
+    "bases.yaml": Bases,
+    "retention.yaml": Retention,
+    "calendar.yaml": WorkCalendar,
 }
 M = TypeVar("M", bound=BaseModel)
 
@@ -75,6 +82,9 @@ class Pack:
     record_rules: tuple[RecordRule, ...]
     dataset_rules: tuple[DatasetRule, ...]
     extra: Mapping[str, Any] = field(default_factory=dict)
+    bases: Bases | None = None
+    retention: Retention | None = None
+    calendar: WorkCalendar | None = None
 
     # -- lookups -----------------------------------------------------------------------------
     @cached_property
@@ -220,13 +230,17 @@ def load_pack(name_or_path: str | Path = "cn-auto") -> Pack:
     fieldmap = _read(root / "fields.yaml", FieldMap)
     kinds = _read(root / "areas.yaml", AreaKinds)
     rules = _read(root / "rules.yaml", Rules)
+    optional = {
+        name: _read(root / name, model) if (root / name).exists() else None
+        for name, model in OPTIONAL_FILES.items()
+    }
     extra = {}
     for path in sorted(root.glob("*.yaml")):
-        if path.name not in FILES:
+        if path.name not in FILES and path.name not in OPTIONAL_FILES:
             raw = yaml.safe_load(path.read_text(encoding="utf-8"))
             extra[path.stem] = raw
     _check(root, header, taxonomy, fieldmap, kinds, rules)
-    return Pack(
+    pack = Pack(
         name=header.name,
         version=header.version,
         jurisdiction=header.jurisdiction,
@@ -238,7 +252,17 @@ def load_pack(name_or_path: str | Path = "cn-auto") -> Pack:
         record_rules=tuple(rules.record_rules),
         dataset_rules=tuple(rules.dataset_rules),
         extra=extra,
+        bases=optional["bases.yaml"],  # type: ignore[arg-type]
+        retention=optional["retention.yaml"],  # type: ignore[arg-type]
+        calendar=optional["calendar.yaml"],  # type: ignore[arg-type]
     )
+
+    def need_category(key: str, file: str, where: str) -> None:
+        if key not in pack.categories:
+            raise PackError(f"unknown category {key!r}", file=str(root / file), field=where)
+
+    check_bases(pack, pack.bases, pack.retention, pack.calendar, need_category)
+    return pack
 
 
 def _check(

@@ -1,0 +1,94 @@
+"""``onshore subject``: data-subject access (export) and deletion for one vehicle."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from onshore.cli._common import out_console, print_json
+from onshore.cli.store import home_options, open_home, parse_time
+
+
+@click.group("subject")
+def subject() -> None:
+    """Data-subject rights for a vehicle: see everything held about it, or erase it.
+
+    \b
+    Example:
+      onshore subject export --vin LSVAU2180N2183294 --out vin-export.zip
+      onshore subject delete --vin LSVAU2180N2183294
+    """
+
+
+@subject.command("export")
+@click.option("--vin", required=True, help="The vehicle's VIN.")
+@click.option(
+    "--out",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="A new folder, or a file ending in .zip.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print a summary as JSON.")
+@home_options
+def export(
+    vin: str, out: Path, as_json: bool, home: Path | None, db: str | None, actor: str
+) -> None:
+    """Package every lake row, the metadata, consents, requests and ledger entries of VIN.
+
+    \b
+    Example:
+      onshore subject export --vin LSVAU2180N2183294 --out vin-export.zip --json
+    """
+    from onshore.store.subject import export_subject
+
+    with open_home(home, db, actor) as data_home:
+        result = export_subject(data_home, vin, out)
+    if as_json:
+        print_json(result.to_dict())
+        return
+    rows = ", ".join(f"{k}={v:,}" for k, v in result.rows.items()) or "no rows"
+    out_console.print(
+        f"wrote {result.path}: {rows} from {result.files} files, {result.consents} consents, "
+        f"{result.requests} requests, {result.ledger_entries} ledger entries"
+    )
+
+
+@subject.command("delete")
+@click.option("--vin", required=True, help="The vehicle's VIN.")
+@click.option(
+    "--received",
+    metavar="TIME",
+    help="When the request was received (ISO time; default: now). Sets the due date.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the request and its evidence as JSON.")
+@home_options
+def delete(
+    vin: str, received: str | None, as_json: bool, home: Path | None, db: str | None, actor: str
+) -> None:
+    """Physically remove every row and record of VIN; record the request and the evidence.
+
+    The due date is 10 Chinese working days after the request (holidays and make-up working
+    days from the pack's calendar). Each affected Parquet file is rewritten atomically; the
+    whole lake is scanned again before the request is marked complete.
+
+    \b
+    Example:
+      onshore subject delete --vin LSVAU2180N2183294 --received 2026-09-28 --json
+    """
+    from onshore.store.subject import delete_subject
+
+    with open_home(home, db, actor) as data_home:
+        result = delete_subject(data_home, vin, received_at=parse_time(received, "received"))
+    if as_json:
+        print_json(result.to_dict())
+        return
+    rows = sum(result.rows_removed.values())
+    out_console.print(
+        f"request {result.request_id}: removed {rows:,} rows from "
+        f"{len(result.files_rewritten) + len(result.files_removed)} files, "
+        f"{result.consents_erased} consents; {result.rows_remaining} rows left in "
+        f"{result.files_scanned_after} files scanned; due {result.due_date} "
+        f"(calendar confidence {result.due_confidence}), completed {result.completed_at} "
+        f"in {result.seconds:.2f} s"
+    )
