@@ -7,9 +7,9 @@ record rules it meets; a dataset's level adds the dataset rules.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, TypeVar
 
 import numpy as np
 import pyarrow as pa
@@ -59,6 +59,45 @@ class BatchResult:
 
 
 _LEVEL_NAMES = pa.array(LEVEL_LABELS, type=pa.string())
+
+
+@dataclass(frozen=True)
+class Tally:
+    """The additive figures of a classified stream: the tallies of its parts add up to its own.
+
+    Runners that classify parts of one dataset apart (Spark partitions) send these to one place,
+    add them with ``+`` and give the sum to :meth:`Classifier.add_tally`; distinct counts are not
+    additive and are counted there separately (see :meth:`Classifier.assessment`).
+    """
+
+    rows: int = 0
+    quarantined: int = 0
+    vin_mismatches: int = 0
+    levels: tuple[int, ...] = (0,) * len(Level)
+    categories: Mapping[str, int] = field(default_factory=dict)
+    reasons: Mapping[str, int] = field(default_factory=dict)
+    area_hits: Mapping[int, int] = field(default_factory=dict)  # area position -> rows
+
+    def __add__(self, other: Tally) -> Tally:
+        return Tally(
+            rows=self.rows + other.rows,
+            quarantined=self.quarantined + other.quarantined,
+            vin_mismatches=self.vin_mismatches + other.vin_mismatches,
+            levels=tuple(a + b for a, b in zip(self.levels, other.levels, strict=True)),
+            categories=_add_counts(self.categories, other.categories),
+            reasons=_add_counts(self.reasons, other.reasons),
+            area_hits=_add_counts(self.area_hits, other.area_hits),
+        )
+
+
+_K = TypeVar("_K")
+
+
+def _add_counts(a: Mapping[_K, int], b: Mapping[_K, int]) -> dict[_K, int]:
+    out = dict(a)
+    for key, count in b.items():
+        out[key] = out.get(key, 0) + count
+    return out
 
 
 @dataclass(frozen=True)
@@ -350,10 +389,42 @@ class Classifier:
         """Count rows an adapter quarantined before they reached the classifier."""
         self._bad += count
 
-    def assessment(self) -> Assessment:
-        """The dataset assessment for everything classified so far."""
+    def tally(self) -> Tally:
+        """The additive figures counted so far (to be summed with other parts' tallies)."""
+        return Tally(
+            rows=self._rows,
+            quarantined=self._bad,
+            vin_mismatches=self._vin_mismatch,
+            levels=tuple(int(c) for c in self._levels),
+            categories=dict(self._categories),
+            reasons=dict(self._reasons),
+            area_hits={int(i): int(self._area_hits[i]) for i in np.flatnonzero(self._area_hits)},
+        )
+
+    def add_tally(self, tally: Tally) -> None:
+        """Add the figures of parts classified elsewhere (same pack, areas and schema)."""
+        self._rows += tally.rows
+        self._bad += tally.quarantined
+        self._vin_mismatch += tally.vin_mismatches
+        self._levels += np.asarray(tally.levels, dtype=np.int64)
+        self._categories = _add_counts(self._categories, tally.categories)
+        self._reasons = _add_counts(self._reasons, tally.reasons)
+        for i, count in tally.area_hits.items():
+            self._area_hits[i] += count
+
+    def assessment(
+        self, *, distinct_subjects: int | None = None, distinct_vehicles: int | None = None
+    ) -> Assessment:
+        """The dataset assessment for everything classified so far.
+
+        ``distinct_subjects`` and ``distinct_vehicles`` replace this classifier's own exact
+        counts when they were counted elsewhere over the whole dataset (by a runner that merged
+        parts with :meth:`add_tally`); the dataset rules are evaluated on the figures given.
+        """
         plan = self._plan
-        distinct = self._subjects.count()
+        distinct = self._subjects.count() if distinct_subjects is None else distinct_subjects
+        if distinct_vehicles is None:
+            distinct_vehicles = self._vehicles.count()
         rows_per_level = {LEVEL_LABELS[i]: int(c) for i, c in enumerate(self._levels)}
         top_row_level = max(
             (Level(i) for i, c in enumerate(self._levels) if c), default=Level.GENERAL
@@ -388,7 +459,7 @@ class Classifier:
             rows_quarantined=self._bad,
             subject_field=plan.subject if plan else None,
             distinct_subjects=distinct,
-            distinct_vehicles=self._vehicles.count() if plan and plan.vin else None,
+            distinct_vehicles=distinct_vehicles if plan and plan.vin else None,
             rows_per_level=rows_per_level,
             rows_per_category=dict(sorted(self._categories.items())),
             fields=plan.fields if plan else (),

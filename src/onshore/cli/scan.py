@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 
 import click
@@ -60,6 +61,16 @@ def load_index(areas: str | None, pack: Pack) -> AreaIndex | None:
     help="Coordinate system of positions without a crs column.",
 )
 @click.option("--batch-rows", default=65_536, show_default=True, help="Rows per batch.")
+@click.option(
+    "--engine",
+    type=click.Choice(["embedded", "spark"]),
+    default="embedded",
+    show_default=True,
+    help="Where to run: here, or on Apache Spark (Parquet files or folders; onshore[spark]).",
+)
+@click.option(
+    "--master", help="Spark master URL for --engine spark (default: local[*], or spark-submit's)."
+)
 def scan(
     inputs: tuple[Path, ...],
     areas: str | None,
@@ -71,6 +82,8 @@ def scan(
     quarantine: Path | None,
     crs: str,
     batch_rows: int,
+    engine: str,
+    master: str | None,
 ) -> None:
     """Classify INPUT files (Parquet, CSV, JSON lines) and summarize what they hold.
 
@@ -83,6 +96,7 @@ def scan(
     Examples:
       onshore scan sample/telemetry.parquet --areas sample/areas.geojson
       onshore scan trips.csv --subject user_id --out labelled.parquet --json
+      onshore scan lake/telemetry/ --engine spark --out labelled/ --json
     """
     pack = load_pack(pack_name)
     index = load_index(areas, pack)
@@ -90,13 +104,20 @@ def scan(
         raise BadInput("with several inputs, --out must be a folder", file=str(out))
     if len(inputs) > 1 and quarantine is not None:
         raise BadInput("--quarantine takes one input; omit it to write one file per input")
+    if master is not None and engine != "spark":
+        raise BadInput("--master needs --engine spark")
+    run = scan_file
+    if engine == "spark":
+        from onshore.spark.scan import scan_path
+
+        run = partial(scan_path, master=master)
     results = []
     for path in inputs:
         target = out
         if out is not None and len(inputs) > 1:
             out.mkdir(parents=True, exist_ok=True)
             target = out / (path.stem + ".labelled.parquet")
-        assessment, qpath = scan_file(
+        assessment, qpath = run(
             path,
             pack,
             index,
