@@ -37,7 +37,10 @@ from onshore.ledger.verify import Problem, VerifyReport, verify_entries
 PathLike = str | os.PathLike[str]
 
 
-def _keys(public_key: PathLike | Mapping[str, Ed25519PublicKey] | Ed25519PublicKey) -> Any:
+Keys = Mapping[str, Ed25519PublicKey] | Ed25519PublicKey
+
+
+def _keys(public_key: PathLike | Keys) -> Keys:
     if isinstance(public_key, (str, os.PathLike)):
         try:
             return load_public_keys(Path(public_key).read_text(encoding="utf-8"))
@@ -64,7 +67,7 @@ def verify_export(
     return _verify_exported(read_export(log), _keys(public_key))
 
 
-def _verify_exported(exported: ExportedLog, keys: Any) -> VerifyReport:
+def _verify_exported(exported: ExportedLog, keys: Keys) -> VerifyReport:
     report = verify_entries(exported.rows, exported.heads, keys)
     problems = list(report.problems)
     for what, have in (("entries", len(exported.rows)), ("heads", len(exported.heads))):

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Protocol
 
 from onshore.errors import BadInput
+from onshore.keystore import onshore_home
 from onshore.ledger.head import SignedTreeHead
 from onshore.ledger.merkle import Frontier
 
@@ -217,8 +218,6 @@ def state_from_row(row: Sequence[object]) -> LogState:
 
 def default_db_url(home: str | os.PathLike[str] | None = None) -> str:
     """``sqlite:///<home>/meta.db``, home defaulting to ``$ONSHORE_HOME`` or ``./onshore-data``."""
-    from onshore.keystore import onshore_home
-
     base = Path(home) if home is not None else onshore_home()
     return f"sqlite:///{base / 'meta.db'}"
 

@@ -18,12 +18,15 @@ import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from onshore.errors import BadInput, StorageError
 from onshore.ledger.backend import StoredEntry
 from onshore.ledger.entry import LedgerEntry, canonical_json, format_time
 from onshore.ledger.head import SignedTreeHead, public_key_hex, public_key_pem
+
+if TYPE_CHECKING:  # the ledger imports nothing from here; this only names its type
+    from onshore.ledger.log import Ledger
 
 EXPORT_FORMAT = "onshore-ledger-export/1"
 
@@ -38,7 +41,7 @@ class ExportResult:
     heads: int
 
 
-def export_ledger(ledger: Any, out: str | os.PathLike[str]) -> ExportResult:
+def export_ledger(ledger: Ledger, out: str | os.PathLike[str]) -> ExportResult:
     """Write ``out`` (JSON lines) and ``out.pub.pem`` from an open ``Ledger``.
 
     >>> import tempfile
