@@ -10,6 +10,7 @@ import multiprocessing as mp
 import os
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -91,8 +92,8 @@ def _worker(args: tuple[str, str, int]) -> list[int]:
 def test_concurrent_appends_from_processes(pg_url: str, tmp_path: Path) -> None:
     home = str(tmp_path)
     _open(pg_url, home).close()  # create the key and the schema once
-    with mp.get_context("spawn").Pool(WORKERS) as pool:
-        results = pool.map(_worker, [(pg_url, home, w) for w in range(WORKERS)])
+    with ProcessPoolExecutor(WORKERS, mp_context=mp.get_context("spawn")) as pool:
+        results = list(pool.map(_worker, [(pg_url, home, w) for w in range(WORKERS)], timeout=300))
     sizes = sorted(s for r in results for s in r)
     assert sizes == list(range(1, WORKERS * PER_WORKER + 1))
     with _open(pg_url, home) as ledger:
@@ -104,6 +105,6 @@ def test_concurrent_appends_from_processes(pg_url: str, tmp_path: Path) -> None:
 def test_concurrent_first_open_migrates_once(pg_url: str, tmp_path: Path) -> None:
     home = str(tmp_path)
     Keystore(f"{home}/keys", environ={}).ledger_signing_key()
-    with mp.get_context("spawn").Pool(WORKERS) as pool:
-        results = pool.map(_worker, [(pg_url, home, w) for w in range(WORKERS)])
+    with ProcessPoolExecutor(WORKERS, mp_context=mp.get_context("spawn")) as pool:
+        results = list(pool.map(_worker, [(pg_url, home, w) for w in range(WORKERS)], timeout=300))
     assert sorted(s for r in results for s in r)[-1] == WORKERS * PER_WORKER

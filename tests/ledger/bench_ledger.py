@@ -14,6 +14,7 @@ import sys
 import tempfile
 import time
 import uuid
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -58,10 +59,9 @@ def main() -> None:
         start, end = _appender((db, home, 0, args.n, args.batch))
         print(f"1 process: {args.n / (end - start):,.0f} entries/s (batch {args.batch})")
         ctx = mp.get_context("spawn")
-        with ctx.Pool(args.procs) as pool:
-            spans = pool.map(
-                _appender, [(db, home, w + 1, args.n, args.batch) for w in range(args.procs)]
-            )
+        with ProcessPoolExecutor(args.procs, mp_context=ctx) as pool:
+            jobs = [(db, home, w + 1, args.n, args.batch) for w in range(args.procs)]
+            spans = list(pool.map(_appender, jobs))
         wall = max(e for _, e in spans) - min(s for s, _ in spans)
         total = args.procs * args.n
         print(f"{args.procs} processes at once: {total / wall:,.0f} entries/s overall")

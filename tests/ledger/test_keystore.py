@@ -5,6 +5,7 @@ from __future__ import annotations
 import multiprocessing as mp
 import os
 import stat
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -72,7 +73,8 @@ def _create(path: str) -> str:
 
 
 def test_concurrent_first_use_makes_one_key(tmp_path: Path) -> None:
-    with mp.get_context("spawn").Pool(4) as pool:
-        ids = pool.map(_create, [str(tmp_path)] * 8)
+    # An executor, not a Pool: a worker that dies fails the test instead of hanging it.
+    with ProcessPoolExecutor(4, mp_context=mp.get_context("spawn")) as pool:
+        ids = list(pool.map(_create, [str(tmp_path)] * 8, timeout=300))
     assert len(set(ids)) == 1
     assert len(list((tmp_path / LEDGER_KEY).glob("*.key"))) == 1

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import multiprocessing as mp
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 from ledger_support import make_entry
@@ -26,8 +27,9 @@ def _worker(args: tuple[str, int]) -> list[int]:
 
 def test_concurrent_appends_from_processes(tmp_path: Path) -> None:
     home = str(tmp_path)
-    with mp.get_context("spawn").Pool(WORKERS) as pool:
-        results = pool.map(_worker, [(home, w) for w in range(WORKERS)])
+    # An executor, not a Pool: a worker that dies fails the test instead of hanging it.
+    with ProcessPoolExecutor(WORKERS, mp_context=mp.get_context("spawn")) as pool:
+        results = list(pool.map(_worker, [(home, w) for w in range(WORKERS)], timeout=300))
     sizes = sorted(s for r in results for s in r)
     assert sizes == list(range(1, WORKERS * PER_WORKER + 1))  # every append got its own size
     for r in results:
