@@ -14,6 +14,7 @@ from onshore.cli.ledger import ledger
 from onshore.cli.scan import scan
 from onshore.cli.store import store
 from onshore.cli.subject import subject
+from onshore.cli.transfer import transfer
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -29,7 +30,16 @@ def cli() -> None:
 
 
 # Built-in commands register through the same call a plugin would use.
-COMMANDS: list[click.Command] = [demo_data, scan, gbt32960, ledger, store, consent, subject]
+COMMANDS: list[click.Command] = [
+    demo_data,
+    scan,
+    gbt32960,
+    ledger,
+    store,
+    consent,
+    subject,
+    transfer,
+]
 for _command in COMMANDS:
     cli.add_command(_command)
 

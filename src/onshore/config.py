@@ -1,0 +1,71 @@
+"""The processor's own settings (legal entity, CIIO status, contacts), from ``config.yaml``.
+
+Looked up at ``--config FILE``, else ``$ONSHORE_HOME/config.yaml``; when absent, defaults that
+say so (``legal_entity: "(not configured)"``), so nothing silently claims to be configured.
+
+.. code-block:: yaml
+
+    processor:
+      legal_entity: Demo Auto Co., Ltd.
+      ciio: false
+      province: Beijing
+      responsible_person: {name: Wang Fang, contact: dpo@example.cn}
+      user_rights_contact: {name: Li Lei, phone: "400-000-0000", email: privacy@example.cn}
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from onshore.errors import BadInput
+
+NOT_CONFIGURED = "(not configured)"
+
+
+class Contact(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    name: str = NOT_CONFIGURED
+    contact: str = ""
+    phone: str = ""
+    email: str = ""
+
+
+class Processor(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    legal_entity: str = NOT_CONFIGURED
+    ciio: bool = False
+    province: str = NOT_CONFIGURED
+    responsible_person: Contact = Field(default_factory=Contact)
+    user_rights_contact: Contact = Field(default_factory=Contact)
+
+
+class Config(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    processor: Processor = Field(default_factory=Processor)
+    source: str | None = None
+
+    @property
+    def configured(self) -> bool:
+        return self.processor.legal_entity != NOT_CONFIGURED
+
+
+def load_config(path: str | os.PathLike[str] | None = None, *, home: Path | None = None) -> Config:
+    """Read the processor configuration; a missing default file gives the unconfigured default."""
+    candidate = Path(path) if path is not None else (home / "config.yaml" if home else None)
+    if candidate is None or not candidate.exists():
+        if path is not None:
+            raise BadInput("configuration file not found", file=str(path))
+        return Config()
+    try:
+        raw = yaml.safe_load(candidate.read_text(encoding="utf-8")) or {}
+        return Config.model_validate({**raw, "source": str(candidate)})
+    except yaml.YAMLError as exc:
+        raise BadInput(f"not valid YAML: {exc}", file=str(candidate)) from exc
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        key = ".".join(str(p) for p in first["loc"])
+        raise BadInput(first["msg"], file=str(candidate), field=key) from None

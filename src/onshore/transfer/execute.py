@@ -1,0 +1,322 @@
+"""Assess and run a transfer against a data home: stage, classify, count, decide, package.
+
+``run`` writes to the outbox only when the decision allows it: a Parquet file and a manifest
+with the SHA-256 of every file, the decision and the approval used. The counters and the
+transfer log are updated in one transaction and the export is entered on the ledger; a refusal
+is entered on the ledger too, and nothing reaches the outbox.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import shutil
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import yaml
+
+from onshore.config import Config
+from onshore.errors import BadInput
+from onshore.geo import AreaIndex
+from onshore.io import open_source
+from onshore.store import DataHome
+from onshore.transfer.decide import decide_transfer
+from onshore.transfer.facts import DatasetFacts, dataset_facts
+from onshore.transfer.models import Decision, ProcessorSettings, TransferFacts, TransferRequest
+from onshore.transfer.registry import Registry, TransferRecord
+
+BEIJING = dt.timezone(dt.timedelta(hours=8))
+
+
+def read_request(path: str | Path) -> TransferRequest:
+    """A request file, JSON or YAML; its dataset path is relative to the file."""
+    p = Path(path)
+    if not p.exists():
+        raise BadInput("no such request file", file=str(p))
+    try:
+        raw = yaml.safe_load(p.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise BadInput(f"not JSON or YAML: {exc}", file=str(p)) from exc
+    if not isinstance(raw, dict):
+        raise BadInput("a request is a mapping", file=str(p))
+    request = TransferRequest.from_mapping(raw, file=str(p))
+    dataset = Path(request.dataset)
+    if not dataset.is_absolute():
+        dataset = p.parent / dataset
+    return TransferRequest(
+        dataset=str(dataset),
+        recipient=request.recipient,
+        purpose=request.purpose,
+        access_mode=request.access_mode,
+        exemption=request.exemption,
+        profile=request.profile,
+    )
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """A decision with what it rested on, and, after ``run``, where the package went."""
+
+    id: str
+    request: TransferRequest
+    decision: Decision
+    facts: DatasetFacts
+    risk: dict[str, Any] | None
+    package: Path | None = None
+    ledger_index: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "transfer": self.id,
+            "dataset": self.request.dataset,
+            "recipient": {
+                "name": self.request.recipient.name,
+                "country": self.request.recipient.country,
+            },
+            "purpose": self.request.purpose,
+            "access_mode": self.request.access_mode,
+            "exemption": self.request.exemption,
+            "profile": self.request.profile,
+            **self.decision.to_dict(),
+            "dataset_level": self.facts.assessment.level.label,
+            "categories": list(self.facts.categories),
+            "important_rules": list(self.facts.important_rules),
+            "risk": self.risk,
+            "package": str(self.package) if self.package else None,
+            "ledger_index": self.ledger_index,
+        }
+
+
+class TransferGate:
+    """The gate bound to a data home and the processor's configuration."""
+
+    def __init__(self, home: DataHome, config: Config, *, areas: AreaIndex | None = None) -> None:
+        self.home = home
+        self.config = config
+        self.areas = areas
+        self.registry = Registry(home)
+        self.outbox = home.path / "outbox"
+
+    def today(self) -> dt.date:
+        return self.home.now().astimezone(BEIJING).date()
+
+    def _stage(self, request: TransferRequest, staging: Path) -> tuple[Path, dict[str, Any] | None]:
+        """Write the (desensitized) data to ``staging``; returns the file and the risk report."""
+        source = open_source(request.dataset)
+        batches: Iterator[pa.RecordBatch] = (b for b, _rows in source.batches())
+        risk: dict[str, Any] | None = None
+        runner = None
+        if request.profile:
+            from onshore.desensitize import Desensitizer, pseudonym_key
+
+            pack = self.home.pack
+            profile = pack.profile(request.profile)
+            runner = Desensitizer(
+                profile,
+                pack,
+                key=pseudonym_key(self.home.keystore),
+                areas=self.areas,
+                source=request.dataset,
+            )
+        staging.mkdir(parents=True, exist_ok=True)
+        target = staging / "data.parquet"
+        writer: pq.ParquetWriter | None = None
+        try:
+            for batch in batches:
+                outs = runner.push(batch) if runner is not None else [batch]
+                for out in outs:
+                    writer = writer or pq.ParquetWriter(target, out.schema, compression="zstd")
+                    writer.write_batch(out)
+            if runner is not None:
+                for out in runner.finish():
+                    writer = writer or pq.ParquetWriter(target, out.schema, compression="zstd")
+                    writer.write_batch(out)
+                risk = runner.report().to_dict()
+        finally:
+            if writer is not None:
+                writer.close()
+        if writer is None:
+            raise BadInput("the dataset has no rows to transfer", file=request.dataset)
+        return target, risk
+
+    def _decide(
+        self, request: TransferRequest, staged: Path
+    ) -> tuple[Decision, DatasetFacts, list[str], np.ndarray]:
+        facts = dataset_facts(
+            pq.ParquetFile(staged).iter_batches(batch_size=65_536), self.home.pack, self.areas
+        )
+        hashes = self.registry.hash_subjects(facts.subjects.column("subject"))
+        sensitive = np.asarray(facts.subjects.column("sensitive").to_numpy(zero_copy_only=False))
+        today = self.today()
+        counts = self.registry.count(
+            hashes,
+            sensitive,
+            year=today.year,
+            recipient=request.recipient.name,
+            purpose=request.purpose,
+        )
+        gate_facts = TransferFacts(
+            year=today.year,
+            important_rules=facts.important_rules,
+            categories=facts.categories,
+            has_personal=facts.has_personal,
+            individuals=counts.individuals,
+            sensitive_individuals=counts.sensitive_individuals,
+            cumulative_non_sensitive=counts.cumulative_non_sensitive,
+            cumulative_sensitive=counts.cumulative_sensitive,
+            group_individuals=counts.group_individuals,
+        )
+        settings = ProcessorSettings(
+            self.config.processor.legal_entity, ciio=self.config.processor.ciio
+        )
+        decision = decide_transfer(
+            request,
+            gate_facts,
+            self.registry.approvals(),
+            settings,
+            self.home.pack,
+            today=today,
+        )
+        return decision, facts, hashes, sensitive
+
+    def assess(self, request: TransferRequest) -> Outcome:
+        """Decide without moving anything; the staging copy is removed afterwards."""
+        tid = _new_id()
+        staging = self.outbox / ".staging" / tid
+        try:
+            staged, risk = self._stage(request, staging)
+            decision, facts, _h, _s = self._decide(request, staged)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+        return Outcome(tid, request, decision, facts, risk)
+
+    def run(self, request: TransferRequest) -> Outcome:
+        """Re-assess and, only if allowed, package the data into the outbox and record it."""
+        tid = _new_id()
+        staging = self.outbox / ".staging" / tid
+        try:
+            staged, risk = self._stage(request, staging)
+            decision, facts, hashes, sensitive = self._decide(request, staged)
+            outcome = Outcome(tid, request, decision, facts, risk)
+            if not decision.allowed:
+                head = self.home.record(
+                    "policy_refusal",
+                    purpose=request.purpose,
+                    dataset=request.dataset,
+                    categories=facts.categories,
+                    counts=decision.counts,
+                    decision=f"transfer refused: {decision.mechanism}",
+                    reasons=[r.rule_id for r in decision.reasons] + list(decision.missing),
+                    details={
+                        "transfer": tid,
+                        "recipient": request.recipient.name,
+                        "country": request.recipient.country,
+                    },
+                )
+                self._log(outcome, None, head.tree_size - 1)
+                return Outcome(tid, request, decision, facts, risk, None, head.tree_size - 1)
+            package = self.outbox / tid
+            package.mkdir(parents=True, exist_ok=False)
+            final = package / "data.parquet"
+            shutil.move(str(staged), final)
+            manifest = _manifest(outcome, [final])
+            (package / "manifest.json").write_text(
+                json.dumps(manifest, ensure_ascii=False, indent=2, default=str), encoding="utf-8"
+            )
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+        today = self.today()
+        started = self.home.now()
+        with self.home.meta.transaction():
+            self.registry.add_individuals(
+                hashes,
+                sensitive,
+                year=today.year,
+                recipient=request.recipient.name,
+                purpose=request.purpose,
+            )
+        try:
+            head = self.home.record(
+                "export",
+                purpose=request.purpose,
+                dataset=request.dataset,
+                categories=facts.categories,
+                counts=decision.counts,
+                decision=f"exported under {decision.mechanism}",
+                reasons=[r.rule_id for r in decision.reasons],
+                details={
+                    "transfer": tid,
+                    "recipient": request.recipient.name,
+                    "country": request.recipient.country,
+                    "approval": decision.approval_used,
+                    "manifest_sha256": _sha256(package / "manifest.json"),
+                },
+            )
+        except BaseException:
+            from onshore.store.db import iso
+
+            self.registry.remove_individuals_since(iso(started))
+            shutil.rmtree(package, ignore_errors=True)
+            raise
+        done = Outcome(tid, request, decision, facts, risk, package, head.tree_size - 1)
+        self._log(done, package, head.tree_size - 1)
+        return done
+
+    def _log(self, outcome: Outcome, package: Path | None, index: int | None) -> None:
+        from onshore.store.db import iso
+
+        r = outcome.request
+        self.registry.log(
+            TransferRecord(
+                id=outcome.id,
+                at=iso(self.home.now()),
+                dataset=r.dataset,
+                recipient=r.recipient.name,
+                purpose=r.purpose,
+                mechanism=outcome.decision.mechanism,
+                allowed=outcome.decision.allowed,
+                approval=outcome.decision.approval_used,
+                package=str(package) if package else None,
+                individuals=outcome.decision.counts["individuals"],
+            ),
+            country=r.recipient.country,
+            access_mode=r.access_mode,
+            sensitive_individuals=outcome.decision.counts["sensitive_individuals"],
+            ledger_index=index,
+        )
+
+
+def _new_id() -> str:
+    return dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ-") + uuid.uuid4().hex[:8]
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _manifest(outcome: Outcome, files: list[Path]) -> dict[str, Any]:
+    return {
+        "onshore_export": 1,
+        **outcome.to_dict(),
+        "files": [
+            {
+                "path": f.name,
+                "sha256": _sha256(f),
+                "bytes": f.stat().st_size,
+                "rows": pq.ParquetFile(f).metadata.num_rows,
+            }
+            for f in files
+        ],
+    }

@@ -1,0 +1,169 @@
+"""The gate end to end on a data home: assess, refuse (exit 4, nothing out), approve, run."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from onshore.classify.vin import vin_check_char
+from onshore.config import load_config
+from onshore.store import DataHome
+from onshore.transfer.execute import TransferGate, read_request
+
+
+def _vin(i: int) -> str:
+    body = f"LSVAB2180N{i:07d}"
+    return body[:8] + vin_check_char(body) + body[9:]
+
+
+@pytest.fixture()
+def setup(tmp_path: Path) -> tuple[Path, Path]:
+    n = 40
+    table = pa.table(
+        {
+            "vin": [_vin(i % 20) for i in range(n)],
+            "ts": [f"2026-11-02T08:{i // 60:02d}:{i % 60:02d}Z" for i in range(n)],
+            "speed_kmh": [30.0 + i for i in range(n)],
+        }
+    )
+    pq.write_table(table, tmp_path / "trips.parquet")
+    request = tmp_path / "request.json"
+    request.write_text(
+        json.dumps(
+            {
+                "dataset": "trips.parquet",
+                "purpose": "warranty analytics",
+                "recipient": {"name": "Acme GmbH", "country": "DE"},
+            }
+        )
+    )
+    (tmp_path / "home").mkdir()
+    (tmp_path / "home" / "config.yaml").write_text(
+        "processor: {legal_entity: Demo Auto Co., ciio: false, province: Beijing}\n"
+    )
+    return tmp_path / "home", request
+
+
+def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "onshore", *args], capture_output=True, text=True, cwd=cwd
+    )
+
+
+def test_personal_data_under_100k_is_exempt_and_goes(setup: tuple[Path, Path]) -> None:
+    home, request = setup
+    with DataHome(home) as h:
+        gate = TransferGate(h, load_config(None, home=home))
+        outcome = gate.run(read_request(request))
+    assert outcome.decision.mechanism == "none_required" and outcome.decision.allowed
+    assert outcome.decision.counts["individuals"] == 20
+    manifest = json.loads((outcome.package / "manifest.json").read_text())
+    data = outcome.package / "data.parquet"
+    assert manifest["files"][0]["sha256"] == hashlib.sha256(data.read_bytes()).hexdigest()
+    assert manifest["files"][0]["rows"] == 40
+    # the same people again: counted once this year
+    with DataHome(home) as h:
+        again = TransferGate(h, load_config(None, home=home)).assess(read_request(request))
+    assert again.decision.counts["cumulative_non_sensitive"] == 20
+
+
+def test_refusal_writes_nothing_and_exits_4(setup: tuple[Path, Path]) -> None:
+    home, request = setup
+    raw = json.loads(request.read_text())
+    raw["dataset"] = str(request.parent / "trips_pos.parquet")
+    table = pq.read_table(request.parent / "trips.parquet")
+    table = table.append_column("lat", pa.array([39.9] * table.num_rows)).append_column(
+        "lon", pa.array([116.4] * table.num_rows)
+    )
+    pq.write_table(table, raw["dataset"])
+    request.write_text(json.dumps(raw))
+    proc = _cli("transfer", "assess", str(request), "--home", str(home), cwd=request.parent)
+    assert proc.returncode == 0, proc.stderr
+    decision = json.loads(proc.stdout)
+    assert decision["mechanism"] == "standard_contract_or_certification"
+    assert decision["allowed"] is False
+    assert decision["counts"]["sensitive_individuals"] == 20
+    proc = _cli("transfer", "run", str(request), "--home", str(home), cwd=request.parent)
+    assert proc.returncode == 4, proc.stderr
+    assert "refused" in proc.stderr
+    outbox = home / "outbox"
+    assert not outbox.exists() or not [p for p in outbox.iterdir() if p.name != ".staging"]
+    proc = _cli("ledger", "list", "--home", str(home), "--json", cwd=request.parent)
+    kinds = [json.loads(line)["entry"]["kind"] for line in proc.stdout.splitlines()]
+    assert "policy_refusal" in kinds and "export" not in kinds
+    # put a standard contract on record, for another recipient first: still refused
+    proc = _cli(
+        "transfer",
+        "approvals",
+        "add",
+        "--id",
+        "SCC-1",
+        "--kind",
+        "standard_contract",
+        "--recipient",
+        "Other Ltd",
+        "--issued",
+        "2026-01-05",
+        "--home",
+        str(home),
+        cwd=request.parent,
+    )
+    assert proc.returncode == 0, proc.stderr
+    proc = _cli("transfer", "run", str(request), "--home", str(home), cwd=request.parent)
+    assert proc.returncode == 4 and "Other Ltd" in proc.stdout
+    proc = _cli(
+        "transfer",
+        "approvals",
+        "add",
+        "--id",
+        "SCC-2",
+        "--kind",
+        "standard_contract",
+        "--recipient",
+        "Acme GmbH",
+        "--issued",
+        "2026-01-05",
+        "--home",
+        str(home),
+        cwd=request.parent,
+    )
+    proc = _cli("transfer", "run", str(request), "--home", str(home), cwd=request.parent)
+    assert proc.returncode == 0, proc.stderr + proc.stdout
+    done = json.loads(proc.stdout)
+    assert done["approval_used"] == "SCC-2" and Path(done["package"]).is_dir()
+    proc = _cli("ledger", "verify", "--home", str(home), cwd=request.parent)
+    assert proc.returncode == 0, proc.stderr
+
+
+def test_approvals_list_shows_expiry_and_renewal(setup: tuple[Path, Path]) -> None:
+    home, request = setup
+    proc = _cli(
+        "transfer",
+        "approvals",
+        "add",
+        "--id",
+        "SA-1",
+        "--kind",
+        "security_assessment",
+        "--issued",
+        "2023-12-01",
+        "--home",
+        str(home),
+        cwd=request.parent,
+    )
+    assert proc.returncode == 0, proc.stderr
+    proc = _cli("transfer", "approvals", "list", "--json", "--home", str(home), cwd=request.parent)
+    (row,) = json.loads(proc.stdout)
+    assert row["expires"] == "2026-12-01"
+    assert row["renew_from"] < "2026-09-10" and row["status"] == "renew now"
+    proc = _cli(
+        "transfer", "approvals", "expiring", "--json", "--home", str(home), cwd=request.parent
+    )
+    assert [r["id"] for r in json.loads(proc.stdout)] == ["SA-1"]
