@@ -37,3 +37,10 @@ def test_declared_categories_are_not_trusted(pack: onshore.Pack) -> None:
     assert "cn-auto/important/charging-network-operation" in facts.important_rules
     assert not facts.has_personal
     assert facts.subjects.num_rows == 0
+
+
+def test_people_are_counted_by_person_identifiers_first(pack: onshore.Pack) -> None:
+    # two drivers share one car: two individuals, not one vehicle
+    table = pa.table({"vin": [VIN_A, VIN_A], "driver_id": ["d-1", "d-2"], "speed": [1.0, 2.0]})
+    facts = dataset_facts(table.to_batches(), pack)
+    assert sorted(facts.subjects.column("subject").to_pylist()) == ["d-1", "d-2"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import click
 from rich.table import Table
@@ -16,7 +16,7 @@ from onshore.config import load_config
 from onshore.errors import BadInput, PolicyRefusal
 from onshore.transfer.decide import approval_expiry
 from onshore.transfer.execute import Outcome, TransferGate, read_request
-from onshore.transfer.models import Approval
+from onshore.transfer.models import Approval, ApprovalKind
 from onshore.transfer.policy import transfer_policy
 
 
@@ -207,9 +207,9 @@ def approvals_add(
         assert issued_on is not None
         approval = Approval(
             approval_id,
-            kind,
+            cast(ApprovalKind, kind),
             issued_on,
-            _date(expires, "--expires"),  # type: ignore[arg-type]
+            _date(expires, "--expires"),
             recipient,
             purpose,
             cats,

@@ -8,6 +8,7 @@ where present, else the VIN as the owner's).
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -30,6 +31,26 @@ class DatasetFacts:
     subjects: pa.Table  # columns: subject (string), sensitive (bool), one row per individual
 
 
+PERSON_FIRST = (
+    "person.identity.account_id",
+    "person.identity.id_number",
+    "person.contact.phone",
+    "person.identity.pseudonym",
+    "person.identity.name",
+)
+
+
+def individual_column(schema: pa.Schema, pack: Pack) -> str | None:
+    """The column that names an individual: a person identifier where present, else the
+    pack's subject (the VIN, as the owner's)."""
+    labels = [pack.resolve_field(n) for n in schema.names]
+    for category in PERSON_FIRST:
+        for label in labels:
+            if label.category == category:
+                return label.name
+    return None
+
+
 def dataset_facts(
     batches: Iterable[pa.RecordBatch],
     pack: Pack,
@@ -38,7 +59,12 @@ def dataset_facts(
     subject: str | None = None,
 ) -> DatasetFacts:
     """Classify ``batches`` and gather what the gate needs, batch by batch."""
+    stream = iter(batches)
+    first = next(stream, None)
+    if first is not None and subject is None:
+        subject = individual_column(first.schema, pack)
     classifier = Classifier(pack, areas, subject=subject)  # type: ignore[arg-type]
+    batches = itertools.chain([first], stream) if first is not None else []
     parts: list[pa.Table] = []
     important_categories: set[str] = set()
     for batch in batches:
