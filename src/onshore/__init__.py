@@ -10,6 +10,7 @@ The public API; modules behind it are free to move.
 
 from onshore.classify import Classification, Classifier, classify
 from onshore.consent import ConsentGate, ConsentRegistry
+from onshore.desensitize import Desensitizer, RiskReport, desensitize
 from onshore.errors import (
     AreaError,
     BadInput,
@@ -37,6 +38,7 @@ __all__ = [
     "ConsentGate",
     "ConsentRegistry",
     "DataHome",
+    "Desensitizer",
     "FieldLabel",
     "Finding",
     "IngestResult",
@@ -48,8 +50,10 @@ __all__ = [
     "Pack",
     "PackError",
     "PolicyRefusal",
+    "RiskReport",
     "StorageError",
     "classify",
+    "desensitize",
     "ingest",
     "load_areas",
     "load_pack",

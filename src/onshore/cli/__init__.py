@@ -9,6 +9,7 @@ import click
 from onshore.cli._common import run_guarded
 from onshore.cli.consent import consent
 from onshore.cli.demo import demo_data
+from onshore.cli.desensitize import desensitize
 from onshore.cli.gbt32960 import gbt32960
 from onshore.cli.ledger import ledger
 from onshore.cli.scan import scan
@@ -33,6 +34,7 @@ def cli() -> None:
 COMMANDS: list[click.Command] = [
     demo_data,
     scan,
+    desensitize,
     gbt32960,
     ledger,
     store,

@@ -7,8 +7,9 @@ error names the file and the dotted key: ``taxonomy.yaml: field 'categories[4].p
 
 from __future__ import annotations
 
+import dataclasses
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -34,6 +35,7 @@ from onshore.packs.models import (
     Taxonomy,
     to_legal_ref,
 )
+from onshore.packs.profiles import Profile, ProfileFile, check_profiles
 
 BUILTIN_DIR = Path(__file__).parent
 FILES: dict[str, type[BaseModel]] = {
@@ -42,6 +44,7 @@ FILES: dict[str, type[BaseModel]] = {
     "fields.yaml": FieldMap,
     "areas.yaml": AreaKinds,
     "rules.yaml": Rules,
+    "profiles.yaml": ProfileFile,
 }
 # Optional files: a pack without them loads; the features that need them say so.
 OPTIONAL_FILES: dict[str, type[BaseModel]] = {
@@ -82,6 +85,7 @@ class Pack:
     record_rules: tuple[RecordRule, ...]
     dataset_rules: tuple[DatasetRule, ...]
     extra: Mapping[str, Any] = field(default_factory=dict)
+    profiles: Mapping[str, Profile] = field(default_factory=dict)
     bases: Bases | None = None
     retention: Retention | None = None
     calendar: WorkCalendar | None = None
@@ -113,7 +117,8 @@ class Pack:
             out[rid] = RuleInfo(
                 rid, Level.parse(cat.level), self.legal_ref(cat.ref), cat.description
             )
-        for rule in (*self.record_rules, *self.dataset_rules):
+        rules: list[RecordRule | DatasetRule] = [*self.record_rules, *self.dataset_rules]
+        for rule in rules:
             out[rule.id] = RuleInfo(
                 rule.id, Level.parse(rule.level), self.legal_ref(rule.ref), rule.description
             )
@@ -138,7 +143,7 @@ class Pack:
             raise KeyError(f"pack {self.name!r} has no rule {rule_id!r}") from None
 
     def rule_ids(self) -> list[str]:
-        return [r.id for r in (*self.record_rules, *self.dataset_rules)]
+        return [r.id for r in self.record_rules] + [r.id for r in self.dataset_rules]
 
     def is_within(self, category: str, ancestor: str) -> bool:
         """True when ``category`` is ``ancestor`` or one of its descendants."""
@@ -172,6 +177,32 @@ class Pack:
             role=mapping.role,
             matched_by=matched_by,
         )
+
+    def profile(self, name_or_path: str | Path) -> Profile:
+        """A desensitization profile of the pack by name, or a user's profile file (YAML with
+        ``profiles:``, or one profile) checked against this pack.
+
+        >>> load_pack("cn-auto").profile("export-default").promise.level
+        'sensitive_personal'
+        """
+        if str(name_or_path) in self.profiles:
+            return self.profiles[str(name_or_path)]
+        path = Path(name_or_path)
+        if not path.is_file():
+            raise PackError(
+                f"no profile {str(name_or_path)!r}: not a file and not a profile of pack "
+                f"{self.name!r} (profiles: {', '.join(self.profiles) or 'none'})"
+            )
+        try:
+            raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except yaml.YAMLError as exc:
+            raise PackError(f"not valid YAML: {exc}", file=str(path)) from exc
+        if isinstance(raw, dict) and "profiles" not in raw:
+            raw = {"profiles": [raw]}
+        found = _profiles(path, self, _validate(path, raw, ProfileFile))
+        if len(found) != 1:
+            raise PackError("a profile file given alone must hold one profile", file=str(path))
+        return next(iter(found.values()))
 
     def area_buffers(self) -> dict[str, float]:
         """Default buffer in metres per sensitive-area kind."""
@@ -209,6 +240,20 @@ def _read(path: Path, model: type[M]) -> M:
         raise PackError("file is missing from the pack", file=str(path)) from None
     except yaml.YAMLError as exc:
         raise PackError(f"not valid YAML: {exc}", file=str(path)) from exc
+    return _validate(path, raw, model)
+
+
+def _profiles(path: Path, pack: Pack, file: ProfileFile) -> dict[str, Profile]:
+    return check_profiles(
+        file.profiles,
+        categories=pack.categories,
+        rule_ids=pack.rule_ids(),
+        area_kinds=pack.area_kinds,
+        file=str(path),
+    )
+
+
+def _validate(path: Path, raw: Any, model: type[M]) -> M:
     if not isinstance(raw, dict):
         raise PackError("expected a mapping at the top level", file=str(path))
     try:
@@ -262,6 +307,9 @@ def load_pack(name_or_path: str | Path = "cn-auto") -> Pack:
             raise PackError(f"unknown category {key!r}", file=str(root / file), field=where)
 
     check_bases(pack, pack.bases, pack.retention, pack.calendar, need_category)
+    if (root / "profiles.yaml").exists():
+        file = _read(root / "profiles.yaml", ProfileFile)
+        pack = dataclasses.replace(pack, profiles=_profiles(root / "profiles.yaml", pack, file))
     return pack
 
 
@@ -339,10 +387,11 @@ def _check(
                 file=str(root / "areas.yaml"),
                 field=f"area_kinds[{i}].ref.instrument",
             )
-    for section, rule_list in (
+    sections: list[tuple[str, Sequence[RecordRule | DatasetRule]]] = [
         ("record_rules", rules.record_rules),
         ("dataset_rules", rules.dataset_rules),
-    ):
+    ]
+    for section, rule_list in sections:
         for i, rule in enumerate(rule_list):
             where = f"{section}[{i}]"
             if rule.ref.instrument not in instruments:

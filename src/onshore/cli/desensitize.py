@@ -1,0 +1,263 @@
+"""``onshore desensitize``: apply a profile, measure the risk left, check the profile's promise."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from onshore.cli._common import err_console, out_console, print_json, progress
+from onshore.desensitize import Desensitizer, RiskReport, pseudonym_key
+from onshore.errors import BadInput, PolicyRefusal
+from onshore.io import QuarantineWriter, TableWriter, open_source, quarantine_path
+from onshore.keystore import Keystore, onshore_home
+from onshore.packs import load_pack
+
+
+def sidecar_path(out: Path) -> Path:
+    """Where the run's sidecar JSON goes: beside the output."""
+    return out.with_name(out.name + ".desensitize.json")
+
+
+@click.command("desensitize")
+@click.argument("input_path", metavar="INPUT", type=click.Path(path_type=Path, dir_okay=False))
+@click.option(
+    "--profile",
+    "profile_name",
+    required=True,
+    metavar="NAME|FILE",
+    help="A profile of the pack (internal-analytics, export-default, "
+    "export-aggregate) or a profile YAML file.",
+)
+@click.option(
+    "--out",
+    required=True,
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="The desensitized output (.parquet, .csv or .jsonl).",
+)
+@click.option(
+    "--areas",
+    type=click.Path(dir_okay=False),
+    help="Sensitive-area GeoJSON (default: HOME/areas.geojson when present).",
+)
+@click.option(
+    "--boundaries",
+    type=click.Path(dir_okay=False),
+    help="Administrative boundaries GeoJSON (for admin_level generalization).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the risk report as JSON.")
+@click.option(
+    "--subject", metavar="COLUMN", help="Column naming the data subject when it is not a VIN."
+)
+@click.option(
+    "--pack", "pack_name", default="cn-auto", show_default=True, help="Policy pack name or folder."
+)
+@click.option(
+    "--home",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Data home (default: $ONSHORE_HOME or ./onshore-data): keys and areas.",
+)
+@click.option("--key-id", metavar="ID", help="Pseudonymize with this older key (default: current).")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["parquet", "csv", "jsonl"]),
+    help="Input format (default: from the extension).",
+)
+@click.option("--quarantine", type=click.Path(path_type=Path), help="Where bad input rows go.")
+@click.option("--batch-rows", default=65_536, show_default=True, help="Rows per batch.")
+def desensitize(
+    input_path: Path,
+    profile_name: str,
+    out: Path,
+    areas: str | None,
+    boundaries: str | None,
+    as_json: bool,
+    subject: str | None,
+    pack_name: str,
+    home: Path | None,
+    key_id: str | None,
+    fmt: str | None,
+    quarantine: Path | None,
+    batch_rows: int,
+) -> None:
+    """Desensitize INPUT with a profile, write OUT and a sidecar OUT.desensitize.json.
+
+    The input is streamed (larger than memory is fine when it is sorted by vehicle or by
+    time). The output is re-classified: when it breaks the profile's promise (a level above
+    the promised one, or a forbidden category or rule) nothing is written and the exit status
+    is 4. The risk report (re-classification, trajectory unicity at p = 2 and 4, k-anonymity of
+    the profile's quasi-identifiers, before and after) is printed, and with --json as JSON.
+    Pseudonymization keys come from HOME/keys (created on first use, 0600) or from
+    ONSHORE_KEY_HMAC_SHA256; the sidecar names the key ids, never the keys.
+
+    \b
+    Examples:
+      onshore desensitize sample/telemetry.parquet --profile export-default \\
+          --areas sample/areas.geojson --out export/telemetry.parquet
+      onshore desensitize trips.csv --subject user_id --profile mine.yaml --out safe.csv --json
+    """
+    pack = load_pack(pack_name)
+    profile = pack.profile(profile_name)
+    home = home or onshore_home()
+    if areas is None and (home / "areas.geojson").is_file():
+        areas = str(home / "areas.geojson")
+    catalogue = boundary_cat = None
+    if areas is not None:
+        from onshore.geo import load_areas
+
+        catalogue = load_areas(areas, kinds=pack.area_buffers())
+    if boundaries is not None:
+        from onshore.desensitize.boundaries import load_boundaries
+
+        boundary_cat = load_boundaries(boundaries)
+    key = None
+    if any(s.op == "pseudonymize" for s in profile.steps):
+        key = pseudonym_key(Keystore(home / "keys"), key_id)
+    if out.resolve() == input_path.resolve():
+        raise BadInput("--out must not be the input", file=str(out))
+    runner = Desensitizer(
+        profile,
+        pack,
+        key=key,
+        areas=catalogue,
+        boundaries=boundary_cat,
+        subject=subject,
+        source=str(input_path),
+    )
+    source = open_source(input_path, fmt=fmt, batch_rows=batch_rows)
+    writer = TableWriter(out)
+    qpath = quarantine or quarantine_path(input_path, out)
+    qwriter = QuarantineWriter(qpath, source=str(input_path))
+    schema = None
+    reported = 0
+    try:
+        with progress(f"desensitize {input_path.name}", source) as advance:
+            for batch, rows in source.batches():
+                for released in runner.push(batch, rows=rows):
+                    schema = released.schema
+                    writer.write(released)
+                new_bad = source.bad[reported:]
+                reported = len(source.bad)
+                runner.quarantined(len(new_bad))
+                qwriter.write(new_bad)
+                qwriter.write(runner.last_bad)
+                advance()
+            runner.quarantined(len(source.bad[reported:]))
+            qwriter.write(source.bad[reported:])
+            for released in runner.finish():
+                schema = released.schema
+                writer.write(released)
+        report = runner.report()
+    except BaseException:
+        writer.abort()
+        qwriter.close()
+        raise
+    qwriter.close()
+    payload = sidecar(report, input_path, out, areas, boundaries)
+    if not report.promise.kept:
+        writer.abort()
+        if as_json:
+            print_json(payload)
+        else:
+            print_report(out_console, report)
+        raise PolicyRefusal(
+            f"profile {profile.name!r} promised at most {report.promise.level.label} "
+            f"without {', '.join(profile.promise.forbid) or 'nothing'}; its output is "
+            f"{report.promise.found.label}"
+            + (
+                f" with {', '.join(report.promise.forbidden_found)}"
+                if report.promise.forbidden_found
+                else ""
+            )
+            + f": nothing written to {out}"
+        )
+    writer.close(schema)
+    sidecar_path(out).write_text(
+        json.dumps(payload, ensure_ascii=False, indent=2, default=str) + "\n", encoding="utf-8"
+    )
+    if qwriter.count:
+        err_console.print(f"{qwriter.count} bad input rows → {qpath}")
+    if as_json:
+        print_json(payload)
+    else:
+        print_report(out_console, report)
+        out_console.print(f"Wrote {out} and {sidecar_path(out)}")
+
+
+def sidecar(
+    report: RiskReport, source: Path, out: Path, areas: str | None, boundaries: str | None
+) -> dict[str, Any]:
+    """The sidecar JSON: what ran (profile, parameters, key ids, never keys) and the risk."""
+    return {
+        "input": str(source),
+        "output": str(out),
+        "areas": areas,
+        "boundaries": boundaries,
+        "onshore": _version(),
+        **report.to_dict(),
+    }
+
+
+def _version() -> str:
+    from onshore import __version__
+
+    return __version__
+
+
+def _fmt(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}"
+
+
+def print_report(console: Console, report: RiskReport) -> None:
+    """The human-readable risk summary."""
+    promise = report.promise
+    mark = "[green]kept[/]" if promise.kept else "[bold red]BROKEN[/]"
+    console.rule(f"[bold]desensitize[/] · profile {report.profile} · pack {report.pack}")
+    console.print(
+        f"Rows: {report.rows_in:,} in → {report.rows_out:,} out"
+        + (f", {report.rows_quarantined:,} quarantined" if report.rows_quarantined else "")
+    )
+    console.print(
+        f"Promise: at most {promise.level.label} → output is {promise.found.label}: {mark}"
+        + (f" (forbidden: {', '.join(promise.forbidden_found)})" if promise.forbidden_found else "")
+    )
+    if report.key_ids:
+        console.print(f"Pseudonym key ids: {', '.join(report.key_ids)}")
+    steps = Table(title="Steps", title_justify="left")
+    for col in ("step", "rows in", "rows out"):
+        steps.add_column(col, justify="left" if col == "step" else "right")
+    for op in report.operators:
+        steps.add_row(op.op, f"{op.rows_in:,}", f"{op.rows_out:,}")
+    console.print(steps)
+    risk = Table(title="Residual risk (before → after)", title_justify="left")
+    risk.add_column("measure")
+    risk.add_column("before", justify="right")
+    risk.add_column("after", justify="right")
+    risk.add_row("level", report.before.level.label, report.after.level.label)
+    for figure in report.unicity_before:
+        before, after = report.unicity_at(figure.p)
+        risk.add_row(f"unicity, p = {figure.p}", _fmt(before), _fmt(after))
+    kb, ka = report.kanon_before, report.kanon_after
+    if kb.columns or ka.columns:
+        risk.add_row(
+            f"k-anonymity of {', '.join(kb.columns or ka.columns)}: k min",
+            str(kb.k_min if kb.k_min is not None else "-"),
+            str(ka.k_min if ka.k_min is not None else "-"),
+        )
+        risk.add_row(
+            f"share of subjects in classes under k = {kb.k}",
+            _fmt(kb.subjects_in_classes_below_k_share),
+            _fmt(ka.subjects_in_classes_below_k_share),
+        )
+    console.print(risk)
+    for op in report.operators:
+        if op.op == "aggregate":
+            for flow, figures in op.details.items():
+                console.print(f"Aggregate {flow}: {figures}")
+    for warning in report.warnings:
+        console.print(f"[yellow]warning:[/] {warning}")

@@ -1,0 +1,84 @@
+"""The shape every operator shares: bind to a layout once, then transform batches."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import pyarrow as pa
+from pydantic import BaseModel
+
+from onshore.desensitize.layout import Layout
+
+
+@dataclass(frozen=True)
+class OperatorReport:
+    """What one step did: its parameters (never keys), rows in and out, and its own figures."""
+
+    op: str
+    params: dict[str, Any]
+    rows_in: int
+    rows_out: int
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "op": self.op,
+            "params": self.params,
+            "rows_in": self.rows_in,
+            "rows_out": self.rows_out,
+            "details": self.details,
+        }
+
+
+class Operator:
+    """Base class. ``bind`` resolves columns (once per schema); ``apply`` maps a batch to a
+    batch; stateful operators hold rows back in ``apply`` and release them in ``flush``."""
+
+    params: BaseModel
+
+    def __init__(self, params: BaseModel) -> None:
+        self.params = params
+        self.rows_in = 0
+        self.rows_out = 0
+        self.details: dict[str, Any] = {}
+
+    @property
+    def name(self) -> str:
+        return str(getattr(self.params, "op", type(self).__name__))
+
+    def bind(self, layout: Layout) -> Layout:
+        """The layout after this step; remember the columns the step works on."""
+        return layout
+
+    def transform(self, batch: pa.RecordBatch) -> pa.RecordBatch:
+        """Override: the vectorized work on one batch."""
+        return batch
+
+    def apply(self, batch: pa.RecordBatch) -> pa.RecordBatch | None:
+        self.rows_in += batch.num_rows
+        out = self.transform(batch)
+        self.rows_out += out.num_rows
+        return out
+
+    def flush(self) -> pa.RecordBatch | None:
+        """Rows held back, at the end of the stream (stateful operators)."""
+        return None
+
+    def report(self) -> OperatorReport:
+        return OperatorReport(
+            op=self.name,
+            params=self.params.model_dump(mode="json"),
+            rows_in=self.rows_in,
+            rows_out=self.rows_out,
+            details=dict(self.details),
+        )
+
+
+def set_column(batch: pa.RecordBatch, name: str, values: pa.Array) -> pa.RecordBatch:
+    """Replace column ``name`` (or append it) keeping the order of the others."""
+    names = batch.schema.names
+    if name in names:
+        i = names.index(name)
+        return batch.set_column(i, name, values)
+    return batch.append_column(name, values)
