@@ -57,6 +57,8 @@ docs: install
 	$(BIN)/python scripts/cli_reference.py --write README.md
 
 bench: dev
+	$(BIN)/pip install -q -e '.[bench]'
+	$(BIN)/python bench/classify.py
 	$(BIN)/python bench/geofence.py
 
 clean:
