@@ -73,9 +73,13 @@ def scan_path(
     try:
         if target is not None:
             result.labelled.write.mode("overwrite").parquet(target)
-        qpath = quarantine or quarantine_path(path, out)
-        count = _write_lines(qpath, (row[0] for row in result.quarantine.toLocalIterator()))
         assessment = result.assessment()
+        local_out = out if target is not None and not is_remote(target) else None
+        qpath = quarantine or quarantine_path(path, local_out)  # on the driver, never remote
+        count = 0
+        if assessment.rows_quarantined:  # known from the tallies: no job when there are none
+            lines = (row[0] for row in result.quarantine.toLocalIterator())
+            count = _write_lines(qpath, lines)
     finally:
         result.unpersist()
     return assessment, (str(qpath) if count else None)
