@@ -72,10 +72,13 @@ def flatten_segments(geoms: list[shapely.Geometry]) -> Segments:
     )
 
 
-def pair_tests(px: F64, py: F64, area: Idx, segs: Segments) -> tuple[NDArray[np.bool_], F64]:
+def pair_tests(
+    px: F64, py: F64, area: Idx, segs: Segments, scale: tuple[F64, F64] | None = None
+) -> tuple[NDArray[np.bool_], F64]:
     """For each pair (``px[k]``, ``py[k]``, ``area[k]``): inside-or-on, distance in metres.
 
-    The distance is to the area's boundary (all rings), whether the point is inside or not.
+    The distance is to the area's boundary (all rings), whether the point is inside or not,
+    in metres at the point's latitude, or at the per-pair ``scale`` = (kx, ky) when given.
     Work is split so that at most :data:`PAIR_SEGMENT_BUDGET` rows exist at once.
     """
     m = len(area)
@@ -91,13 +94,17 @@ def pair_tests(px: F64, py: F64, area: Idx, segs: Segments) -> tuple[NDArray[np.
         hi = int(np.searchsorted(cum, base + PAIR_SEGMENT_BUDGET, side="right"))
         hi = max(hi, lo + 1)
         sl = slice(lo, hi)
-        inside[sl], dist[sl] = _pair_block(px[sl], py[sl], area[sl], nseg[sl], segs)
+        if scale is None:
+            kx, ky = metres_per_degree(py[sl])
+        else:
+            kx, ky = scale[0][sl], scale[1][sl]
+        inside[sl], dist[sl] = _pair_block(px[sl], py[sl], area[sl], nseg[sl], segs, kx, ky)
         lo = hi
     return inside, dist
 
 
 def _pair_block(
-    px: F64, py: F64, area: Idx, nseg: I64, segs: Segments
+    px: F64, py: F64, area: Idx, nseg: I64, segs: Segments, kx: F64, ky: F64
 ) -> tuple[NDArray[np.bool_], F64]:
     total = int(nseg.sum())
     first = np.zeros(len(area), dtype=np.int64)
@@ -115,7 +122,6 @@ def _pair_block(
     up1 = y1 > 0
     cross = (up0 != up1) & ((x0 * y1 - x1 * y0 > 0) == (y1 > y0))
     odd = np.logical_xor.reduceat(cross, first)
-    kx, ky = metres_per_degree(py)
     kxr = kx[rep]
     kyr = ky[rep]
     ax = x0 * kxr

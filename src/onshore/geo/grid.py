@@ -32,7 +32,9 @@ from onshore.geo.ellipsoid import metres_per_degree
 MAX_CELLS = 1 << 23
 """Upper bound on the grid's cells (state array: 4 bytes a cell)."""
 MAX_CLASSIFIED = 1 << 28
-"""Upper bound on (cell, area) classifications at build time."""
+"""Upper bound on (cell, area) classifications at build time (compiled build)."""
+MAX_CLASSIFIED_NUMPY = 1 << 21
+"""The same bound for the NumPy build, which is about 30 times slower per classification."""
 BLOCK_CELLS = 1 << 22
 """Classifications held in memory at once."""
 CELLS_PER_AREA = 6.0
@@ -55,6 +57,11 @@ class CellGrid:
     estart: NDArray[np.int64]
     npar: NDArray[np.int32]
     edges: NDArray[np.int32]
+
+    @property
+    def has_edges(self) -> bool:
+        """Whether the per-cell edge lists the compiled lookup needs were built."""
+        return bool(self.estart.size == self.cand.size + 1)
 
     @property
     def nbytes(self) -> int:
@@ -83,17 +90,31 @@ def default_cell_m(bounds: NDArray[np.float64]) -> float:
     return max(float(np.median(size)) / CELLS_PER_AREA, 1.0)
 
 
-def build_grid(
-    segments: Segments,
-    bounds: NDArray[np.float64],
-    buffer_m: NDArray[np.float64],
-    cell_m: float | None = None,
-) -> CellGrid:
-    """Build the classified grid (needs numba: see :mod:`onshore.geo._kernels`)."""
-    from onshore.geo import _kernels as k
-    from onshore.geo._edges import cell_edges
+@dataclass(frozen=True)
+class _GridShape:
+    """Grid geometry and each area's expanded box in cells (origin ix0, iy0; w x h cells)."""
 
-    n = len(bounds)
+    x0: float
+    y0: float
+    cw: float
+    ch: float
+    nx: int
+    ny: int
+    ix0: NDArray[np.int64]
+    iy0: NDArray[np.int64]
+    w: NDArray[np.int64]
+    h: NDArray[np.int64]
+
+    @property
+    def per(self) -> NDArray[np.int64]:
+        """Cells in each area's box."""
+        return self.w * self.h
+
+
+def grid_shape(
+    bounds: NDArray[np.float64], cell_m: float | None, max_classified: int = MAX_CLASSIFIED
+) -> _GridShape:
+    """Lay the grid over the expanded boxes, growing cells until the bounds are met."""
     x0, y0 = float(bounds[:, 0].min()), float(bounds[:, 1].min())
     x1, y1 = float(bounds[:, 2].max()), float(bounds[:, 3].max())
     kx, ky = (float(v) for v in metres_per_degree(np.clip(0.5 * (y0 + y1), -89.0, 89.0)))
@@ -102,15 +123,52 @@ def build_grid(
         cw, ch = cm / kx, cm / ky
         nx = int((x1 - x0) / cw) + 1
         ny = int((y1 - y0) / ch) + 1
-        ix0 = np.clip(np.floor((bounds[:, 0] - x0) / cw), 0, nx - 1).astype(np.int64)
-        iy0 = np.clip(np.floor((bounds[:, 1] - y0) / ch), 0, ny - 1).astype(np.int64)
-        w = np.clip(np.floor((bounds[:, 2] - x0) / cw), 0, nx - 1).astype(np.int64) - ix0 + 1
-        h = np.clip(np.floor((bounds[:, 3] - y0) / ch), 0, ny - 1).astype(np.int64) - iy0 + 1
-        per = w * h
-        if nx * ny <= MAX_CELLS and int(per.sum()) <= MAX_CLASSIFIED:
-            break
+
+        def cells(v: NDArray[np.float64], o: float, c: float, m: int) -> NDArray[np.int64]:
+            return np.clip(np.floor((v - o) / c), 0, m - 1).astype(np.int64)
+
+        ix0 = cells(bounds[:, 0], x0, cw, nx)
+        iy0 = cells(bounds[:, 1], y0, ch, ny)
+        w = cells(bounds[:, 2], x0, cw, nx) - ix0 + 1
+        h = cells(bounds[:, 3], y0, ch, ny) - iy0 + 1
+        if nx * ny <= MAX_CELLS and int((w * h).sum()) <= max_classified:
+            return _GridShape(x0, y0, cw, ch, nx, ny, ix0, iy0, w, h)
         cm *= 1.5
-    first_in = np.full(nx * ny, -1, dtype=np.int32)
+
+
+def build_grid(
+    segments: Segments,
+    bounds: NDArray[np.float64],
+    buffer_m: NDArray[np.float64],
+    cell_m: float | None = None,
+    *,
+    compiled: bool = True,
+) -> CellGrid:
+    """Build the classified grid, with the numba kernels or (``compiled=False``) in NumPy."""
+    shape = grid_shape(bounds, cell_m, MAX_CLASSIFIED if compiled else MAX_CLASSIFIED_NUMPY)
+    if not compiled:
+        from onshore.geo._grid_numpy import classify_numpy
+
+        state, start, cand = classify_numpy(shape, segments, buffer_m)
+        none = np.zeros(0, dtype=np.int32)
+        return CellGrid(
+            shape.x0, shape.y0, shape.cw, shape.ch, shape.nx, shape.ny,
+            state, start, cand, np.zeros(0, dtype=np.int64), none, none,
+        )  # fmt: skip
+    return _build_compiled(shape, segments, buffer_m)
+
+
+def _build_compiled(
+    shape: _GridShape, segments: Segments, buffer_m: NDArray[np.float64]
+) -> CellGrid:
+    from onshore.geo import _kernels as k
+    from onshore.geo._edges import cell_edges
+
+    n = shape.ix0.size
+    x0, y0, cw, ch, nx = shape.x0, shape.y0, shape.cw, shape.ch, shape.nx
+    ix0, iy0, w, h, per = shape.ix0, shape.iy0, shape.w, shape.h, shape.per
+    args = (segments.start, segments.x0, segments.y0, segments.x1, segments.y1)
+    first_in = np.full(nx * shape.ny, -1, dtype=np.int32)
     pair_cell = np.empty(max(1024, n * 8), dtype=np.int64)
     pair_area = np.empty(pair_cell.size, dtype=np.int32)
     npairs = 0
@@ -123,7 +181,6 @@ def build_grid(
         offset = np.zeros(hi - lo, dtype=np.int64)
         np.cumsum(per[lo : hi - 1], out=offset[1:])
         cls = np.empty(int(per[lo:hi].sum()), dtype=np.uint8)
-        args = (segments.start, segments.x0, segments.y0, segments.x1, segments.y1)
         k.classify_block(
             areas, ix0[lo:hi], iy0[lo:hi], w[lo:hi], h[lo:hi], offset, x0, y0, cw, ch,
             *args, buffer_m, cls,
@@ -143,4 +200,4 @@ def build_grid(
     estart, npar, edges = cell_edges(
         slot_of, start, cand, nx, x0, y0, cw, ch, *args, buffer_m
     )  # fmt: skip
-    return CellGrid(x0, y0, cw, ch, nx, ny, state, start, cand, estart, npar, edges)
+    return CellGrid(x0, y0, cw, ch, nx, shape.ny, state, start, cand, estart, npar, edges)

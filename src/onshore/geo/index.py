@@ -27,9 +27,10 @@ Two engines give the same answers (the oracle tests run both):
   candidates, and only against the segments that matter in that cell, in a compiled loop
   with no temporary arrays, spread over all cores for large batches
   (:mod:`onshore.geo._kernels`).
-* **numpy** (always available): points are processed in chunks (memory stays bounded); a
-  uniform grid maps each point to the areas whose buffer-expanded boxes overlap its cell, and
-  only those (point, area) pairs are tested exactly (:mod:`onshore.geo._exact`).
+* **numpy** (always available): the same grid, built and queried in NumPy over chunks of
+  points (memory stays bounded); points of mixed cells are tested exactly, as (point,
+  candidate) pairs, against all the candidate's segments (:mod:`onshore.geo._grid_numpy`,
+  :mod:`onshore.geo._exact`).
 """
 
 from __future__ import annotations
@@ -42,17 +43,14 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from onshore.geo._exact import Segments, flatten_segments, pair_tests
+from onshore.geo._exact import Segments, flatten_segments
+from onshore.geo._grid_numpy import lookup_numpy
 from onshore.geo.areas import AreaCatalogue
 from onshore.geo.ellipsoid import MIN_M_PER_DEG_LAT, metres_per_degree
 from onshore.geo.grid import CellGrid, build_grid
 
-CHUNK_POINTS = 1 << 16
-"""Points processed per chunk (NumPy engine)."""
 PARALLEL_MIN_POINTS = 1 << 17
 """Batches at least this large are spread over all cores (compiled engine)."""
-MAX_GRID_CELLS = 1 << 22
-"""Upper bound on the candidate grid's cells."""
 _MARGIN = 1.0 + 1e-9
 """Relative safety margin on buffer-expanded boxes (they only prune; exactness is elsewhere)."""
 
@@ -123,20 +121,19 @@ class AreaIndex:
         segments: Segments,
         bounds: NDArray[np.float64],
         buffer_m: NDArray[np.float64],
-        grid: _CandidateGrid,
-        cells: CellGrid | None = None,
+        cells: CellGrid | None,
     ) -> None:
         self.catalogue = catalogue
         self.segments = segments
         self.bounds = bounds
         self.buffer_m = buffer_m
-        self.grid = grid
         self.cells = cells
 
     @property
     def engine(self) -> str:
-        """``"numba"`` when lookups run the compiled cell-grid kernel, else ``"numpy"``."""
-        return "numba" if self.cells is not None and _kernels() is not None else "numpy"
+        """``"numba"`` when lookups run the compiled kernel, else ``"numpy"``."""
+        compiled = self.cells is not None and self.cells.has_edges and _kernels() is not None
+        return "numba" if compiled else "numpy"
 
     @classmethod
     def build(
@@ -144,9 +141,9 @@ class AreaIndex:
     ) -> AreaIndex:
         """Build the index once; reuse it for every batch (it pickles).
 
-        ``engine``: ``"auto"`` (the compiled cell grid when numba is installed, else NumPy),
-        ``"numba"`` or ``"numpy"``. ``cell_m``: the grid's cell size in metres (default: the
-        median area's size over 6).
+        ``engine``: ``"auto"`` (compiled when numba is installed, else NumPy), ``"numba"`` or
+        ``"numpy"``. ``cell_m``: the grid's cell size in metres (default: the median area's
+        size over 6).
         """
         if engine not in ("auto", "numba", "numpy"):
             raise ValueError(f"unknown engine {engine!r} (auto, numba, numpy)")
@@ -156,12 +153,10 @@ class AreaIndex:
         bounds = expanded_bounds(catalogue)
         buffer_m = np.array([a.buffer_m for a in catalogue.areas], dtype=np.float64)
         cells = None
-        if engine != "numpy" and len(catalogue) and _kernels() is not None:
-            cells = build_grid(segments, bounds, buffer_m, cell_m)
-            grid = _CandidateGrid.build(bounds[:0])
-        else:
-            grid = _CandidateGrid.build(bounds)
-        return cls(catalogue, segments, bounds, buffer_m, grid, cells)
+        if len(catalogue):
+            compiled = engine != "numpy" and _kernels() is not None
+            cells = build_grid(segments, bounds, buffer_m, cell_m, compiled=compiled)
+        return cls(catalogue, segments, bounds, buffer_m, cells)
 
     def lookup(self, lon: ArrayLike, lat: ArrayLike) -> AreaMatch:
         """Match each point (``lon[i]``, ``lat[i]``) to an area by the rule in the module doc."""
@@ -173,16 +168,15 @@ class AreaIndex:
         area = np.full(n, -1, dtype=np.int32)
         inside = np.zeros(n, dtype=bool)
         dist = np.full(n, np.nan, dtype=np.float64)
-        kern = _kernels() if self.cells is not None else None
-        if kern is not None and self.cells is not None:
+        g = self.cells
+        kern = _kernels()
+        if self.engine == "numba" and g is not None and kern is not None:
             invalid = np.zeros(n, dtype=bool)
-            self._lookup_compiled(kern, self.cells, x, y, area, inside, dist, invalid)
+            self._lookup_compiled(kern, g, x, y, area, inside, dist, invalid)
             return AreaMatch(area=area, inside=inside, distance_m=dist, invalid=invalid)
         invalid = ~(np.isfinite(x) & np.isfinite(y) & (np.abs(x) <= 180) & (np.abs(y) <= 90))
-        for lo in range(0, n, CHUNK_POINTS):
-            hi = min(lo + CHUNK_POINTS, n)
-            pts = lo + np.flatnonzero(~invalid[lo:hi])
-            self._lookup_points(x, y, pts, area, inside, dist)
+        if g is not None:
+            lookup_numpy(g, self, x, y, (area, inside, dist, invalid))
         return AreaMatch(area=area, inside=inside, distance_m=dist, invalid=invalid)
 
     def _lookup_compiled(
@@ -203,104 +197,6 @@ class AreaIndex:
             kern.lookup_parallel(8 * threads, *args)
         else:
             kern.lookup_range(0, x.size, *args)
-
-    def _lookup_points(
-        self,
-        x: NDArray[np.float64],
-        y: NDArray[np.float64],
-        pts: NDArray[np.int64],
-        area: NDArray[np.int32],
-        inside: NDArray[np.bool_],
-        dist: NDArray[np.float64],
-    ) -> None:
-        px = x[pts]
-        py = y[pts]
-        pt, ar = self.grid.candidates(px, py)
-        b = self.bounds[ar]
-        keep = (px[pt] >= b[:, 0]) & (px[pt] <= b[:, 2]) & (py[pt] >= b[:, 1]) & (py[pt] <= b[:, 3])
-        pt = pt[keep]
-        ar = ar[keep]
-        if pt.size == 0:
-            return
-        ins, d = pair_tests(px[pt], py[pt], ar, self.segments)
-        hit = ins | (d <= self.buffer_m[ar])
-        pt, ar, ins, d = pt[hit], ar[hit], ins[hit], np.where(ins[hit], 0.0, d[hit])
-        order = np.lexsort((ar, d, ~ins, pt))
-        pt, ar, ins, d = pt[order], ar[order], ins[order], d[order]
-        first = np.ones(pt.size, dtype=bool)
-        first[1:] = pt[1:] != pt[:-1]
-        dest = pts[pt[first]]
-        area[dest] = ar[first]
-        inside[dest] = ins[first]
-        dist[dest] = d[first]
-
-
-@dataclass(frozen=True)
-class _CandidateGrid:
-    """Uniform grid: cell -> areas whose expanded bounds overlap it (CSR layout)."""
-
-    x0: float
-    y0: float
-    cell: float
-    nx: int
-    ny: int
-    start: NDArray[np.int64]
-    areas: NDArray[np.int32]
-
-    @classmethod
-    def build(cls, bounds: NDArray[np.float64]) -> _CandidateGrid:
-        n = len(bounds)
-        if n == 0:
-            return cls(0.0, 0.0, 1.0, 1, 1, np.zeros(2, dtype=np.int64), np.zeros(0, np.int32))
-        x0, y0 = bounds[:, 0].min(), bounds[:, 1].min()
-        x1, y1 = bounds[:, 2].max(), bounds[:, 3].max()
-        size = np.maximum(bounds[:, 2] - bounds[:, 0], bounds[:, 3] - bounds[:, 1])
-        cell = max(float(np.median(size)), 1e-9)
-        while True:
-            nx = int((x1 - x0) / cell) + 1
-            ny = int((y1 - y0) / cell) + 1
-            ix0, iy0, ix1, iy1 = cls._span(bounds, x0, y0, cell, nx, ny)
-            per = (ix1 - ix0 + 1) * (iy1 - iy0 + 1)
-            if nx * ny <= MAX_GRID_CELLS and per.sum() <= 8 * n + MAX_GRID_CELLS:
-                break
-            cell *= 2.0
-        total = int(per.sum())
-        owner = np.repeat(np.arange(n, dtype=np.int32), per)
-        k = np.arange(total) - np.repeat(np.cumsum(per) - per, per)
-        w = np.repeat(ix1 - ix0 + 1, per)
-        cx = np.repeat(ix0, per) + k % w
-        cy = np.repeat(iy0, per) + k // w
-        cid = cy * nx + cx
-        order = np.argsort(cid, kind="stable")
-        start = np.zeros(nx * ny + 1, dtype=np.int64)
-        np.cumsum(np.bincount(cid, minlength=nx * ny), out=start[1:])
-        return cls(float(x0), float(y0), cell, nx, ny, start, owner[order])
-
-    @staticmethod
-    def _span(
-        b: NDArray[np.float64], x0: float, y0: float, cell: float, nx: int, ny: int
-    ) -> tuple[NDArray[np.int64], ...]:
-        ix0 = np.clip(np.floor((b[:, 0] - x0) / cell), 0, nx - 1).astype(np.int64)
-        ix1 = np.clip(np.floor((b[:, 2] - x0) / cell), 0, nx - 1).astype(np.int64)
-        iy0 = np.clip(np.floor((b[:, 1] - y0) / cell), 0, ny - 1).astype(np.int64)
-        iy1 = np.clip(np.floor((b[:, 3] - y0) / cell), 0, ny - 1).astype(np.int64)
-        return ix0, iy0, ix1, iy1
-
-    def candidates(
-        self, px: NDArray[np.float64], py: NDArray[np.float64]
-    ) -> tuple[NDArray[np.int64], NDArray[np.int32]]:
-        """(point index, area index) pairs whose cell lists the area."""
-        fx = np.floor((px - self.x0) / self.cell)
-        fy = np.floor((py - self.y0) / self.cell)
-        ok = (fx >= 0) & (fx < self.nx) & (fy >= 0) & (fy < self.ny)
-        idx = np.flatnonzero(ok)
-        cid = fy[idx].astype(np.int64) * self.nx + fx[idx].astype(np.int64)
-        s = self.start[cid]
-        cnt = self.start[cid + 1] - s
-        total = int(cnt.sum())
-        pt = np.repeat(idx, cnt)
-        off = np.arange(total) - np.repeat(np.cumsum(cnt) - cnt, cnt)
-        return pt, self.areas[np.repeat(s, cnt) + off]
 
 
 @cache
