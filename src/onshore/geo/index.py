@@ -35,6 +35,7 @@ Two engines give the same answers (the oracle tests run both):
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import cache
 from types import ModuleType
@@ -192,11 +193,26 @@ class AreaIndex:
             x, y, g.x0, g.y0, 1.0 / g.cw, 1.0 / g.ch, g.nx, g.ny, g.state, g.start, g.cand,
             g.estart, g.npar, g.edges, s.x0, s.y0, s.x1, s.y1, self.buffer_m, self.bounds, *out,
         )  # fmt: skip
+        n = x.size
         threads = kern.numba.get_num_threads()
-        if x.size >= PARALLEL_MIN_POINTS and threads > 1:
-            kern.lookup_parallel(8 * threads, *args)
-        else:
-            kern.lookup_range(0, x.size, *args)
+        if n < PARALLEL_MIN_POINTS or threads < 2:
+            kern.lookup_range(0, n, *args)
+            return
+        # Dynamic scheduling over a thread pool (the kernel releases the GIL): on a shared
+        # machine a busy core then delays one chunk, not half the batch.
+        step = max(PARALLEL_MIN_POINTS // 2, -(-n // (16 * threads)))
+        pool = _pool(threads)
+        jobs = [
+            pool.submit(kern.lookup_range, lo, min(n, lo + step), *args) for lo in range(0, n, step)
+        ]
+        for job in jobs:
+            job.result()
+
+
+@cache
+def _pool(threads: int) -> ThreadPoolExecutor:
+    """One shared pool per thread count, created on first use."""
+    return ThreadPoolExecutor(max_workers=threads, thread_name_prefix="onshore-geo")
 
 
 @cache
