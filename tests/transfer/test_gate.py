@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 import subprocess
@@ -144,6 +145,11 @@ def test_refusal_writes_nothing_and_exits_4(setup: tuple[Path, Path]) -> None:
 
 def test_approvals_list_shows_expiry_and_renewal(setup: tuple[Path, Path]) -> None:
     home, request = setup
+    # A security assessment is valid three years: issued so that it expires in 30 days.
+    expires = dt.date.today() + dt.timedelta(days=30)
+    if (expires.month, expires.day) == (2, 29):
+        expires += dt.timedelta(days=1)
+    issued = expires.replace(year=expires.year - 3)
     proc = _cli(
         "transfer",
         "approvals",
@@ -153,7 +159,7 @@ def test_approvals_list_shows_expiry_and_renewal(setup: tuple[Path, Path]) -> No
         "--kind",
         "security_assessment",
         "--issued",
-        "2023-12-01",
+        issued.isoformat(),
         "--home",
         str(home),
         cwd=request.parent,
@@ -161,8 +167,10 @@ def test_approvals_list_shows_expiry_and_renewal(setup: tuple[Path, Path]) -> No
     assert proc.returncode == 0, proc.stderr
     proc = _cli("transfer", "approvals", "list", "--json", "--home", str(home), cwd=request.parent)
     (row,) = json.loads(proc.stdout)
-    assert row["expires"] == "2026-12-01"
-    assert row["renew_from"] < "2026-09-10" and row["status"] == "renew now"
+    assert row["expires"] == expires.isoformat()
+    # 60 working days before expiry is about three months earlier: already passed.
+    assert row["renew_from"] < (expires - dt.timedelta(days=80)).isoformat()
+    assert row["status"] == "renew now"
     proc = _cli(
         "transfer", "approvals", "expiring", "--json", "--home", str(home), cwd=request.parent
     )

@@ -1,0 +1,214 @@
+"""One batch of messages through the shared pipeline, idempotently.
+
+:class:`Ingestor` is what the MQTT worker and the HTTP service both call: decode the messages
+(:mod:`onshore.ingest.decode`), quarantine what does not decode, claim the rows' keys
+(:mod:`onshore.ingest.keys`) so a redelivered row is dropped, run :func:`onshore.pipeline.ingest`
+(consent gate → classify → residency → store → ledger) on the new rows, and confirm the batch.
+When :meth:`Ingestor.ingest` returns, everything it was given is durably stored, quarantined
+or known to be a duplicate: its messages may be acknowledged.
+
+A refusal by policy or bad input from the pipeline quarantines the batch's messages with the
+reason (and returns); a storage failure releases the claim and raises, so nothing is
+acknowledged and the broker delivers the messages again (whatever the pipeline had published
+before failing is settled by :func:`~onshore.ingest.recovery.recover`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pyarrow as pa
+
+from onshore.errors import BadInput, PolicyRefusal
+from onshore.ingest.decode import DECODERS, Key
+from onshore.ingest.keys import KeyIndex
+from onshore.ingest.quarantine import Quarantine, QuarantinedMessage
+from onshore.ingest.recovery import recover
+from onshore.pipeline import ingest as run_pipeline
+from onshore.store.home import DEFAULT_STORE, DataHome
+
+if TYPE_CHECKING:
+    from onshore.geo import AreaIndex
+
+FORMATS = tuple(DECODERS)
+
+
+@dataclass(frozen=True)
+class BatchOutcome:
+    """What one batch came to."""
+
+    dataset: str
+    fmt: str
+    messages: int
+    rows: int
+    stored: int
+    duplicates: int
+    rejected: int
+    quarantined_rows: int
+    files: tuple[str, ...]
+    seconds: float
+    keys: tuple[Key, ...] = field(default=(), repr=False)
+    refused: str | None = None
+    level: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "dataset": self.dataset,
+            "format": self.fmt,
+            "messages": self.messages,
+            "rows": self.rows,
+            "stored": self.stored,
+            "duplicates": self.duplicates,
+            "rejected_messages": self.rejected,
+            "quarantined_rows": self.quarantined_rows,
+            "files": list(self.files),
+            "level": self.level,
+            "refused": self.refused,
+            "seconds": round(self.seconds, 4),
+        }
+
+
+@dataclass(frozen=True)
+class PipelineOptions:
+    """The pipeline settings every batch of a runner shares."""
+
+    purpose: str = "national_monitoring"
+    store: str = DEFAULT_STORE
+    origin: str | None = None
+    subject: str | None = None
+
+
+class Ingestor:
+    """Runs batches of one runner (``worker`` names it in the key index) through the pipeline."""
+
+    def __init__(
+        self,
+        home: DataHome,
+        *,
+        worker: str,
+        options: PipelineOptions | None = None,
+        areas: AreaIndex | None = None,
+        quarantine: Path | None = None,
+    ) -> None:
+        self.home = home
+        self.options = options or PipelineOptions()
+        self.areas = areas
+        self.index = KeyIndex(home, worker)
+        self.quarantine = Quarantine(quarantine or home.path / "quarantine")
+        self._stored_batches = 0
+
+    def _fault_point(self) -> None:
+        """Crash-test hook: ``ONSHORE_INGEST_FAULT=kill-after-store:N`` makes the process kill
+        itself (SIGKILL) once the N-th batch is in the lake but not yet confirmed, the
+        narrowest window a crash can hit."""
+        self._stored_batches += 1
+        fault = self.home.environ.get("ONSHORE_INGEST_FAULT", "")
+        if fault.startswith("kill-after-store:") and self._stored_batches == int(fault[17:]):
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    def ingest(
+        self,
+        dataset: str,
+        fmt: str,
+        payloads: Sequence[bytes],
+        sources: Sequence[str] | None = None,
+    ) -> BatchOutcome:
+        """Decode and store ``payloads`` (one message each) of format ``fmt`` as ``dataset``."""
+        if fmt not in DECODERS:
+            raise BadInput(f"unknown format {fmt!r} (one of {', '.join(FORMATS)})", field="format")
+        started = time.perf_counter()
+        names = list(sources) if sources is not None else [dataset] * len(payloads)
+        decoded = DECODERS[fmt](payloads)
+        self.quarantine.put(
+            [
+                QuarantinedMessage(
+                    names[r.index], dataset, fmt, r.reason, payloads[r.index], r.field, r.offset
+                )
+                for r in decoded.rejected
+            ],
+            self.home.now(),
+        )
+        base = {
+            "dataset": dataset,
+            "fmt": fmt,
+            "messages": len(payloads),
+            "rows": decoded.table.num_rows,
+            "rejected": len(decoded.rejected),
+            "keys": tuple(decoded.keys),
+        }
+        if decoded.table.num_rows == 0:
+            return BatchOutcome(
+                **base,
+                stored=0,
+                duplicates=0,
+                quarantined_rows=0,
+                files=(),
+                seconds=time.perf_counter() - started,
+            )
+        claim = self.index.claim(dataset, self.options.purpose, decoded.keys)
+        table = decoded.table.filter(pa.array(claim.new)) if claim.duplicates else decoded.table
+        if table.num_rows == 0:
+            self.index.release(claim.batch)
+            return BatchOutcome(
+                **base,
+                stored=0,
+                duplicates=claim.duplicates,
+                quarantined_rows=0,
+                files=(),
+                seconds=time.perf_counter() - started,
+            )
+        try:
+            result = run_pipeline(
+                self.home,
+                [(b, None) for b in table.to_batches()],
+                dataset=dataset,
+                purpose=self.options.purpose,
+                store=self.options.store,
+                areas=self.areas,
+                origin=self.options.origin,
+                subject=self.options.subject,
+            )
+        except (PolicyRefusal, BadInput) as exc:
+            self.index.release(claim.batch)
+            rejected = {r.index for r in decoded.rejected}
+            self.quarantine.put(
+                [
+                    QuarantinedMessage(names[i], dataset, fmt, f"refused: {exc}", p)
+                    for i, p in enumerate(payloads)
+                    if i not in rejected
+                ],
+                self.home.now(),
+            )
+            return BatchOutcome(
+                **base,
+                stored=0,
+                duplicates=claim.duplicates,
+                quarantined_rows=table.num_rows,
+                files=(),
+                seconds=time.perf_counter() - started,
+                refused=str(exc),
+            )
+        except BaseException:
+            # The pipeline may have published files before failing: let recovery look.
+            with contextlib.suppress(Exception):
+                recover(self.index, batch=claim.batch)
+            raise
+        files = tuple(f.path for f in result.files)
+        self._fault_point()
+        self.index.stored(claim.batch, files)
+        return BatchOutcome(
+            **base,
+            stored=result.rows_stored,
+            duplicates=claim.duplicates,
+            quarantined_rows=result.rows_quarantined,
+            files=files,
+            seconds=time.perf_counter() - started,
+            level=result.assessment.level.label,
+        )

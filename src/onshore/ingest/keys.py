@@ -1,0 +1,196 @@
+"""The idempotency index of ingested rows: which keys are stored, by which batch.
+
+Two tables in the metadata database (component ``ingest`` of ``onshore_migrations``)::
+
+    ingest_batches(id, worker, dataset, purpose, state, started_at, finished_at, ledger_size, files)
+    ingest_keys(vin, ts, kind, batch)          PRIMARY KEY (vin, ts, kind)
+
+A batch *claims* its keys before the pipeline runs (state ``pending``): a key already claimed
+by an earlier batch is a duplicate and its row is dropped. When the pipeline has stored the
+batch, the batch becomes ``stored``; only then are its messages acknowledged. A worker that
+dies in between leaves a ``pending`` batch; :meth:`KeyIndex.recover` looks in the lake for its
+keys, keeps those that were stored and releases the others, so the broker's redelivery stores
+each of them exactly once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from onshore.ingest.decode import Key
+from onshore.ledger.backend import MIGRATIONS_TABLE
+from onshore.store.db import MetaDB, iso
+from onshore.store.home import DataHome
+
+COMPONENT = "ingest"
+MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
+    (
+        1,
+        (
+            """CREATE TABLE ingest_batches (
+                id TEXT PRIMARY KEY,
+                worker TEXT NOT NULL,
+                dataset TEXT NOT NULL,
+                purpose TEXT NOT NULL,
+                state TEXT NOT NULL,
+                started_at TEXT NOT NULL,
+                finished_at TEXT,
+                ledger_size BIGINT NOT NULL,
+                files TEXT NOT NULL
+            )""",
+            "CREATE INDEX ingest_batches_state ON ingest_batches (worker, state)",
+            """CREATE TABLE ingest_keys (
+                vin TEXT NOT NULL,
+                ts BIGINT NOT NULL,
+                kind TEXT NOT NULL,
+                batch TEXT NOT NULL,
+                PRIMARY KEY (vin, ts, kind)
+            )""",
+            "CREATE INDEX ingest_keys_batch ON ingest_keys (batch)",
+        ),
+    ),
+)
+
+
+def migrate(meta: MetaDB) -> None:
+    """Create or update the ingest tables (idempotent; PostgreSQL under an advisory lock)."""
+    with meta.transaction():
+        if meta.dialect == "postgresql":
+            digest = hashlib.sha256(f"onshore-migrations:{meta.schema}".encode()).digest()
+            meta.execute(
+                "SELECT pg_advisory_xact_lock(?)", (int.from_bytes(digest[:8], "big", signed=True),)
+            )
+        meta.execute(MIGRATIONS_TABLE)
+        done = {
+            int(r[0])
+            for r in meta.query(
+                "SELECT version FROM onshore_migrations WHERE component = ?", (COMPONENT,)
+            )
+        }
+        for version, statements in MIGRATIONS:
+            if version not in done:
+                for statement in statements:
+                    meta.execute(statement)
+                meta.execute(
+                    "INSERT INTO onshore_migrations VALUES (?, ?, ?)",
+                    (COMPONENT, version, iso(datetime.now(UTC))),
+                )
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A batch's claim: its id and, per row, whether the row is new (not a duplicate)."""
+
+    batch: str
+    new: list[bool]
+
+    @property
+    def duplicates(self) -> int:
+        return self.new.count(False)
+
+
+@dataclass(frozen=True)
+class Pending:
+    """A batch a dead worker left between claiming its keys and recording them as stored."""
+
+    batch: str
+    dataset: str
+    purpose: str
+    started_at: str
+    ledger_size: int
+
+
+class KeyIndex:
+    """Claim, confirm, release and recover the keys of ``worker``'s batches in ``home``."""
+
+    def __init__(self, home: DataHome, worker: str) -> None:
+        self.home = home
+        self.meta = home.meta
+        self.worker = worker
+        migrate(self.meta)
+
+    def claim(self, dataset: str, purpose: str, keys: Sequence[Key]) -> Claim:
+        """Record ``keys`` as pending for a new batch; duplicates (earlier or within) are False."""
+        batch = f"{datetime.now(UTC):%Y%m%dT%H%M%S}-{secrets.token_hex(6)}"
+        size = self.home.ledger.size()
+        with self.meta.transaction():
+            self.meta.execute(
+                "INSERT INTO ingest_batches VALUES (?, ?, ?, ?, 'pending', ?, NULL, ?, '[]')",
+                (batch, self.worker, dataset, purpose, iso(self.home.now()), size),
+            )
+            self.meta.executemany(
+                "INSERT INTO ingest_keys (vin, ts, kind, batch) VALUES (?, ?, ?, ?)"
+                " ON CONFLICT DO NOTHING",
+                [(v, t, k, batch) for v, t, k in keys],
+            )
+            mine = set(self._keys(batch))
+        new = []
+        for key in keys:
+            fresh = key in mine
+            if fresh:
+                mine.discard(key)
+            new.append(fresh)
+        return Claim(batch, new)
+
+    def stored(self, batch: str, files: Sequence[str]) -> None:
+        """The batch is durably stored (its messages may now be acknowledged)."""
+        self.meta.execute(
+            "UPDATE ingest_batches SET state = 'stored', finished_at = ?, files = ? WHERE id = ?",
+            (iso(self.home.now()), json.dumps(list(files)), batch),
+        )
+
+    def release(self, batch: str) -> None:
+        """Forget a batch that stored nothing (its keys may be claimed again)."""
+        with self.meta.transaction():
+            self.meta.execute("DELETE FROM ingest_keys WHERE batch = ?", (batch,))
+            self.meta.execute("DELETE FROM ingest_batches WHERE id = ?", (batch,))
+
+    def keep_only(self, batch: str, keys: set[Key], files: Sequence[str]) -> None:
+        """Keep the claims of ``keys`` (found stored) and release the rest of the batch."""
+        with self.meta.transaction():
+            gone = [r for r in self._keys(batch) if (r[0], r[1], r[2]) not in keys]
+            self.meta.executemany(
+                "DELETE FROM ingest_keys WHERE vin = ? AND ts = ? AND kind = ?", gone
+            )
+            if keys:
+                self.meta.execute(
+                    "UPDATE ingest_batches SET state = 'recovered', finished_at = ?, files = ?"
+                    " WHERE id = ?",
+                    (iso(self.home.now()), json.dumps(list(files)), batch),
+                )
+            else:
+                self.meta.execute("DELETE FROM ingest_batches WHERE id = ?", (batch,))
+
+    def _keys(self, batch: str) -> list[tuple[str, int, str]]:
+        rows = self.meta.query("SELECT vin, ts, kind FROM ingest_keys WHERE batch = ?", (batch,))
+        return [(str(v), int(t), str(k)) for v, t, k in rows]
+
+    def keys_of(self, batch: str) -> set[Key]:
+        """The keys ``batch`` holds."""
+        return set(self._keys(batch))
+
+    def pending(self) -> list[Pending]:
+        """This worker's batches that were claimed but never confirmed."""
+        rows = self.meta.query(
+            "SELECT id, dataset, purpose, started_at, ledger_size FROM ingest_batches"
+            " WHERE worker = ? AND state = 'pending' ORDER BY started_at",
+            (self.worker,),
+        )
+        return [Pending(str(i), str(d), str(p), str(s), int(n)) for i, d, p, s, n in rows]
+
+    def prune(self, older_than: timedelta) -> int:
+        """Forget the keys of batches confirmed more than ``older_than`` ago; returns batches."""
+        cutoff = iso(self.home.now() - older_than)
+        with self.meta.transaction():
+            old = self.meta.query(
+                "SELECT id FROM ingest_batches WHERE state <> 'pending' AND finished_at < ?",
+                (cutoff,),
+            )
+            self.meta.executemany("DELETE FROM ingest_keys WHERE batch = ?", old)
+            self.meta.executemany("DELETE FROM ingest_batches WHERE id = ?", old)
+        return len(old)
