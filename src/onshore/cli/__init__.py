@@ -13,6 +13,7 @@ from onshore.cli.desensitize import desensitize
 from onshore.cli.gbt32960 import gbt32960
 from onshore.cli.ledger import ledger
 from onshore.cli.scan import scan
+from onshore.cli.serve import serve
 from onshore.cli.store import store
 from onshore.cli.subject import subject
 from onshore.cli.transfer import transfer
@@ -41,6 +42,7 @@ COMMANDS: list[click.Command] = [
     consent,
     subject,
     transfer,
+    serve,
 ]
 for _command in COMMANDS:
     cli.add_command(_command)

@@ -1,0 +1,238 @@
+"""``onshore serve``: the HTTP service (FastAPI + uvicorn), and its API keys."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import click
+from rich.table import Table
+
+from onshore.cli._common import err_console, out_console, print_json
+from onshore.cli.store import home_options, open_home
+from onshore.errors import BadInput
+
+ROLES = ("ingest", "operator", "compliance", "auditor")
+DEFAULT_MAX_BODY = 64 << 20
+
+
+def _service() -> ModuleType:
+    """``onshore.service``, or a clear error when the ``service`` extra is not installed."""
+    try:
+        import fastapi  # noqa: F401
+        import uvicorn  # noqa: F401
+
+        import onshore.service as service
+    except ImportError as exc:
+        raise click.ClickException(
+            f"the HTTP service needs the service extra: pip install 'onshore[service]' ({exc})"
+        ) from exc
+    return service
+
+
+@click.group("serve", invoke_without_command=True)
+@click.option("--host", default="127.0.0.1", show_default=True, envvar="ONSHORE_HOST")
+@click.option("--port", default=8000, show_default=True, type=int, envvar="ONSHORE_PORT")
+@click.option(
+    "--areas",
+    type=click.Path(dir_okay=False),
+    help="Sensitive-area GeoJSON (default: HOME/areas.geojson when present).",
+)
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False),
+    help="Processor configuration (default: HOME/config.yaml).",
+)
+@click.option("--pack", "pack_name", default="cn-auto", show_default=True)
+@click.option(
+    "--purpose",
+    default="national_monitoring",
+    show_default=True,
+    help="Purpose of collection when an ingest request names none.",
+)
+@click.option(
+    "--max-body-bytes",
+    default=DEFAULT_MAX_BODY,
+    show_default=True,
+    type=int,
+    help="Larger request bodies are refused with 413.",
+)
+@click.option(
+    "--log-level",
+    default="info",
+    show_default=True,
+    type=click.Choice(["critical", "error", "warning", "info", "debug"]),
+)
+@click.option("--access-log/--no-access-log", default=True, show_default=True)
+@click.option(
+    "--home",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Data home (default: $ONSHORE_HOME or ./onshore-data).",
+)
+@click.option(
+    "--db",
+    metavar="URL",
+    envvar="ONSHORE_DB",
+    help="sqlite:///PATH or postgresql://… (default: HOME/meta.db; env ONSHORE_DB).",
+)
+@click.pass_context
+def serve(
+    ctx: click.Context,
+    host: str,
+    port: int,
+    areas: str | None,
+    config_path: str | None,
+    pack_name: str,
+    purpose: str,
+    max_body_bytes: int,
+    log_level: str,
+    access_log: bool,
+    home: Path | None,
+    db: str | None,
+) -> None:
+    """Serve the HTTP API (OpenAPI at /docs and /openapi.json) on HOST:PORT.
+
+    Every endpoint needs an API key with the right role (make one with `onshore serve keys
+    add`). A client abroad (a key issued with --country, or X-Onshore-Client-Country) reads
+    personal or important data only through the transfer gate. Errors are RFC 9457 problem
+    details. Needs the service extra: pip install 'onshore[service]'.
+
+    \b
+    Example:
+      onshore serve keys add --role ingest --name "gateway 1"
+      onshore serve --host 127.0.0.1 --port 8000 --areas sample/areas.geojson
+    """
+    if ctx.invoked_subcommand is not None:
+        ctx.obj = {"home": home, "db": db}
+        return
+    if max_body_bytes < 1:
+        raise BadInput("--max-body-bytes must be positive", field="max-body-bytes")
+    service = _service()
+    import uvicorn
+
+    settings = service.ServiceSettings(
+        home=home,
+        db=db,
+        pack=pack_name,
+        areas=areas,
+        config=config_path,
+        max_body_bytes=max_body_bytes,
+        default_purpose=purpose,
+    )
+    app = service.create_app(settings)
+    err_console.print(
+        f"onshore serving {app.state.onshore.home.path} on http://{host}:{port} "
+        f"(OpenAPI: http://{host}:{port}/docs)",
+        highlight=False,
+    )
+    uvicorn.run(app, host=host, port=port, log_level=log_level, access_log=access_log)
+
+
+@serve.group("keys")
+def keys() -> None:
+    """API keys of the service: stored as SHA-256 hashes, each with one role.
+
+    \b
+    Roles: ingest (send telemetry), operator (run the pipeline), compliance (transfers,
+    approvals, subject rights), auditor (read only).
+    \b
+    Example:
+      onshore serve keys add --role auditor --name "external audit"
+      onshore serve keys list
+      onshore serve keys revoke 3f9a1c2b7d4e
+    """
+
+
+def _keys(home: Path | None, db: str | None, actor: str) -> tuple[Any, Any]:
+    service = _service()
+    data_home = open_home(home, db, actor)
+    return data_home, service.ApiKeys(data_home.meta)
+
+
+@keys.command("add")
+@click.option("--role", required=True, type=click.Choice(ROLES))
+@click.option(
+    "--name",
+    required=True,
+    help="Who holds the key (for a client abroad: the recipient named in transfer approvals).",
+)
+@click.option("--country", help="Where the holder is (ISO 3166 alpha-2); not CN = abroad.")
+@click.option("--json", "as_json", is_flag=True, help="Print the key and its record as JSON.")
+@home_options
+def add(
+    role: str,
+    name: str,
+    country: str | None,
+    as_json: bool,
+    home: Path | None,
+    db: str | None,
+    actor: str,
+) -> None:
+    """Make a key and print it, once: only its hash is kept.
+
+    \b
+    Example:
+      onshore serve keys add --role compliance --name "DPO office"
+      onshore serve keys add --role auditor --name "Acme GmbH" --country DE
+    """
+    data_home, store = _keys(home, db, actor)
+    try:
+        made = store.add(role, name=name, country=country, created_by=actor, now=data_home.now())
+        data_home.record(
+            "use",
+            purpose="HTTP service access control",
+            dataset="-",
+            decision=f"API key {made.record.id} made for {name!r} with role {role}",
+            details={"key_id": made.record.id, "role": role, "country": made.record.country},
+        )
+    finally:
+        data_home.close()
+    if as_json:
+        print_json(made.record.to_dict() | {"key": made.key})
+        return
+    click.echo(made.key)
+    err_console.print(
+        f"key {made.record.id} ({role}) for {name}: shown once, keep it safe", highlight=False
+    )
+
+
+@keys.command("list")
+@click.option("--json", "as_json", is_flag=True)
+@home_options
+def list_keys(as_json: bool, home: Path | None, db: str | None, actor: str) -> None:
+    """List keys (never their secrets): id, name, role, country, status."""
+    data_home, store = _keys(home, db, actor)
+    try:
+        records = store.list()
+    finally:
+        data_home.close()
+    if as_json:
+        print_json([r.to_dict() for r in records])
+        return
+    table = Table("id", "name", "role", "country", "created", "status")
+    for r in records:
+        d = r.to_dict()
+        table.add_row(r.id, r.name, r.role, r.country or "", r.created_at, d["status"])
+    out_console.print(table)
+
+
+@keys.command("revoke")
+@click.argument("key_id")
+@home_options
+def revoke(key_id: str, home: Path | None, db: str | None, actor: str) -> None:
+    """Revoke KEY_ID at once: the next request with it is refused (401)."""
+    data_home, store = _keys(home, db, actor)
+    try:
+        record = store.revoke(key_id, now=data_home.now())
+        data_home.record(
+            "use",
+            purpose="HTTP service access control",
+            dataset="-",
+            decision=f"API key {key_id} revoked",
+            details={"key_id": key_id, "role": record.role},
+        )
+    finally:
+        data_home.close()
+    click.echo(f"revoked {key_id} ({record.role}, {record.name})")

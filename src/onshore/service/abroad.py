@@ -1,0 +1,64 @@
+"""Reads from abroad are exports: they pass the transfer gate as remote access, or are refused.
+
+When a client abroad (see :mod:`onshore.service.auth`) reads personal or important data, the
+data the response would carry is written to a staging file and run through the transfer gate
+(:meth:`onshore.transfer.execute.TransferGate.run`) with ``access_mode: remote_access``, the
+key's name as the recipient and the client's country. The gate classifies it for real, counts
+the individuals and checks approvals. If it allows the transfer, the export is recorded (ledger,
+counters, outbox package) and the response is sent; if not, the refusal is recorded and the
+client gets a 403 problem with the decision's reasons and what is missing.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from onshore.service.auth import Principal
+from onshore.service.problems import ServiceProblem
+from onshore.service.state import ServiceState
+from onshore.store import DataHome
+from onshore.transfer.models import Recipient, TransferRequest
+
+
+def gate_read(
+    state: ServiceState, home: DataHome, principal: Principal, table: pa.Table, what: str
+) -> dict[str, Any] | None:
+    """Pass ``table`` (what the response would carry) through the gate if the client is abroad.
+
+    Returns the allowed outcome (``None`` for a client in the home jurisdiction, or nothing to
+    send); raises a 403 :class:`ServiceProblem` when the gate refuses.
+    """
+    if not principal.abroad or table.num_rows == 0:
+        return None
+    staging = home.path / "outbox" / ".remote-access"
+    staging.mkdir(parents=True, exist_ok=True)
+    path = staging / f"{what.replace(' ', '-')}-{uuid.uuid4().hex[:12]}.parquet"
+    pq.write_table(table, path, compression="zstd")
+    request = TransferRequest(
+        dataset=str(path),
+        recipient=Recipient(principal.key.name, principal.country or "??"),
+        purpose=principal.purpose or f"remote access from abroad: {what}",
+        access_mode="remote_access",
+    )
+    try:
+        outcome = state.gate().run(request)
+    finally:
+        path.unlink(missing_ok=True)
+    decision = outcome.decision
+    if not decision.allowed:
+        raise ServiceProblem(
+            403,
+            f"remote access from {principal.country} to {what} is an export and the transfer "
+            f"gate refused it ({decision.mechanism}): " + "; ".join(decision.missing),
+            slug="remote-access-refused",
+            title="Remote access from abroad refused",
+            mechanism=decision.mechanism,
+            missing=list(decision.missing),
+            reasons=[r.to_dict() for r in decision.reasons],
+            decision=outcome.to_dict(),
+        )
+    return outcome.to_dict()

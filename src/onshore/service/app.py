@@ -1,0 +1,81 @@
+"""The FastAPI application: routers, problem details, the body limit, the shared state."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from onshore.service import problems
+from onshore.service.limits import BodyLimit
+from onshore.service.routes import data, ingest, ledger, meta, subjects, transfer
+from onshore.service.state import ServiceSettings, ServiceState
+
+DESCRIPTION = """\
+Onshore over HTTP: ingest telemetry, classify and desensitize rows, decide and run
+cross-border transfers, keep consents and data-subject rights, and prove the audit ledger.
+
+**Authentication**: an API key (`onshore serve keys add --role ROLE --name WHO`) as
+`Authorization: Bearer KEY` or `X-API-Key: KEY`. Roles: `ingest` (send telemetry),
+`operator` (run the pipeline), `compliance` (transfers, approvals, subject rights),
+`auditor` (read only: ledger, approvals, consents, reports).
+
+**Clients abroad**: a key issued with a country other than CN, or a request with
+`X-Onshore-Client-Country: DE` (any non-CN code), is remote access from abroad. Reads of
+personal or important data then pass the transfer gate (access mode `remote_access`) and are
+refused with 403 and the gate's reasons unless it allows them. `X-Onshore-Purpose` names the
+purpose approvals are checked against.
+
+**Errors** are RFC 9457 problem details (`application/problem+json`): bad input 422 (with the
+file, record and field), malformed body 400, refused by policy 403, integrity failure 409,
+storage unavailable 503, body over the limit 413.
+"""
+
+TAGS = [
+    {"name": "ingest", "description": "Telemetry into the lake, through the one pipeline"},
+    {"name": "classify", "description": "Classify and desensitize submitted rows"},
+    {"name": "transfer", "description": "The cross-border transfer gate and approvals"},
+    {"name": "consents and subjects", "description": "Consents and data-subject rights"},
+    {"name": "ledger", "description": "The tamper-evident audit ledger"},
+    {"name": "service", "description": "Health, datasets and the annual report"},
+]
+
+
+def create_app(
+    settings: ServiceSettings | None = None, *, environ: dict[str, str] | None = None
+) -> FastAPI:
+    """The service for a data home. The home is opened when the app starts (lifespan) or,
+    for a test client used without ``with``, on creation.
+
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> app = create_app(ServiceSettings(home=Path(tempfile.mkdtemp())), environ={})
+    >>> sorted(app.openapi()["paths"])[:2]
+    ['/v1/approvals', '/v1/consents']
+    >>> app.state.onshore.close()
+    """
+    settings = settings or ServiceSettings()
+    from onshore import __version__
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            app.state.onshore.close()
+
+    app = FastAPI(
+        title="Onshore",
+        version=__version__,
+        summary="Keep connected-vehicle data lawful under China's automotive data rules",
+        description=DESCRIPTION,
+        openapi_tags=TAGS,
+        lifespan=lifespan,
+    )
+    app.state.onshore = ServiceState(settings, environ=environ)
+    problems.install(app)
+    for module in (ingest, data, transfer, subjects, ledger, meta):
+        app.include_router(module.router)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    return app

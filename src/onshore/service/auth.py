@@ -1,0 +1,97 @@
+"""Who is calling: the API key, its role, and whether the client is abroad.
+
+A request carries its key as ``Authorization: Bearer onshore_…`` or ``X-API-Key: onshore_…``.
+Each endpoint names the roles that may call it (:func:`require`); the ``auditor`` role only
+ever reads. A client is *abroad* when its key was issued with a country other than the pack's
+jurisdiction, or when it declares one in ``X-Onshore-Client-Country`` (ISO 3166 alpha-2):
+its reads of personal or important data are remote access from abroad and go through the
+transfer gate (:mod:`onshore.service.abroad`). ``X-Onshore-Purpose`` states the purpose the
+gate checks approvals against.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request, Security
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+
+from onshore.errors import BadInput
+from onshore.service.apikeys import ApiKey, Role, check_country
+from onshore.service.problems import ServiceProblem
+from onshore.service.state import ServiceState
+
+COUNTRY_HEADER = "X-Onshore-Client-Country"
+PURPOSE_HEADER = "X-Onshore-Purpose"
+
+_bearer = HTTPBearer(auto_error=False, description="An Onshore API key as a bearer token.")
+_header = APIKeyHeader(name="X-API-Key", auto_error=False, description="An Onshore API key.")
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The caller of one request."""
+
+    key: ApiKey
+    country: str | None
+    abroad: bool
+    purpose: str | None
+
+    @property
+    def actor(self) -> str:
+        """How the ledger names the caller."""
+        return f"api:{self.key.name} ({self.key.role}, key {self.key.id})"
+
+
+def state_of(request: Request) -> ServiceState:
+    state: ServiceState = request.app.state.onshore
+    return state
+
+
+def _principal(
+    request: Request,
+    bearer: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)],
+    header: Annotated[str | None, Security(_header)],
+) -> Principal:
+    key = header or (bearer.credentials if bearer is not None else None)
+    challenge = {"WWW-Authenticate": 'Bearer realm="onshore"'}
+    if not key:
+        raise ServiceProblem(401, "an API key is required (X-API-Key or Bearer)", headers=challenge)
+    state = state_of(request)
+    record = state.authenticate(key)
+    if record is None:
+        raise ServiceProblem(401, "unknown or revoked API key", headers=challenge)
+    declared = request.headers.get(COUNTRY_HEADER)
+    try:
+        claimed = check_country(declared, field=COUNTRY_HEADER) if declared else None
+    except BadInput as exc:
+        raise ServiceProblem(400, exc.message, field=COUNTRY_HEADER) from None
+    home_country = state.home.pack.jurisdiction.upper()
+    abroad = any(c is not None and c != home_country for c in (record.country, claimed))
+    country = next(
+        (c for c in (record.country, claimed) if c is not None and c != home_country),
+        claimed or record.country or home_country,
+    )
+    purpose = request.headers.get(PURPOSE_HEADER)
+    return Principal(record, country, abroad, purpose.strip() if purpose else None)
+
+
+def require(*roles: Role) -> Callable[..., Principal]:
+    """A dependency that authenticates the caller and checks that its role is one of ``roles``."""
+    allowed = frozenset(roles)
+
+    def check(principal: Annotated[Principal, Depends(_principal)]) -> Principal:
+        if principal.key.role not in allowed:
+            raise ServiceProblem(
+                403,
+                f"role {principal.key.role!r} may not call this endpoint "
+                f"(allowed: {', '.join(sorted(allowed))})",
+                role=principal.key.role,
+                allowed_roles=sorted(allowed),
+            )
+        return principal
+
+    check.roles = tuple(sorted(allowed))  # type: ignore[attr-defined]
+    return check

@@ -1,0 +1,205 @@
+"""Request and response bodies of the HTTP service, as they appear in its OpenAPI schema.
+
+Nested results that the library already defines as JSON (an assessment, a decision, a risk
+report, a ledger proof) are passed through as objects; the members documented here are the
+ones a client acts on.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from onshore.transfer.policy import Exemption
+
+
+class _Open(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+
+class Health(BaseModel):
+    status: Literal["ok"]
+    version: str
+    jurisdiction: str = Field(description="The pack's jurisdiction; clients elsewhere are abroad")
+    ledger_size: int
+    max_body_bytes: int
+
+
+class Rejection(BaseModel):
+    record: int = Field(description="0-based message (line, frame message) in the body")
+    reason: str
+    field: str | None = None
+    offset: int | None = Field(default=None, description="Byte offset in a GB/T 32960 message")
+
+
+class IngestResult(_Open):
+    dataset: str
+    format: str
+    messages: int
+    rows: int
+    stored: int = Field(description="Rows now durably stored (consent gate applied)")
+    duplicates: int = Field(description="Rows already stored before (same VIN, ts, kind)")
+    rejected_messages: int
+    quarantined_rows: int
+    files: list[str]
+    level: str | None
+    rejections: list[Rejection] = Field(description="Up to 100 rejected messages and why")
+    quarantine: str = Field(description="File (in the data home) where rejected messages are kept")
+
+
+class BadRecordOut(_Open):
+    row: int
+    field: str | None
+    error: str
+
+
+class ScanResult(BaseModel):
+    level: str
+    rows: int
+    rows_quarantined: int
+    assessment: dict[str, Any] = Field(description="The full assessment (as `onshore scan --json`)")
+    bad_records: list[BadRecordOut] = Field(description="Up to 100 rows that could not be read")
+
+
+class DesensitizeResult(BaseModel):
+    profile: str
+    rows: int
+    columns: list[str]
+    risk: dict[str, Any] = Field(description="The risk report (as `onshore desensitize --json`)")
+    records: list[dict[str, Any]] = Field(description="The desensitized rows")
+
+
+class RecipientIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=1)
+    country: str = Field(min_length=2, max_length=2, pattern="^[A-Za-z]{2}$")
+    contact: str = ""
+
+
+class TransferIn(BaseModel):
+    """A transfer request; ``dataset`` names a dataset of the data home's lake."""
+
+    model_config = ConfigDict(extra="forbid")
+    dataset: str = Field(min_length=1, description="A lake dataset (see GET /v1/datasets)")
+    recipient: RecipientIn
+    purpose: str = Field(min_length=1)
+    access_mode: Literal["push", "remote_access"] = "push"
+    exemption: Exemption | None = None
+    profile: str | None = Field(default=None, description="A desensitization profile of the pack")
+    store: str | None = Field(default=None, description="Only this store's files (default: all)")
+
+
+class TransferOutcome(_Open):
+    transfer: str
+    dataset: str
+    mechanism: str
+    allowed: bool
+    missing: list[str]
+    reasons: list[dict[str, Any]]
+    counts: dict[str, int]
+    package: str | None = None
+    ledger_index: int | None = None
+
+
+class ApprovalIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    id: str = Field(min_length=1, max_length=200)
+    kind: Literal[
+        "security_assessment",
+        "standard_contract",
+        "certification",
+        "mapping_approval",
+        "regulator_filing",
+    ]
+    recipient: str | None = None
+    purpose: str | None = None
+    categories: list[str] = Field(default_factory=list)
+    max_individuals: int | None = Field(default=None, ge=0)
+    issued: str = Field(pattern=r"^\d{4}-\d{2}-\d{2}$", description="YYYY-MM-DD")
+    expires: str | None = Field(default=None, pattern=r"^\d{4}-\d{2}-\d{2}$")
+    reference: str = ""
+
+
+class ApprovalOut(BaseModel):
+    id: str
+    kind: str
+    recipient: str | None
+    purpose: str | None
+    categories: list[str]
+    max_individuals: int | None
+    issued: str
+    expires: str | None = Field(description="Effective expiry (pack rules), null when none")
+
+
+class ConsentIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    vin: str
+    category: str
+    purpose: str
+    expires_at: str | None = Field(default=None, description="ISO 8601 time with a zone")
+    days: int | None = Field(default=None, ge=1, le=36_500, description="Or: days after grant")
+    person: str = "owner"
+    channel: str = "app"
+    necessity: str | None = None
+    granted_at: str | None = None
+
+
+class WithdrawIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    id: str | None = None
+    vin: str | None = None
+    category: str | None = None
+    purpose: str | None = None
+
+
+class ConsentOut(_Open):
+    id: str
+    vin: str
+    category: str
+    purpose: str
+    status: str
+
+
+class ConsentList(BaseModel):
+    consents: list[ConsentOut]
+    remote_access: dict[str, Any] | None = Field(
+        default=None, description="For a client abroad: the transfer gate's allowed outcome"
+    )
+
+
+class DeletionOut(_Open):
+    request_id: str
+    due_date: str
+    completed_at: str
+    rows_removed: dict[str, int]
+    rows_remaining: int
+
+
+class VerifyOut(_Open):
+    ok: bool
+
+
+class HeadOut(BaseModel):
+    signed_tree_head: dict[str, Any] | None
+
+
+class ProofOut(_Open):
+    type: str
+    remote_access: dict[str, Any] | None = None
+
+
+class DatasetOut(BaseModel):
+    dataset: str
+    files: int
+    rows: int
+    bytes: int
+    levels: list[str]
+    stores: list[str]
+
+
+class ApiKeyOut(BaseModel):
+    id: str
+    name: str
+    role: str
+    country: str | None

@@ -1,0 +1,205 @@
+"""``POST /v1/scan`` and ``POST /v1/desensitize``: classify or desensitize the body's rows.
+
+The rows are the client's own (the body), not the data home's: nothing is stored. Each call is
+a ``use`` entry on the ledger (who, what level, which categories, how many rows).
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import json
+from typing import Annotated, Any, Literal
+
+import pyarrow as pa
+import pyarrow.ipc as ipc
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import Response
+
+from onshore.classify import Classifier
+from onshore.desensitize import Desensitizer, pseudonym_key
+from onshore.errors import BadInput
+from onshore.ledger import Activity
+from onshore.model import Assessment, BadRecord
+from onshore.service import bodies
+from onshore.service.auth import Principal, require, state_of
+from onshore.service.models import DesensitizeResult, ScanResult
+from onshore.service.problems import ServiceProblem, documented
+from onshore.service.routes.ingest import raw_body
+
+router = APIRouter(tags=["classify"])
+ACCEPTED = (bodies.JSONL, bodies.CSV, bodies.PARQUET, bodies.ARROW_STREAM, bodies.ARROW_FILE)
+BODY_DOC = bodies.request_body(
+    *ACCEPTED, description="Rows as JSON lines, CSV, Parquet or Arrow IPC (stream or file)"
+)
+
+
+def _categories(assessment: Assessment) -> list[str]:
+    return sorted(k for k, v in assessment.rows_per_category.items() if v)
+
+
+def _bad(records: list[BadRecord]) -> list[dict[str, Any]]:
+    return [
+        {"row": b.row, "field": b.field, "error": b.error}
+        | ({"line": b.line} if b.line is not None else {})
+        for b in records[:100]
+    ]
+
+
+@router.post(
+    "/v1/scan",
+    summary="Classify rows: level, categories and rules of every field, record and the dataset",
+    response_model=ScanResult,
+    responses=documented(400, 401, 403, 413, 415, 422, 503),
+    openapi_extra=BODY_DOC,
+)
+def scan(
+    body: Annotated[bytes, Depends(raw_body)],
+    principal: Annotated[Principal, Depends(require("operator", "compliance"))],
+    request: Request,
+    subject: str | None = Query(None, description="Column naming the data subject, if not a VIN"),
+    crs: Literal["wgs84", "gcj02"] = Query("wgs84", description="CRS of positions without crs"),
+) -> dict[str, Any]:
+    """What `onshore scan --json` says about a file, for the rows in the body. Rows that
+    cannot be read are counted and listed (row, field, error), and never stop the scan."""
+    state = state_of(request)
+    media = bodies.media_type(request.headers.get("content-type"))
+    with bodies.Spool() as spool, state.session(principal.actor) as home:
+        upload = spool.upload(body, media)
+        classifier = Classifier(
+            home.pack, state.areas, subject=subject, source=bodies.BODY, crs=crs
+        )
+        bad: list[BadRecord] = []
+        reported = 0
+        for batch, rows in upload.batches():
+            result = classifier.classify_batch(batch, rows=rows)
+            new_bad = upload.bad[reported:]
+            reported = len(upload.bad)
+            classifier.add_quarantined(len(new_bad))
+            bad.extend(new_bad)
+            bad.extend(result.bad)
+        classifier.add_quarantined(len(upload.bad[reported:]))
+        bad.extend(upload.bad[reported:])
+        assessment = classifier.assessment()
+        home.record(
+            Activity.USE,
+            purpose="classification of submitted rows (HTTP scan)",
+            dataset="-",
+            categories=_categories(assessment),
+            counts={"rows": assessment.rows, "rows_quarantined": assessment.rows_quarantined},
+            decision=assessment.level.label,
+        )
+    return {
+        "level": assessment.level.label,
+        "rows": assessment.rows,
+        "rows_quarantined": assessment.rows_quarantined,
+        "assessment": assessment.to_dict(),
+        "bad_records": _bad(bad),
+    }
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dt.datetime | dt.date):
+        return value.isoformat()
+    if isinstance(value, bytes):
+        return base64.b64encode(value).decode("ascii")
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, float) and value != value:  # NaN is not JSON
+        return None
+    return value
+
+
+@router.post(
+    "/v1/desensitize",
+    summary="Desensitize rows with a profile of the pack; the output and its residual risk",
+    response_model=DesensitizeResult,
+    responses={
+        200: {
+            "content": {bodies.ARROW_STREAM: {"schema": {"type": "string", "format": "binary"}}},
+            "description": "JSON (records and risk report), or with output=arrow an Arrow IPC "
+            "stream with the risk report in the X-Onshore-Risk header",
+        },
+        **documented(400, 401, 403, 413, 415, 422, 503),
+    },
+    openapi_extra=BODY_DOC,
+)
+def desensitize(
+    body: Annotated[bytes, Depends(raw_body)],
+    principal: Annotated[Principal, Depends(require("operator", "compliance"))],
+    request: Request,
+    profile: str = Query(description="A profile of the pack, e.g. export-default"),
+    subject: str | None = Query(None, description="Column naming the data subject, if not a VIN"),
+    output: Literal["json", "arrow"] = Query("json", description="Response format"),
+) -> Any:
+    """Apply the profile, re-classify the output and measure the risk left (unicity,
+    k-anonymity). When the output breaks the profile's promise nothing is returned: 403 with
+    the risk report, as `onshore desensitize` exits 4."""
+    state = state_of(request)
+    media = bodies.media_type(request.headers.get("content-type"))
+    with bodies.Spool() as spool, state.session(principal.actor) as home:
+        pack = home.pack
+        if profile not in pack.profiles:
+            raise BadInput(
+                f"no profile {profile!r} (profiles: {', '.join(pack.profiles)})", field="profile"
+            )
+        chosen = pack.profile(profile)
+        key = None
+        if any(s.op == "pseudonymize" for s in chosen.steps):
+            key = pseudonym_key(home.keystore)
+        upload = spool.upload(body, media)
+        runner = Desensitizer(
+            chosen, pack, key=key, areas=state.areas, subject=subject, source=bodies.BODY
+        )
+        released: list[pa.RecordBatch] = []
+        reported = 0
+        for batch, rows in upload.batches():
+            released.extend(runner.push(batch, rows=rows))
+            runner.quarantined(len(upload.bad[reported:]))
+            reported = len(upload.bad)
+        runner.quarantined(len(upload.bad[reported:]))
+        released.extend(runner.finish())
+        report = runner.report()
+        risk = report.to_dict()
+        home.record(
+            Activity.USE,
+            purpose=f"desensitization of submitted rows (HTTP, profile {profile})",
+            dataset="-",
+            counts={"rows": sum(b.num_rows for b in released)},
+            decision="released" if report.promise.kept else "withheld: promise broken",
+            details={"profile": profile, "promise": report.promise.to_dict()},
+        )
+    if not report.promise.kept:
+        promise = report.promise
+        raise ServiceProblem(
+            403,
+            f"profile {profile!r} promised at most {promise.level.label}; its output is "
+            f"{promise.found.label}"
+            + (f" with {', '.join(promise.forbidden_found)}" if promise.forbidden_found else "")
+            + ": nothing is returned",
+            slug="policy-refusal",
+            title="Refused by policy",
+            risk=_plain(risk),
+        )
+    table = pa.Table.from_batches(released) if released else pa.table({})
+    if output == "arrow":
+        sink = pa.BufferOutputStream()
+        with ipc.new_stream(sink, table.schema) as writer:
+            writer.write_table(table)
+        header = json.dumps(_plain(risk), separators=(",", ":"), ensure_ascii=True)
+        return Response(
+            sink.getvalue().to_pybytes(),
+            media_type=bodies.ARROW_STREAM,
+            headers={"X-Onshore-Risk": header},
+        )
+    if table.num_rows > 200_000:
+        raise ServiceProblem(422, "more than 200,000 rows: ask for output=arrow", field="output")
+    return {
+        "profile": profile,
+        "rows": table.num_rows,
+        "columns": table.column_names,
+        "risk": _plain(risk),
+        "records": _plain(table.to_pylist()),
+    }

@@ -1,0 +1,111 @@
+"""Health, the lake's datasets, and the annual report."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi.responses import Response
+
+from onshore.service.auth import Principal, require, state_of
+from onshore.service.models import DatasetOut, Health
+from onshore.service.problems import documented
+from onshore.store import Lake
+
+router = APIRouter(tags=["service"])
+REPORT_TYPES = {
+    "html": "text/html; charset=utf-8",
+    "md": "text/markdown; charset=utf-8",
+    "pdf": "application/pdf",
+}
+
+
+@router.get(
+    "/v1/health", summary="Liveness: the service and its data home answer", response_model=Health
+)
+def health(request: Request) -> dict[str, Any]:
+    """No key needed; says nothing about the data."""
+    from onshore import __version__
+
+    state = state_of(request)
+    with state.session("service") as home:
+        size = home.ledger.size()
+        return {
+            "status": "ok",
+            "version": __version__,
+            "jurisdiction": home.pack.jurisdiction,
+            "ledger_size": size,
+            "max_body_bytes": state.settings.max_body_bytes,
+        }
+
+
+@router.get(
+    "/v1/datasets",
+    summary="Datasets in the lake: files, rows, bytes, levels and stores (no rows)",
+    response_model=list[DatasetOut],
+    responses=documented(401, 403, 503),
+)
+def datasets(
+    principal: Annotated[Principal, Depends(require("operator", "compliance", "auditor"))],
+    request: Request,
+) -> list[dict[str, Any]]:
+    state = state_of(request)
+    with state.session(principal.actor) as home:
+        files = Lake(home).files()
+    out: dict[str, dict[str, Any]] = {}
+    for f in files:
+        d = out.setdefault(
+            f.dataset,
+            {
+                "dataset": f.dataset,
+                "files": 0,
+                "rows": 0,
+                "bytes": 0,
+                "levels": set(),
+                "stores": set(),
+            },
+        )
+        d["files"] += 1
+        d["rows"] += f.rows
+        d["bytes"] += f.bytes
+        d["levels"].add(f.level)
+        d["stores"].add(f.store)
+    return [
+        d | {"levels": sorted(d["levels"]), "stores": sorted(d["stores"])} for d in out.values()
+    ]
+
+
+@router.get(
+    "/v1/reports/{year}",
+    summary="The annual automotive data security report of YEAR (html, md or pdf)",
+    response_class=Response,
+    responses={
+        200: {
+            "content": {
+                t.split(";")[0]: {"schema": {"type": "string"}} for t in REPORT_TYPES.values()
+            },
+            "description": "The report, built from the ledger, the stores and config.yaml",
+        },
+        **documented(401, 403, 422, 503),
+    },
+)
+def report(
+    principal: Annotated[Principal, Depends(require("compliance", "auditor"))],
+    request: Request,
+    year: int = Path(ge=2000, le=2100),
+    lang: Literal["zh", "en"] = Query("zh"),
+    format: Literal["html", "md", "pdf"] = Query("html"),
+) -> Response:
+    """As `onshore report --year YEAR`: every table carries the query behind it and the
+    ledger's signed tree head pins the state it was built from."""
+    from onshore.report import build_report
+
+    state = state_of(request)
+    with state.session(principal.actor) as home:
+        built = build_report(home, state.config, year, lang=lang, fmt=format)
+    name = f"onshore-report-{year}-{lang}.{format}"
+    return Response(
+        built.content,
+        media_type=REPORT_TYPES[format],
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )

@@ -1,0 +1,203 @@
+"""Consents, and data-subject rights: export everything about a vehicle, or erase it.
+
+Listing consents and exporting a vehicle's data are reads of personal data: each is a ``view``
+entry on the ledger, and for a client abroad it first passes the transfer gate as remote access
+(:mod:`onshore.service.abroad`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import tempfile
+from pathlib import Path as FsPath
+from typing import Annotated, Any
+
+import pyarrow as pa
+from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi.responses import Response
+
+from onshore.classify import LABEL_COLUMNS
+from onshore.consent import ConsentRegistry
+from onshore.errors import BadInput
+from onshore.ledger import Activity
+from onshore.service.abroad import gate_read
+from onshore.service.auth import Principal, require, state_of
+from onshore.service.models import ConsentIn, ConsentList, ConsentOut, DeletionOut, WithdrawIn
+from onshore.service.problems import documented
+from onshore.store import DataHome, Lake
+from onshore.store.db import parse_iso
+from onshore.store.subject import delete_subject, export_subject
+
+router = APIRouter(tags=["consents and subjects"])
+VIN = r"^[A-HJ-NPR-Z0-9]{17}$"
+
+
+def _time(text: str | None, field: str) -> dt.datetime | None:
+    if text is None:
+        return None
+    try:
+        moment = parse_iso(text if "T" in text else text + "T00:00:00Z")
+    except ValueError:
+        raise BadInput(f"not an ISO 8601 time: {text!r}", field=field) from None
+    return moment
+
+
+@router.get(
+    "/v1/consents",
+    summary="Consents with their status now (a read of personal data: on the ledger)",
+    response_model=ConsentList,
+    responses=documented(400, 401, 403, 422, 503),
+)
+def list_consents(
+    principal: Annotated[Principal, Depends(require("compliance", "auditor", "operator"))],
+    request: Request,
+    vin: str | None = Query(None, pattern=VIN),
+    purpose: str | None = Query(None, min_length=1),
+) -> dict[str, Any]:
+    state = state_of(request)
+    with state.session(principal.actor) as home:
+        now = home.now()
+        items = [c.to_dict(now) for c in ConsentRegistry(home).list(vin=vin, purpose=purpose)]
+        table = pa.Table.from_pylist([{k: v for k, v in c.items() if k != "actor"} for c in items])
+        allowed = gate_read(state, home, principal, table, "consents")
+        home.record(
+            Activity.VIEW,
+            purpose=principal.purpose or "consent registry read (HTTP)",
+            dataset="consents",
+            categories=sorted({c["category"] for c in items}),
+            counts={"consents": len(items)},
+            decision="read",
+            subject=home.subject_ref(vin) if vin else None,
+            details={
+                "filter": {"vin": vin is not None, "purpose": purpose},
+                "country": principal.country,
+                "abroad": principal.abroad,
+            },
+        )
+    return {"consents": items, "remote_access": allowed}
+
+
+@router.post(
+    "/v1/consents",
+    summary="Record a separate consent (an expiry is mandatory)",
+    status_code=201,
+    response_model=ConsentOut,
+    responses=documented(400, 401, 403, 413, 422, 503),
+)
+def grant_consent(
+    principal: Annotated[Principal, Depends(require("compliance", "operator"))],
+    body: ConsentIn,
+    request: Request,
+) -> dict[str, Any]:
+    """A permanent consent is refused (422); a biometric category outside driving safety is
+    refused by policy (403)."""
+    if body.expires_at is not None and body.days is not None:
+        raise BadInput("give expires_at or days, not both", field="expires_at")
+    state = state_of(request)
+    with state.session(principal.actor) as home:
+        granted = _time(body.granted_at, "granted_at") or home.now()
+        expires = _time(body.expires_at, "expires_at")
+        if body.days is not None:
+            expires = granted + dt.timedelta(days=body.days)
+        record = ConsentRegistry(home).grant(
+            body.vin,
+            body.category,
+            body.purpose,
+            expires_at=expires,
+            person=body.person,
+            channel=body.channel,
+            necessity=body.necessity,
+            granted_at=granted,
+        )
+        return record.to_dict(home.now())
+
+
+@router.post(
+    "/v1/consents/withdraw",
+    summary="Withdraw a consent by id, or the consents of a vehicle",
+    response_model=list[ConsentOut],
+    responses=documented(400, 401, 403, 413, 422, 503),
+)
+def withdraw_consent(
+    principal: Annotated[Principal, Depends(require("compliance", "operator"))],
+    body: WithdrawIn,
+    request: Request,
+) -> list[dict[str, Any]]:
+    """Effective at once for every later ingest."""
+    state = state_of(request)
+    with state.session(principal.actor) as home:
+        done = ConsentRegistry(home).withdraw(
+            body.id, vin=body.vin, category=body.category, purpose=body.purpose
+        )
+        now = home.now()
+        return [c.to_dict(now) for c in done]
+
+
+def _vehicle_rows(home: DataHome, vin: str) -> pa.Table:
+    """Every lake row of ``vin`` in one table (schemas unified): what an export would carry."""
+    lake = Lake(home)
+    tables = []
+    for store, lake_file in lake.all_files():
+        found = lake.read_vin(store, lake_file, vin)
+        if found is not None and found.num_rows:
+            keep = [c for c in found.column_names if c not in LABEL_COLUMNS]
+            tables.append(found.select(keep).replace_schema_metadata(None))
+    if not tables:
+        return pa.table({})
+    return pa.concat_tables(tables, promote_options="permissive")
+
+
+@router.post(
+    "/v1/subjects/{vin}/export",
+    summary="Data-subject access: a zip of everything held about a vehicle",
+    response_class=Response,
+    responses={
+        200: {
+            "content": {"application/zip": {"schema": {"type": "string", "format": "binary"}}},
+            "description": "The export (lake rows, consents, requests, ledger entries)",
+        },
+        **documented(400, 401, 403, 422, 503),
+    },
+)
+def export(
+    principal: Annotated[Principal, Depends(require("compliance"))],
+    request: Request,
+    vin: str = Path(pattern=VIN, description="The vehicle's VIN"),
+) -> Response:
+    """As `onshore subject export`: the request is recorded (subject_requests, and a ``view``
+    ledger entry). For a client abroad the vehicle's rows pass the transfer gate first."""
+    state = state_of(request)
+    with (
+        tempfile.TemporaryDirectory(prefix="onshore-export-") as tmp,
+        state.session(principal.actor) as home,
+    ):
+        if principal.abroad:
+            gate_read(state, home, principal, _vehicle_rows(home, vin), f"subject {vin}")
+        target = FsPath(tmp) / f"{vin}.zip"
+        export_subject(home, vin, target)
+        data = target.read_bytes()
+    return Response(
+        data,
+        media_type="application/zip",
+        headers={"Content-Disposition": f'attachment; filename="{vin}.zip"'},
+    )
+
+
+@router.delete(
+    "/v1/subjects/{vin}",
+    summary="Data-subject deletion: physically remove every row and record of a vehicle",
+    response_model=DeletionOut,
+    responses=documented(400, 401, 403, 409, 422, 503),
+)
+def delete(
+    principal: Annotated[Principal, Depends(require("compliance"))],
+    request: Request,
+    vin: str = Path(pattern=VIN, description="The vehicle's VIN"),
+    received: str | None = Query(None, description="When the request was received (ISO time)"),
+) -> dict[str, Any]:
+    """As `onshore subject delete`: due date in Chinese working days, atomic rewrites, the
+    whole lake scanned again before the request completes, a ``deletion`` ledger entry."""
+    state = state_of(request)
+    with state.session(principal.actor) as home:
+        result = delete_subject(home, vin, received_at=_time(received, "received"))
+    return result.to_dict()

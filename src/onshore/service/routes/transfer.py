@@ -1,0 +1,180 @@
+"""Cross-border transfers: assess and run requests on lake datasets; the approvals registry."""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+import uuid
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+
+from onshore.errors import BadInput
+from onshore.ledger import Activity
+from onshore.service.auth import Principal, require, state_of
+from onshore.service.models import ApprovalIn, ApprovalOut, TransferIn, TransferOutcome
+from onshore.service.problems import ServiceProblem, documented
+from onshore.service.snapshot import snapshot_dataset
+from onshore.service.state import ServiceState
+from onshore.store import DataHome
+from onshore.transfer import Approval, approval_expiry, transfer_policy
+from onshore.transfer.execute import Outcome
+from onshore.transfer.models import TransferRequest
+
+router = APIRouter(tags=["transfer"])
+ERRORS = documented(401, 403, 413, 422, 503)
+
+
+def _request(home: DataHome, body: TransferIn, staged: str) -> TransferRequest:
+    if body.profile is not None and body.profile not in home.pack.profiles:
+        raise BadInput(
+            f"no profile {body.profile!r} (profiles: {', '.join(home.pack.profiles)})",
+            field="profile",
+        )
+    raw = body.model_dump(exclude={"store"}) | {"dataset": staged}
+    return TransferRequest.from_mapping(raw)
+
+
+def _decide(state: ServiceState, principal: Principal, body: TransferIn, run: bool) -> Outcome:
+    with state.session(principal.actor) as home:
+        folder = home.path / "outbox" / ".lake-snapshots" / uuid.uuid4().hex[:12]
+        try:
+            staged = snapshot_dataset(
+                home, body.dataset, folder / f"{body.dataset}.parquet", body.store
+            )
+            request = _request(home, body, str(staged))
+            gate = state.gate()
+            return gate.run(request) if run else gate.assess(request)
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def _out(outcome: Outcome, body: TransferIn) -> dict[str, Any]:
+    return outcome.to_dict() | {"dataset": body.dataset, "store": body.store}
+
+
+@router.post(
+    "/v1/transfers/assess",
+    summary="Decide a cross-border transfer of a lake dataset without moving anything",
+    response_model=TransferOutcome,
+    responses=ERRORS,
+)
+def assess(
+    principal: Annotated[Principal, Depends(require("operator", "compliance"))],
+    body: TransferIn,
+    request: Request,
+) -> dict[str, Any]:
+    """The dataset is (desensitized with ``profile`` and) classified for real, its individuals
+    counted against this year's exports, and the mechanism, approvals and reasons decided. A
+    refusal is a value here (``allowed: false``), as in `onshore transfer assess`."""
+    return _out(_decide(state_of(request), principal, body, run=False), body)
+
+
+@router.post(
+    "/v1/transfers/run",
+    summary="Run a cross-border transfer: the export package, or 403 with the reasons",
+    response_model=TransferOutcome,
+    responses=ERRORS,
+)
+def run(
+    principal: Annotated[Principal, Depends(require("compliance"))],
+    body: TransferIn,
+    request: Request,
+) -> dict[str, Any]:
+    """Re-assess and, only if allowed, write the export package (data and SHA-256 manifest)
+    to HOME/outbox, update the counters and record the export. A refusal is recorded on the
+    ledger and answered 403 with the decision."""
+    outcome = _decide(state_of(request), principal, body, run=True)
+    if not outcome.decision.allowed:
+        decision = outcome.decision
+        raise ServiceProblem(
+            403,
+            f"transfer refused ({decision.mechanism}): " + "; ".join(decision.missing),
+            slug="policy-refusal",
+            title="Refused by policy",
+            mechanism=decision.mechanism,
+            missing=list(decision.missing),
+            reasons=[r.to_dict() for r in decision.reasons],
+            decision=_out(outcome, body),
+        )
+    return _out(outcome, body)
+
+
+def _approval_out(approval: Approval, home: DataHome) -> dict[str, Any]:
+    expiry = approval_expiry(approval, transfer_policy(home.pack))
+    return {
+        "id": approval.id,
+        "kind": approval.kind,
+        "recipient": approval.recipient,
+        "purpose": approval.purpose,
+        "categories": list(approval.categories),
+        "max_individuals": approval.max_individuals,
+        "issued": approval.issued.isoformat(),
+        "expires": None if expiry == dt.date.max else expiry.isoformat(),
+    }
+
+
+@router.get(
+    "/v1/approvals",
+    summary="Approvals, filings and certifications on record, with scope and expiry",
+    response_model=list[ApprovalOut],
+    responses=documented(401, 403, 503),
+)
+def list_approvals(
+    principal: Annotated[Principal, Depends(require("compliance", "auditor", "operator"))],
+    request: Request,
+) -> list[dict[str, Any]]:
+    state = state_of(request)
+    with state.session(principal.actor) as home:
+        return [_approval_out(a, home) for a in state.gate().registry.approvals()]
+
+
+def _date(text: str | None, field: str) -> dt.date | None:
+    if text is None:
+        return None
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise BadInput(f"not a date (YYYY-MM-DD): {text!r}", field=field) from None
+
+
+@router.post(
+    "/v1/approvals",
+    summary="Put an approval, filing or certification on record",
+    status_code=201,
+    response_model=ApprovalOut,
+    responses=documented(401, 403, 413, 422, 503),
+)
+def add_approval(
+    principal: Annotated[Principal, Depends(require("compliance"))],
+    body: ApprovalIn,
+    request: Request,
+) -> dict[str, Any]:
+    """Its scope (recipient, purpose, categories, most individuals per year) is what the
+    gate checks a transfer against; the addition is recorded on the ledger."""
+    state = state_of(request)
+    with state.session(principal.actor) as home:
+        unknown = [c for c in body.categories if c not in home.pack.categories]
+        if unknown:
+            raise BadInput(f"unknown categories: {', '.join(unknown)}", field="categories")
+        issued = _date(body.issued, "issued")
+        assert issued is not None
+        approval = Approval(
+            body.id,
+            body.kind,
+            issued,
+            _date(body.expires, "expires"),
+            body.recipient,
+            body.purpose,
+            tuple(body.categories),
+            body.max_individuals,
+        )
+        state.gate().registry.add_approval(approval, reference=body.reference)
+        home.record(
+            Activity.USE,
+            purpose="transfer approvals registry",
+            dataset="-",
+            decision=f"approval {approval.id} ({approval.kind}) put on record",
+            details={"approval": approval.id, "kind": approval.kind},
+        )
+        return _approval_out(approval, home)

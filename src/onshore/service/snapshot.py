@@ -1,0 +1,53 @@
+"""A lake dataset as one Parquet file, for the transfer gate (which reads a file).
+
+The gate classifies what would leave, for real; a lake dataset is many files (per store, per
+date) whose schemas may differ a little (a signal that appears later). They are written, in
+order, to one file under one unified schema (missing columns as nulls), batch by batch, so
+memory stays bounded. The label columns the lake adds (``onshore_level`` …) are dropped: the
+gate labels again.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from onshore.classify import LABEL_COLUMNS
+from onshore.errors import BadInput
+from onshore.store import DataHome, Lake
+
+
+def dataset_files(home: DataHome, dataset: str, store: str | None = None) -> list[Path]:
+    """The indexed lake files of ``dataset`` (optionally of one store), in order."""
+    roots = {s.name: s.root for s in home.stores()}
+    if store is not None and store not in roots:
+        raise BadInput(f"no store {store!r} (declared: {', '.join(roots)})", field="store")
+    files = Lake(home).files(dataset=dataset, store=store)
+    return [roots[f.store] / f.path for f in files if f.store in roots]
+
+
+def snapshot_dataset(home: DataHome, dataset: str, target: Path, store: str | None = None) -> Path:
+    """Write every row of ``dataset`` to ``target`` (Parquet); ``BadInput`` if it has none."""
+    paths = [p for p in dataset_files(home, dataset, store) if p.is_file()]
+    if not paths:
+        raise BadInput(f"no dataset {dataset!r} in the lake (GET /v1/datasets)", field="dataset")
+    schemas = [pq.read_schema(p).remove_metadata() for p in paths]
+    try:
+        unified = pa.unify_schemas(schemas, promote_options="permissive")
+    except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+        raise BadInput(f"the files of {dataset!r} do not share a schema: {exc}") from exc
+    keep = pa.schema([f for f in unified if f.name not in LABEL_COLUMNS])
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with pq.ParquetWriter(target, keep, compression="zstd") as writer:
+        for path in paths:
+            for batch in pq.ParquetFile(path).iter_batches(batch_size=65_536):
+                columns = [
+                    batch.column(f.name).cast(f.type)
+                    if f.name in batch.schema.names
+                    else pa.nulls(batch.num_rows, f.type)
+                    for f in keep
+                ]
+                writer.write_batch(pa.RecordBatch.from_arrays(columns, schema=keep))
+    return target
