@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 SAMPLE ?= sample
 VEHICLES ?= 200
 
-.PHONY: demo test test-fast lint bench install dev clean docs
+.PHONY: demo test test-fast lint bench install dev clean docs sysdeps
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,7 @@ demo: install
 	$(BIN)/onshore scan $(SAMPLE)/charging_sessions.parquet $(SAMPLE)/charging_stations_hourly.parquet \
 		$(SAMPLE)/owners.csv --json > $(SAMPLE)/assessments.json
 	rm -rf $(SAMPLE)/onshore-data
+	mkdir -p $(SAMPLE)/onshore-data && cp examples/config.yaml $(SAMPLE)/onshore-data/config.yaml
 	$(BIN)/onshore store put $(SAMPLE)/telemetry.parquet --dataset telemetry \
 		--areas $(SAMPLE)/areas.geojson --purpose national_monitoring --home $(SAMPLE)/onshore-data
 	$(BIN)/onshore store put $(SAMPLE)/owners.csv --dataset owners --purpose maintenance \
@@ -36,14 +37,21 @@ demo: install
 	$(BIN)/onshore store put $(SAMPLE)/charging_sessions.parquet --dataset charging_sessions \
 		--purpose maintenance --home $(SAMPLE)/onshore-data
 	$(BIN)/onshore ledger verify --home $(SAMPLE)/onshore-data
+	$(BIN)/onshore report --home $(SAMPLE)/onshore-data --lang zh --format html \
+		--out $(SAMPLE)/annual-report.zh.html
+	$(BIN)/onshore report --home $(SAMPLE)/onshore-data --lang en --format md \
+		--out $(SAMPLE)/annual-report.en.md
+	$(BIN)/onshore report verify $(SAMPLE)/annual-report.zh.html --home $(SAMPLE)/onshore-data
+	$(BIN)/onshore notice --home $(SAMPLE)/onshore-data --lang zh --out $(SAMPLE)/notice.zh.html
 	@echo
 	@echo "Labelled telemetry: $(SAMPLE)/telemetry.labelled.parquet"
 	@echo "Assessments of the other files (JSON): $(SAMPLE)/assessments.json"
 	@echo "Data home (lake, metadata, ledger): $(SAMPLE)/onshore-data  (onshore store ls --home …)"
+	@echo "Annual report: $(SAMPLE)/annual-report.zh.html (and .en.md); privacy notice: $(SAMPLE)/notice.zh.html"
 
 # The whole suite, integration tests included (they need PostgreSQL and MQTT: see .ci/run).
 # pytest's exit code 5 (nothing collected) is not a failure.
-test: dev
+test: dev sysdeps
 	$(BIN)/python -m pytest || [ $$? -eq 5 ]
 
 test-fast: dev
@@ -60,6 +68,22 @@ bench: dev
 	$(BIN)/pip install -q -e '.[bench]'
 	$(BIN)/python bench/classify.py
 	$(BIN)/python bench/geofence.py
+
+# Debian packages the PDF report needs: a CJK font (Chinese typesetting) and poppler's pdftoppm
+# (the tests look at the pages as images). Best effort: without them PDF tests skip, HTML works.
+sysdeps:
+	@if ! fc-list :lang=zh 2>/dev/null | grep -q . || ! command -v pdftoppm >/dev/null 2>&1; then \
+	  if command -v apt-get >/dev/null 2>&1; then \
+	    SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+	    echo "installing fonts-wqy-zenhei poppler-utils (Debian)"; \
+	    $$SUDO apt-get install -y -q fonts-wqy-zenhei poppler-utils >/dev/null 2>&1 || \
+	    { $$SUDO apt-get update -q >/dev/null 2>&1 && \
+	      $$SUDO apt-get install -y -q fonts-wqy-zenhei poppler-utils >/dev/null 2>&1; } || \
+	    echo "warning: could not install fonts-wqy-zenhei poppler-utils: PDF tests will skip"; \
+	  else \
+	    echo "warning: no apt-get: install a CJK font and poppler-utils for PDF reports"; \
+	  fi; \
+	fi
 
 clean:
 	rm -rf $(VENV) $(SAMPLE) .pytest_cache .hypothesis

@@ -31,6 +31,7 @@ def test_all_is_sorted_and_complete() -> None:
         "onshore.classify",
         "onshore.classify.engine",
         "onshore.classify.vin",
+        "onshore.report.annual",
     ],
 )
 def test_doctests(module: str) -> None:

@@ -24,6 +24,7 @@ from onshore.geo import AreaCatalogue, AreaIndex, load_areas
 from onshore.model import Assessment, BadRecord, FieldLabel, Finding, LegalRef, Level
 from onshore.packs import Pack, load_pack
 from onshore.pipeline import IngestResult, ingest
+from onshore.report import build_report, render_notice, verify_document
 from onshore.store import DataHome, Lake
 
 __all__ = [
@@ -52,10 +53,13 @@ __all__ = [
     "PolicyRefusal",
     "RiskReport",
     "StorageError",
+    "build_report",
     "classify",
     "desensitize",
     "ingest",
     "load_areas",
     "load_pack",
+    "render_notice",
+    "verify_document",
 ]
 __version__ = "0.1.0"

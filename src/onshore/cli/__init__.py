@@ -11,7 +11,10 @@ from onshore.cli.consent import consent
 from onshore.cli.demo import demo_data
 from onshore.cli.desensitize import desensitize
 from onshore.cli.gbt32960 import gbt32960
+from onshore.cli.incident import complaint, incident
+from onshore.cli.ingest import ingest
 from onshore.cli.ledger import ledger
+from onshore.cli.report import notice, report
 from onshore.cli.scan import scan
 from onshore.cli.serve import serve
 from onshore.cli.store import store
@@ -37,11 +40,16 @@ COMMANDS: list[click.Command] = [
     scan,
     desensitize,
     gbt32960,
+    ingest,
     ledger,
     store,
     consent,
     subject,
     transfer,
+    report,
+    notice,
+    incident,
+    complaint,
     serve,
 ]
 for _command in COMMANDS:

@@ -1,0 +1,243 @@
+"""``onshore report`` and ``onshore notice``: the annual report, its verification, the notice."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from pathlib import Path
+from typing import Any
+
+import click
+
+from onshore.cli._common import err_console, out_console, print_json
+from onshore.cli.store import home_options, open_home
+from onshore.config import load_config
+from onshore.errors import IntegrityError
+
+LANG = click.Choice(["zh", "en"])
+
+
+def _config_option(func: Any) -> Any:
+    return click.option(
+        "--config",
+        "config_path",
+        type=click.Path(dir_okay=False),
+        help="Processor configuration (default: HOME/config.yaml).",
+    )(func)
+
+
+def _this_year() -> int:
+    """The current year in China Standard Time (the report's year is a Beijing-time year)."""
+    return (dt.datetime.now(dt.UTC) + dt.timedelta(hours=8)).year
+
+
+@click.group("report", invoke_without_command=True)
+@click.option("--year", type=int, help="The year reported on (default: this year, UTC+8).")
+@click.option("--lang", type=LANG, default="zh", show_default=True, help="Chinese or English.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["html", "pdf", "md"]),
+    default="html",
+    show_default=True,
+)
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Output file (default: annual-report-YEAR-LANG.FORMAT in the current folder).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print what was written as JSON.")
+@_config_option
+@home_options
+@click.pass_context
+def report(
+    ctx: click.Context,
+    year: int | None,
+    lang: str,
+    fmt: str,
+    out: Path | None,
+    as_json: bool,
+    config_path: str | None,
+    home: Path | None,
+    db: str | None,
+    actor: str,
+) -> None:
+    """The annual automotive data security report (Provisions 2021, Arts. 13 and 14).
+
+    Built from what the data home recorded: the ledger (collection, storage, provision, exports,
+    incidents, complaints), the lake, the metadata database, the pack and HOME/config.yaml.
+    Every table carries the query behind it and the ledger's signed tree head is embedded, so
+    `onshore report verify FILE` can recompute every figure. The report is due by 15 December:
+    a later date is flagged in the report and on stderr; `onshore report due` lists what is
+    missing to file.
+
+    \b
+    Example:
+      onshore report --year 2026 --lang zh --format pdf --out report-2026.pdf
+      onshore report verify report-2026.pdf
+      onshore report due --year 2026
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    from onshore.report import build_report
+    from onshore.report.render import filing_warnings
+
+    year = year or _this_year()
+    target = out or Path(f"annual-report-{year}-{lang}.{fmt}")
+    with open_home(home, db, actor) as data_home:
+        config = load_config(config_path, home=data_home.path)
+        built = build_report(data_home, config, year, lang=lang, fmt=fmt)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_bytes(built.content)
+    warnings = filing_warnings(built.data, "en")
+    sth = built.data["sth"]
+    summary = {
+        "path": str(target),
+        "year": year,
+        "lang": lang,
+        "format": fmt,
+        "bytes": len(built.content),
+        "sha256": hashlib.sha256(built.content).hexdigest(),
+        "as_of": built.data["as_of"],
+        "tree_size": sth["tree_size"] if sth else 0,
+        "tables": {tid: len(t["rows"]) for tid, t in built.data["tables"].items()},
+        "warnings": warnings,
+    }
+    if as_json:
+        print_json(summary)
+        return
+    for warning in warnings:
+        err_console.print(f"[yellow]warning:[/] {warning}")
+    out_console.print(
+        f"wrote {target} ({len(built.content):,} bytes, {fmt}, {lang}): year {year}, "
+        f"ledger size {summary['tree_size']}, {len(summary['tables'])} tables"
+    )
+
+
+@report.command("verify")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@_config_option
+@home_options
+def verify(
+    file: Path,
+    as_json: bool,
+    config_path: str | None,
+    home: Path | None,
+    db: str | None,
+    actor: str,
+) -> None:
+    """Recompute every figure of a report against the data home; exit 3 on any difference.
+
+    Checks that the embedded signed tree head is signed by the ledger's key and held by the
+    ledger, that every table equals a fresh run of its query over that ledger prefix and the
+    metadata as of the report's time, and that the visible document is the rendering of the
+    embedded figures.
+
+    \b
+    Example:
+      onshore report verify annual-report-2026-zh.pdf
+    """
+    from onshore.report import verify_document
+
+    with open_home(home, db, actor) as data_home:
+        config = load_config(config_path, home=data_home.path)
+        result = verify_document(data_home, config, file.read_bytes())
+    if as_json:
+        print_json({"file": str(file), "ok": result.ok, **_result_dict(result)})
+    elif result.ok:
+        out_console.print(f"{file}: ok, {len(result.checked)} tables recomputed and equal")
+    if not result.ok:
+        if not as_json:
+            for problem in result.problems:
+                err_console.print(f"[red]mismatch:[/] {problem}", highlight=False)
+        raise IntegrityError(
+            f"{file}: {len(result.problems)} problem(s); the report does not verify"
+        )
+
+
+def _result_dict(result: Any) -> dict[str, Any]:
+    return {"checked": list(result.checked), "problems": list(result.problems)}
+
+
+@report.command("due")
+@click.option("--year", type=int, help="The year to file (default: this year, UTC+8).")
+@click.option("--json", "as_json", is_flag=True, help="Print the list as JSON.")
+@_config_option
+@home_options
+def due(
+    year: int | None,
+    as_json: bool,
+    config_path: str | None,
+    home: Path | None,
+    db: str | None,
+    actor: str,
+) -> None:
+    """What is missing or overdue before the annual report can be filed (due 15 December).
+
+    Lists unconfigured processor settings, open incidents and complaints, an empty ledger or
+    lake, and a passed deadline. Exit 0 either way; the list is empty when all is in order.
+
+    \b
+    Example:
+      onshore report due --year 2026
+    """
+    from onshore.report import missing_to_file
+
+    year = year or _this_year()
+    with open_home(home, db, actor) as data_home:
+        config = load_config(config_path, home=data_home.path)
+        missing = missing_to_file(data_home, config, year)
+    deadline = dt.date(year, 12, 15).isoformat()
+    if as_json:
+        print_json({"year": year, "deadline": deadline, "missing": missing})
+        return
+    if not missing:
+        out_console.print(f"{year}: nothing missing; file by {deadline}")
+        return
+    out_console.print(f"{year}: {len(missing)} item(s) to settle before filing (due {deadline}):")
+    for item in missing:
+        out_console.print(f"  - {item}", highlight=False)
+
+
+@click.command("notice")
+@click.option("--lang", type=LANG, default="zh", show_default=True, help="Chinese or English.")
+@click.option(
+    "--format", "fmt", type=click.Choice(["html", "md"]), default="html", show_default=True
+)
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Output file (default: standard output).",
+)
+@_config_option
+@home_options
+def notice(
+    lang: str,
+    fmt: str,
+    out: Path | None,
+    config_path: str | None,
+    home: Path | None,
+    db: str | None,
+    actor: str,
+) -> None:
+    """The privacy notice (Provisions 2021, Art. 7), from the pack and the data home.
+
+    For every category of personal information: when it is collected and how to stop it, the
+    purposes, where it is stored and for how long, how to have it deleted, and whom to contact.
+
+    \b
+    Example:
+      onshore notice --lang zh --format html --out notice.zh.html
+    """
+    from onshore.report import render_notice
+
+    with open_home(home, db, actor) as data_home:
+        config = load_config(config_path, home=data_home.path)
+        text = render_notice(data_home, config, lang=lang, fmt=fmt)
+    if out is None:
+        click.echo(text, nl=False)
+        return
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(text, encoding="utf-8")
+    out_console.print(f"wrote {out} ({lang}, {fmt})")

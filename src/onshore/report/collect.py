@@ -1,0 +1,405 @@
+"""Gather the annual report's figures: every table with the query that produced it.
+
+:func:`collect` returns the report's data block, a JSON-plain dict::
+
+    {"format": "onshore-report/1", "year", "as_of", "tz", "pack", "sth", "processor",
+     "tables": {ID: {"query": {...}, "columns": [...], "rows": [[...], ...]}}}
+
+It is a function of the home, the configuration, the year, ``as_of`` (the time the figures
+are taken; SQL reads rows written up to then) and ``tree_size`` (the ledger prefix the signed
+tree head covers). ``onshore report verify`` calls it again with the embedded ``as_of`` and
+tree size and compares table by table.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from typing import Any
+
+from onshore.config import Config
+from onshore.keystore import HMAC_KEY, LEDGER_KEY
+from onshore.ledger import SignedTreeHead
+from onshore.report.incidents import migrate as migrate_register
+from onshore.report.queries import Row, run_lake, run_ledger, run_sql
+from onshore.store import DataHome
+from onshore.store.db import iso
+from onshore.transfer.registry import migrate as migrate_transfers
+
+FORMAT = "onshore-report/1"
+COLUMNS: dict[str, list[str]] = {
+    "contacts": ["role", "name", "contact"],
+    "collection": ["dataset", "purpose", "entries", "records", "categories"],
+    "scale": ["dataset", "records", "individuals", "vehicles"],
+    "categories": ["category", "entries", "records", "datasets"],
+    "retention": ["category", "level", "retention_days", "legal_ref"],
+    "stores": ["store", "jurisdiction", "location", "files", "records", "bytes"],
+    "measures": ["measure", "status", "evidence"],
+    "provision": ["recipient", "purpose", "entries", "records", "categories"],
+    "incidents": [
+        "id",
+        "opened_at",
+        "severity",
+        "title",
+        "status",
+        "report_deadline",
+        "reported_at",
+        "closed_at",
+        "handling",
+    ],
+    "complaints": [
+        "id",
+        "received_at",
+        "channel",
+        "summary",
+        "status",
+        "due_date",
+        "responded_at",
+        "handling",
+        "transfer",
+    ],
+    "subject_requests": ["kind", "status", "requests", "on_time"],
+    "exports": [
+        "recipient",
+        "country",
+        "purpose",
+        "decision",
+        "approval",
+        "exports",
+        "individuals",
+        "sensitive_individuals",
+        "categories",
+        "datasets",
+    ],
+    "export_mechanisms": ["country", "mechanism", "access_mode", "exports", "individuals"],
+    "refusals": ["decision", "entries"],
+    "volume_by_month": ["month", "category_root", "records"],
+}
+
+
+def year_bounds(year: int, tz: dt.timedelta) -> tuple[str, str]:
+    """The local year ``[start, end)`` as UTC text, the way the metadata DB writes times."""
+    zone = dt.timezone(tz)
+    start = dt.datetime(year, 1, 1, tzinfo=zone)
+    end = dt.datetime(year + 1, 1, 1, tzinfo=zone)
+    return iso(start), iso(end)
+
+
+def collect(
+    home: DataHome,
+    config: Config,
+    year: int,
+    *,
+    as_of: str | None = None,
+    tree_size: int | None = None,
+) -> dict[str, Any]:
+    """The report's data block for ``year`` (see the module docstring)."""
+    migrate_register(home.meta)
+    migrate_transfers(home.meta)
+    home.stores()  # declares the default store, as every command does
+    calendar = home.pack.calendar
+    offset = calendar.utc_offset() if calendar is not None else dt.timedelta(hours=8)
+    tz = calendar.timezone if calendar is not None else "+08:00"
+    as_of = as_of or iso(home.now())
+    head = home.ledger.head() if tree_size is None else home.ledger.backend.head_at(tree_size)
+    size = head.tree_size if head is not None else 0
+    start, end = year_bounds(year, offset)
+    ctx = _Context(home, config, year, as_of, size, tz, start, end)
+    tables: dict[str, dict[str, Any]] = {}
+    for table_id, build in BUILDERS.items():
+        query, rows = build(ctx, tables)
+        tables[table_id] = {"query": query, "columns": COLUMNS[table_id], "rows": rows}
+    return {
+        "format": FORMAT,
+        "year": year,
+        "as_of": as_of,
+        "tz": tz,
+        "pack": {"name": home.pack.name, "version": home.pack.version},
+        "sth": head.to_dict() if head is not None else None,
+        "processor": _processor(config),
+        "tables": tables,
+    }
+
+
+class _Context:
+    def __init__(
+        self,
+        home: DataHome,
+        config: Config,
+        year: int,
+        as_of: str,
+        size: int,
+        tz: str,
+        start: str,
+        end: str,
+    ) -> None:
+        self.home, self.config, self.year, self.as_of = home, config, year, as_of
+        self.size, self.tz, self.start, self.end = size, tz, start, end
+
+    def ledger(
+        self,
+        kinds: list[str],
+        group_by: list[str],
+        aggregates: list[list[str]],
+        explode: str | None = None,
+    ) -> tuple[dict[str, Any], list[Row]]:
+        query = {
+            "source": "ledger",
+            "kinds": kinds,
+            "year": self.year,
+            "tz": self.tz,
+            "tree_size": self.size,
+            "explode": explode,
+            "group_by": group_by,
+            "aggregates": aggregates,
+        }
+        rows = run_ledger(self.home.ledger, query) if self.size else []
+        return query, rows
+
+    def sql(self, statement: str, params: list[Any]) -> tuple[dict[str, Any], list[Row]]:
+        query = {"source": "sql", "sql": " ".join(statement.split()), "params": params}
+        return query, run_sql(self.home, query)
+
+
+Builder = Callable[[_Context, dict[str, dict[str, Any]]], tuple[dict[str, Any], list[Row]]]
+
+
+def _processor(config: Config) -> dict[str, Any]:
+    p = config.processor
+    return {
+        "legal_entity": p.legal_entity,
+        "province": p.province,
+        "ciio": p.ciio,
+        "configured": config.configured,
+    }
+
+
+def _contact(c: Any) -> str:
+    return " · ".join(v for v in (c.phone, c.email, c.contact) if v)
+
+
+def _contacts(ctx: _Context, _t: dict[str, dict[str, Any]]) -> tuple[dict[str, Any], list[Row]]:
+    p = ctx.config.processor
+    rows: list[Row] = [
+        ["responsible_person", p.responsible_person.name, _contact(p.responsible_person)],
+        ["user_rights_contact", p.user_rights_contact.name, _contact(p.user_rights_contact)],
+    ]
+    query = {"source": "config", "what": "processor.responsible_person, user_rights_contact"}
+    return query, rows
+
+
+def _collection(ctx: _Context, _t: dict[str, Any]) -> tuple[dict[str, Any], list[Row]]:
+    return ctx.ledger(
+        ["collection"],
+        ["dataset", "purpose"],
+        [["count"], ["sum", "counts.rows"], ["union", "categories"]],
+    )
+
+
+def _scale(ctx: _Context, _t: dict[str, Any]) -> tuple[dict[str, Any], list[Row]]:
+    pack = ctx.home.pack
+    vehicle = pack.header.settings.vehicle_category
+    columns = sorted({n.casefold() for m in pack.fields if m.category == vehicle for n in m.names})
+    query = {
+        "source": "lake",
+        "sql": "SELECT f.dataset, f.store, f.path, d.vin_column FROM lake_files f "
+        "LEFT JOIN datasets d ON d.name = f.dataset WHERE f.part_date >= ? AND f.part_date <= ? "
+        "AND f.written_at <= ? ORDER BY f.dataset, f.store, f.path",
+        "params": [f"{ctx.year}-01-01", f"{ctx.year}-12-31", ctx.as_of],
+        "vehicle_columns": columns,
+    }
+    return query, run_lake(ctx.home, query)
+
+
+def _categories(ctx: _Context, _t: dict[str, Any]) -> tuple[dict[str, Any], list[Row]]:
+    return ctx.ledger(
+        ["storage"],
+        ["category"],
+        [["count"], ["sum", "counts.rows"], ["union", "dataset"]],
+        explode="categories",
+    )
+
+
+def _retention(ctx: _Context, tables: dict[str, Any]) -> tuple[dict[str, Any], list[Row]]:
+    pack = ctx.home.pack
+    rows: list[Row] = []
+    for category, *_rest in tables["categories"]["rows"]:
+        if category not in pack.categories:
+            rows.append([category, "unknown", None, ""])
+            continue
+        days = pack.retention.days_for(pack, category) if pack.retention else None
+        ref = pack.legal_ref(pack.categories[category].ref)
+        rows.append(
+            [category, pack.categories[category].level, days, f"{ref.title}, {ref.article}"]
+        )
+    query = {
+        "source": "pack",
+        "what": f"{pack.name}@{pack.version}: level and retention per category",
+    }
+    return query, rows
+
+
+def _stores(ctx: _Context, _t: dict[str, Any]) -> tuple[dict[str, Any], list[Row]]:
+    return ctx.sql(
+        """SELECT s.name, s.jurisdiction, s.location, COUNT(f.path), COALESCE(SUM(f.rows), 0),
+           COALESCE(SUM(f.bytes), 0) FROM stores s LEFT JOIN lake_files f ON f.store = s.name
+           AND f.part_date >= ? AND f.part_date <= ? AND f.written_at <= ?
+           GROUP BY s.name, s.jurisdiction, s.location ORDER BY s.name""",
+        [f"{ctx.year}-01-01", f"{ctx.year}-12-31", ctx.as_of],
+    )
+
+
+def _measures(ctx: _Context, _t: dict[str, Any]) -> tuple[dict[str, Any], list[Row]]:
+    home, pack = ctx.home, ctx.home.pack
+    stores = ", ".join(f"{s.name}:{s.jurisdiction}" for s in home.stores())
+    residency = pack.retention.residency if pack.retention else None
+    rows: list[Row] = [
+        [
+            "residency",
+            "on" if residency else "off",
+            f"{residency.rule_id} (from {residency.min_level}); stores {stores}"
+            if residency
+            else f"stores {stores}",
+        ],
+    ]
+    head = home.ledger.backend.head_at(ctx.size) if ctx.size else None
+    rows.append(
+        [
+            "ledger",
+            "on" if head else "empty",
+            f"Merkle tree, Ed25519 signed heads; size {ctx.size}, key {head.key_id}"
+            if head
+            else "no entries",
+        ]
+    )
+    keys = []
+    for kind in (LEDGER_KEY, HMAC_KEY, "transfer-count"):
+        if (home.keystore.path / kind).is_dir():
+            count = sum(
+                1 for p in (home.keystore.path / kind).iterdir() if not p.name.startswith(".")
+            )
+            keys.append(f"{kind}: {count}")
+    rows.append(["keystore", "on" if keys else "off", "; ".join(keys) or "no keys"])
+    profiles = sorted(getattr(pack, "profiles", {}) or {})
+    rows.append(
+        ["desensitization", "on" if profiles else "off", ", ".join(profiles) or "no profiles"]
+    )
+    consents = ctx.home.meta.query(
+        "SELECT COUNT(*) FROM consents WHERE granted_at <= ?", (ctx.as_of,)
+    )[0][0]
+    bases = pack.bases
+    rows.append(
+        [
+            "consent_gate",
+            "on" if bases else "off",
+            f"{len(bases.bases)} legal bases for {len(bases.purposes)} purposes; "
+            f"{int(consents)} consents on record"
+            if bases
+            else "no bases.yaml",
+        ]
+    )
+    retention = pack.retention
+    rows.append(
+        [
+            "retention",
+            "on" if retention else "off",
+            f"{len(retention.retention)} periods, default {retention.default_days} days; "
+            f"deletion within {retention.deletion_due_working_days} working days"
+            if retention
+            else "no retention.yaml",
+        ]
+    )
+    query = {
+        "source": "home",
+        "what": "pack residency/retention/profiles/bases, keystore folders, ledger head, "
+        "SELECT COUNT(*) FROM consents WHERE granted_at <= as_of",
+    }
+    return query, rows
+
+
+def _provision(ctx: _Context, _t: dict[str, Any]) -> tuple[dict[str, Any], list[Row]]:
+    return ctx.ledger(
+        ["provision"],
+        ["details.recipient", "purpose"],
+        [["count"], ["sum", "counts.rows"], ["union", "categories"]],
+    )
+
+
+def _history(fields: list[str]) -> list[list[str]]:
+    return [["last", f"details.{f}"] for f in fields]
+
+
+def _incidents(ctx: _Context, _t: dict[str, Any]) -> tuple[dict[str, Any], list[Row]]:
+    return ctx.ledger(["incident"], ["details.id"], _history(COLUMNS["incidents"][1:]))
+
+
+def _complaints(ctx: _Context, _t: dict[str, Any]) -> tuple[dict[str, Any], list[Row]]:
+    return ctx.ledger(["complaint"], ["details.id"], _history(COLUMNS["complaints"][1:]))
+
+
+def _subject_requests(ctx: _Context, _t: dict[str, Any]) -> tuple[dict[str, Any], list[Row]]:
+    return ctx.sql(
+        """SELECT kind, status, COUNT(*), SUM(CASE WHEN completed_at IS NOT NULL
+           AND due_date IS NOT NULL AND substr(completed_at, 1, 10) <= due_date THEN 1 ELSE 0 END)
+           FROM subject_requests WHERE received_at >= ? AND received_at < ? AND received_at <= ?
+           GROUP BY kind, status ORDER BY kind, status""",
+        [ctx.start, ctx.end, ctx.as_of],
+    )
+
+
+def _exports(ctx: _Context, _t: dict[str, Any]) -> tuple[dict[str, Any], list[Row]]:
+    return ctx.ledger(
+        ["export"],
+        ["details.recipient", "details.country", "purpose", "decision", "details.approval"],
+        [
+            ["count"],
+            ["sum", "counts.individuals"],
+            ["sum", "counts.sensitive_individuals"],
+            ["union", "categories"],
+            ["union", "dataset"],
+        ],
+    )
+
+
+def _export_mechanisms(ctx: _Context, _t: dict[str, Any]) -> tuple[dict[str, Any], list[Row]]:
+    return ctx.sql(
+        """SELECT country, mechanism, access_mode, COUNT(*), COALESCE(SUM(individuals), 0)
+           FROM transfers WHERE allowed = 1 AND at >= ? AND at < ? AND at <= ?
+           GROUP BY country, mechanism, access_mode ORDER BY country, mechanism, access_mode""",
+        [ctx.start, ctx.end, ctx.as_of],
+    )
+
+
+def _refusals(ctx: _Context, _t: dict[str, Any]) -> tuple[dict[str, Any], list[Row]]:
+    return ctx.ledger(["policy_refusal"], ["decision"], [["count"]])
+
+
+def _volume(ctx: _Context, _t: dict[str, Any]) -> tuple[dict[str, Any], list[Row]]:
+    return ctx.ledger(
+        ["storage"], ["month", "category_root"], [["sum", "counts.rows"]], explode="categories"
+    )
+
+
+BUILDERS: dict[str, Builder] = {
+    "contacts": _contacts,
+    "collection": _collection,
+    "scale": _scale,
+    "categories": _categories,
+    "retention": _retention,
+    "stores": _stores,
+    "measures": _measures,
+    "provision": _provision,
+    "incidents": _incidents,
+    "complaints": _complaints,
+    "subject_requests": _subject_requests,
+    "exports": _exports,
+    "export_mechanisms": _export_mechanisms,
+    "refusals": _refusals,
+    "volume_by_month": _volume,
+}
+
+
+def sth_of(data: dict[str, Any]) -> SignedTreeHead | None:
+    """The signed tree head a data block embeds."""
+    raw = data.get("sth")
+    return SignedTreeHead.from_dict(raw) if raw else None

@@ -1,0 +1,233 @@
+"""Render the report's data block as Markdown or HTML (Jinja2 templates), Chinese or English.
+
+The document is a pure function of the data block, the language and the format, so
+``onshore report verify`` can render it again and compare. The data block itself is embedded in
+every format: a ``<script type="application/json">`` element in HTML, a fenced ``json`` block in
+Markdown, a file attachment in PDF (:mod:`onshore.report.pdf`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from typing import Any
+
+import yaml
+
+from onshore.errors import BadInput
+from onshore.report.charts import horizontal_bars, stacked_bars
+from onshore.report.queries import describe
+
+LANGS = ("zh", "en")
+FORMATS = ("html", "md", "pdf")
+HTML_BLOCK = re.compile(
+    r'<script type="application/json" id="onshore-report-data">(.*?)</script>', re.DOTALL
+)
+MD_MARKER = "<!-- onshore-report-data -->"
+MD_BLOCK = re.compile(re.escape(MD_MARKER) + r"\n```json\n(.*?)\n```", re.DOTALL)
+SECTIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("s2", ("collection", "scale", "categories")),
+    ("s3", ("stores", "retention", "measures", "subject_requests")),
+    ("s4", ("provision",)),
+    ("s5", ("incidents",)),
+    ("s6", ("complaints",)),
+)
+TABLE_TITLES = {
+    "collection": "s2_collection",
+    "scale": "s2_scale",
+    "categories": "s2_categories",
+    "stores": "s3_stores",
+    "retention": "s3_retention",
+    "measures": "s3_measures",
+    "subject_requests": "s3_subject_requests",
+    "export_mechanisms": "s7_mechanisms",
+    "refusals": "s7_refusals",
+}
+
+
+@cache
+def labels(lang: str) -> dict[str, Any]:
+    """The words of ``lang`` (English fills any gap in Chinese)."""
+    if lang not in LANGS:
+        raise BadInput(f"unknown language {lang!r} (one of: {', '.join(LANGS)})", field="lang")
+    text = resources.files("onshore.report").joinpath("templates/labels.yaml").read_text("utf-8")
+    raw = yaml.safe_load(text)
+    return {**raw["en"], **raw[lang]}
+
+
+@dataclass(frozen=True)
+class TableView:
+    """A table ready to print: title, headers and cells as text, and its query."""
+
+    id: str
+    title: str
+    headers: tuple[str, ...]
+    rows: tuple[tuple[str, ...], ...]
+    numeric: tuple[bool, ...]
+    query: str
+
+
+def category_name(key: str, lang: str) -> str:
+    """``行踪轨迹 (location.trajectory)`` in Chinese; the key alone in English."""
+    names = labels(lang).get("categories") or {}
+    probe: str | None = key
+    while probe:
+        if probe in names:
+            return f"{names[probe]} ({key})"
+        probe = probe.rpartition(".")[0] or None
+    return key
+
+
+def _cell(column: str, value: Any, lang: str) -> str:
+    words = labels(lang)
+    if value is None or value == "":
+        return "—"
+    if isinstance(value, bool):
+        return str(words["answer_yes"] if value else words["answer_no"])
+    if isinstance(value, int):
+        return f"{value:,}"
+    text = str(value)
+    if column in ("category", "categories", "category_root"):
+        return "; ".join(category_name(k.strip(), lang) for k in text.split(","))
+    if column == "level":
+        return str(words["levels"].get(text, text))
+    if column == "measure":
+        return str(words["measures"].get(text, text))
+    if column == "status":
+        return str(words["statuses"].get(text, text))
+    if column == "role":
+        return str(words["roles"].get(text, text))
+    if column == "name" and text == "(not configured)":
+        return str(words["not_configured"])
+    return text
+
+
+def table_view(table_id: str, table: Mapping[str, Any], lang: str) -> TableView:
+    words = labels(lang)
+    columns: Sequence[str] = table["columns"]
+    rows = tuple(
+        tuple(
+            str(words["total"]) if (c == "dataset" and v == "*") else _cell(c, v, lang)
+            for c, v in zip(columns, row, strict=True)
+        )
+        for row in table["rows"]
+    )
+    numeric = tuple(
+        all(isinstance(r[i], int) and not isinstance(r[i], bool) for r in table["rows"])
+        and bool(table["rows"])
+        for i in range(len(columns))
+    )
+    title = str(words.get(TABLE_TITLES.get(table_id, ""), table_id))
+    headers = tuple(str(words["cols"].get(c, c)) for c in columns)
+    return TableView(table_id, title, headers, rows, numeric, describe(table["query"]))
+
+
+def filing_warnings(data: Mapping[str, Any], lang: str) -> list[str]:
+    """What keeps the report from being filed as is: lateness, missing configuration."""
+    words = labels(lang)
+    out = []
+    as_of = dt.datetime.fromisoformat(str(data["as_of"]).replace("Z", "+00:00"))
+    sign = -1 if data["tz"].startswith("-") else 1
+    hh, mm = data["tz"][1:].split(":")
+    local = (as_of + sign * dt.timedelta(hours=int(hh), minutes=int(mm))).date()
+    if local > dt.date(int(data["year"]), 12, 15):
+        out.append(str(words["late_warning"]))
+    if not data["processor"]["configured"]:
+        out.append(str(words["unconfigured_warning"]))
+    return out
+
+
+def charts(data: Mapping[str, Any], lang: str) -> list[str]:
+    """The SVG charts: volume by category over the year; exports by destination and mechanism."""
+    words = labels(lang)
+    volume = [tuple(r) for r in data["tables"]["volume_by_month"]["rows"]]
+    out = []
+    if volume:
+        out.append(
+            stacked_bars(
+                volume,
+                title=str(words["chart_volume"]),
+                label=lambda k: category_name(k, lang),
+            )
+        )
+    exports = data["tables"]["export_mechanisms"]["rows"]
+    if exports:
+        bars = [(f"{r[0]} · {r[1]} · {r[2]}", int(r[3])) for r in exports]
+        out.append(horizontal_bars(bars, title=str(words["chart_exports"])))
+    return out
+
+
+def context(data: Mapping[str, Any], lang: str) -> dict[str, Any]:
+    """Everything a template needs."""
+    words = labels(lang)
+    tables = data["tables"]
+    views = {tid: table_view(tid, t, lang) for tid, t in tables.items()}
+    exported = bool(tables["exports"]["rows"] or tables["export_mechanisms"]["rows"])
+    return {
+        "w": words,
+        "lang": lang,
+        "data": data,
+        "p": data["processor"],
+        "contacts": views["contacts"],
+        "sections": [(str(words[key]), [views[t] for t in ids]) for key, ids in SECTIONS],
+        "exported": exported,
+        "exports": [views["exports"], views["export_mechanisms"], views["refusals"]],
+        # Sorted by id: the data block is embedded with sorted keys, so a rendering from the
+        # block read back must list the tables in the same order as the first one.
+        "appendix": [views[tid] for tid in sorted(views)],
+        "warnings": filing_warnings(data, lang),
+        "charts": charts(data, lang),
+        "sth": data["sth"],
+        "block": embed_json(data),
+    }
+
+
+def embed_json(data: Mapping[str, Any]) -> str:
+    """The data block as compact JSON that is safe inside a ``<script>`` element."""
+    text = json.dumps(data, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    return text.replace("</", "<\\/")
+
+
+@cache
+def _env() -> Any:
+    try:
+        import jinja2
+    except ImportError as exc:
+        raise BadInput("the report needs Jinja2: pip install 'onshore[report]'") from exc
+    return jinja2.Environment(
+        loader=jinja2.PackageLoader("onshore.report", "templates"),
+        autoescape=jinja2.select_autoescape(enabled_extensions=("html",), default=False),
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+
+
+def render_text(template: str, ctx: Mapping[str, Any]) -> str:
+    return str(_env().get_template(template).render(**ctx))
+
+
+def render(data: Mapping[str, Any], lang: str, fmt: str) -> str:
+    """The report as Markdown or HTML text (the PDF is rendered from the HTML)."""
+    if fmt not in ("html", "md"):
+        raise BadInput(f"text formats are html and md, not {fmt!r}", field="format")
+    return render_text(f"report.{fmt}.j2", context(data, lang))
+
+
+def extract_block(text: str) -> dict[str, Any]:
+    """The data block of an HTML or Markdown report."""
+    match = HTML_BLOCK.search(text) or MD_BLOCK.search(text)
+    if match is None:
+        raise BadInput("no Onshore report data block in this file")
+    try:
+        block = json.loads(match.group(1))
+    except json.JSONDecodeError as exc:
+        raise BadInput(f"the report's data block is not valid JSON: {exc}") from exc
+    if not isinstance(block, dict):
+        raise BadInput("the report's data block is not a JSON object")
+    return block
