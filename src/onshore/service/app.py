@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
+from fastapi.routing import APIRoute
 
 from onshore.service import problems
 from onshore.service.limits import BodyLimit
@@ -75,7 +77,47 @@ def create_app(
     )
     app.state.onshore = ServiceState(settings, environ=environ)
     problems.install(app)
-    for module in (ingest, data, transfer, subjects, ledger, meta):
+    for module in ROUTERS:
         app.include_router(module.router)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    _document_roles(app)
     return app
+
+
+ROUTERS = (ingest, data, transfer, subjects, ledger, meta)
+
+
+def endpoint_roles() -> dict[tuple[str, str], tuple[str, ...]]:
+    """``(METHOD, path)`` → the roles that may call it (empty: no key needed)."""
+    out: dict[tuple[str, str], tuple[str, ...]] = {}
+    for module in ROUTERS:
+        for route in module.router.routes:
+            if not isinstance(route, APIRoute):
+                continue
+            roles: tuple[str, ...] = ()
+            for dependency in route.dependant.dependencies:
+                roles = getattr(dependency.call, "roles", roles)
+            for method in route.methods or ():
+                out[(method, route.path)] = roles
+    return out
+
+
+def _document_roles(app: FastAPI) -> None:
+    """Each operation of the OpenAPI schema says which roles may call it (x-onshore-roles)."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        schema = build()
+        for (method, path), roles in endpoint_roles().items():
+            operation = schema["paths"].get(path, {}).get(method.lower())
+            if operation is None:
+                continue
+            operation["x-onshore-roles"] = list(roles)
+            who = ", ".join(roles) if roles else "anyone (no key)"
+            operation["description"] = (operation.get("description") or "") + f"\n\nRoles: {who}."
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

@@ -44,7 +44,14 @@ def _decide(state: ServiceState, principal: Principal, body: TransferIn, run: bo
             )
             request = _request(home, body, str(staged))
             gate = state.gate()
-            return gate.run(request) if run else gate.assess(request)
+            try:
+                return gate.run(request) if run else gate.assess(request)
+            except BadInput as exc:  # name the dataset, not the snapshot's path
+                if exc.file != str(staged):
+                    raise
+                raise BadInput(
+                    exc.message, file=f"dataset {body.dataset}", record=exc.record, field=exc.field
+                ) from None
         finally:
             shutil.rmtree(folder, ignore_errors=True)
 

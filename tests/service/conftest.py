@@ -1,0 +1,39 @@
+"""The service against a real data home in tmp_path (embedded SQLite), through TestClient."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("fastapi")
+pytest.importorskip("httpx")
+
+from fastapi.testclient import TestClient
+from service_support import Keys
+
+from onshore.service import ROLES, ServiceSettings, create_app
+
+
+@pytest.fixture
+def home_path(tmp_path: Path) -> Path:
+    return tmp_path / "home"
+
+
+@pytest.fixture
+def app(home_path: Path):  # type: ignore[no-untyped-def]
+    return create_app(ServiceSettings(home=home_path), environ={})
+
+
+@pytest.fixture
+def client(app) -> Iterator[TestClient]:  # type: ignore[no-untyped-def]
+    with TestClient(app) as c:
+        yield c
+
+
+@pytest.fixture
+def keys(app) -> Keys:  # type: ignore[no-untyped-def]
+    store = app.state.onshore.keys
+    made = {role: store.add(role, name=f"test {role}").key for role in ROLES}
+    return Keys(made)

@@ -1,0 +1,93 @@
+"""Helpers for the service tests: keys per role, bodies in each format, ledger lookups."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.ipc as ipc
+
+from onshore import gbt32960 as g
+from onshore.ledger import Activity, LedgerEntry
+
+T0 = datetime(2026, 3, 2, 8, 0, 0, tzinfo=UTC)
+T0_MS = int(T0.timestamp() * 1000)
+JSONL = {"Content-Type": "application/x-ndjson"}
+ARROW = {"Content-Type": "application/vnd.apache.arrow.stream"}
+FRAMES = {"Content-Type": "application/octet-stream"}
+PROBLEM = "application/problem+json"
+
+
+@dataclass(frozen=True)
+class Keys:
+    by_role: dict[str, str]
+
+    def __call__(self, role: str, **headers: str) -> dict[str, str]:
+        """Headers that authenticate as ``role`` (plus ``headers``, ``_`` → ``-``)."""
+        extra = {k.replace("_", "-"): v for k, v in headers.items()}
+        return {"X-API-Key": self.by_role[role], **extra}
+
+
+def vin(i: int) -> str:
+    return f"LSVAU2180N2{i:06d}"
+
+
+def message(i: int, second: int, **extra: Any) -> dict[str, Any]:
+    return {
+        "vin": vin(i),
+        "ts": T0_MS + second * 1000,
+        "lat": 31.2 + i * 1e-4,
+        "lon": 121.4 + second * 1e-5,
+        "speed": 42.0,
+        **extra,
+    }
+
+
+def jsonl(messages: list[dict[str, Any]]) -> bytes:
+    return b"".join(json.dumps(m).encode() + b"\n" for m in messages)
+
+
+def arrow_stream(table: pa.Table) -> bytes:
+    sink = pa.BufferOutputStream()
+    with ipc.new_stream(sink, table.schema) as writer:
+        writer.write_table(table)
+    return bytes(sink.getvalue().to_pybytes())
+
+
+def arrow_table(vehicles: int, seconds: int) -> pa.Table:
+    rows = [message(i, s) for i in range(vehicles) for s in range(seconds)]
+    return pa.table(
+        {
+            "vin": [r["vin"] for r in rows],
+            "ts": pa.array([r["ts"] for r in rows], pa.timestamp("ms", tz="UTC")),
+            "lat": [r["lat"] for r in rows],
+            "lon": [r["lon"] for r in rows],
+            "speed": [r["speed"] for r in rows],
+        }
+    )
+
+
+def gbt_frame(i: int, second: int) -> bytes:
+    """A 2016 real-time frame of vehicle ``i`` at ``T0 + second``."""
+    beijing = (T0 + timedelta(seconds=second)).replace(tzinfo=None) + timedelta(hours=8)
+    pos = g.Position(status=0, longitude=121.4 + i * 1e-4, latitude=31.2)
+    report = g.RealTimeReport(beijing, (pos,))
+    return g.encode_frame(g.Frame(g.Edition.V2016, 2, 0xFE, vin(i), 1, report))
+
+
+def entries(app: Any, kind: Activity | None = None) -> list[tuple[int, LedgerEntry]]:
+    home = app.state.onshore.home
+    return list(home.ledger.entries(kind=kind))
+
+
+def assert_problem(response: Any, status: int, slug: str) -> dict[str, Any]:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith(PROBLEM)
+    body: dict[str, Any] = response.json()
+    assert body["type"] == f"urn:onshore:problem:{slug}", body
+    assert body["status"] == status
+    assert body["title"]
+    return body

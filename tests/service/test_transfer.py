@@ -1,0 +1,111 @@
+"""Transfers of lake datasets over HTTP: assess (a value), run (403 or the package), approvals."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from fastapi.testclient import TestClient
+from service_support import JSONL, Keys, assert_problem, entries, jsonl, message
+
+from onshore.ledger import Activity
+from onshore.service import ROLES, ServiceSettings, create_app
+
+REQUEST = {
+    "dataset": "telemetry",
+    "recipient": {"name": "Acme GmbH", "country": "DE"},
+    "purpose": "warranty analytics",
+}
+
+
+def _ingest(client, keys) -> None:
+    body = jsonl([message(i, s) for i in range(4) for s in range(5)])
+    assert (
+        client.post(
+            "/v1/ingest/telemetry", content=body, headers=keys("ingest", **JSONL)
+        ).status_code
+        == 200
+    )
+
+
+def test_assess_run_refused_then_allowed_with_an_approval(app, client, keys) -> None:
+    _ingest(client, keys)
+    r = client.post("/v1/transfers/assess", json=REQUEST, headers=keys("operator"))
+    assert r.status_code == 200, r.text
+    out = r.json()
+    assert (out["dataset"], out["allowed"]) == ("telemetry", False)
+    assert out["mechanism"] == "standard_contract_or_certification"
+    assert out["counts"]["individuals"] == 4
+    r = client.post("/v1/transfers/run", json=REQUEST, headers=keys("compliance"))
+    body = assert_problem(r, 403, "policy-refusal")
+    assert body["missing"] and body["reasons"]
+    assert entries(app, Activity.POLICY_REFUSAL)
+    approval = {
+        "id": "SCC-1",
+        "kind": "standard_contract",
+        "recipient": "Acme GmbH",
+        "issued": "2026-01-05",
+    }
+    r = client.post("/v1/approvals", json=approval, headers=keys("compliance"))
+    assert r.status_code == 201 and r.json()["expires"] is None
+    listed = client.get("/v1/approvals", headers=keys("auditor")).json()
+    assert [a["id"] for a in listed] == ["SCC-1"]
+    r = client.post("/v1/transfers/run", json=REQUEST, headers=keys("compliance"))
+    assert r.status_code == 200, r.text
+    out = r.json()
+    assert out["allowed"] is True and out["approval_used"] == "SCC-1"
+    assert (Path(out["package"]) / "manifest.json").is_file()
+    assert entries(app, Activity.EXPORT)
+    snapshots = app.state.onshore.home.path / "outbox" / ".lake-snapshots"
+    assert not any(snapshots.iterdir())
+
+
+AREAS = {
+    "type": "FeatureCollection",
+    "features": [
+        {
+            "type": "Feature",
+            "properties": {"id": "mz-1", "kind": "military_zone", "name": "test zone"},
+            "geometry": {
+                "type": "Polygon",
+                "coordinates": [[[100.0, 30.0], [100.1, 30.0], [100.1, 30.1], [100.0, 30.0]]],
+            },
+        }
+    ],
+}
+
+
+def test_profiles_and_approvals_are_checked(tmp_path: Path) -> None:
+    areas = tmp_path / "areas.geojson"
+    areas.write_text(json.dumps(AREAS))
+    app = create_app(ServiceSettings(home=tmp_path / "h", areas=str(areas)), environ={})
+    keys = Keys({r: app.state.onshore.keys.add(r, name=f"test {r}").key for r in ROLES})
+    with TestClient(app) as client:
+        _profiles_and_approvals(client, keys)
+
+
+def _profiles_and_approvals(client, keys) -> None:
+    _ingest(client, keys)
+    r = client.post(
+        "/v1/transfers/assess", json=REQUEST | {"profile": "/etc/passwd"}, headers=keys("operator")
+    )
+    assert assert_problem(r, 422, "bad-input")["field"] == "profile"
+    r = client.post(
+        "/v1/transfers/assess",
+        json=REQUEST | {"profile": "internal-analytics"},
+        headers=keys("operator"),
+    )
+    assert r.status_code == 200, r.text
+    assert r.json()["risk"] is not None
+    bad = {"id": "X", "kind": "certification", "categories": ["no.such"], "issued": "2026-01-01"}
+    assert (
+        assert_problem(
+            client.post("/v1/approvals", json=bad, headers=keys("compliance")), 422, "bad-input"
+        )["field"]
+        == "categories"
+    )
+    twice = {"id": "Y", "kind": "certification", "issued": "2026-01-01"}
+    assert client.post("/v1/approvals", json=twice, headers=keys("compliance")).status_code == 201
+    assert_problem(
+        client.post("/v1/approvals", json=twice, headers=keys("compliance")), 422, "bad-input"
+    )
