@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,14 +12,18 @@ pytest.importorskip("fastapi")
 pytest.importorskip("httpx")
 
 from fastapi.testclient import TestClient
-from service_support import Keys
+from service_support import AREAS, Keys
 
 from onshore.service import ROLES, ServiceSettings, create_app
 
 
 @pytest.fixture
 def home_path(tmp_path: Path) -> Path:
-    return tmp_path / "home"
+    """A data home with a sensitive-area catalogue (HOME/areas.geojson, as the service reads)."""
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "areas.geojson").write_text(json.dumps(AREAS))
+    return home
 
 
 @pytest.fixture

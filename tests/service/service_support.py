@@ -19,6 +19,20 @@ JSONL = {"Content-Type": "application/x-ndjson"}
 ARROW = {"Content-Type": "application/vnd.apache.arrow.stream"}
 FRAMES = {"Content-Type": "application/octet-stream"}
 PROBLEM = "application/problem+json"
+# One military zone far from the test fleet (profiles that drop points near areas need one).
+AREAS = {
+    "type": "FeatureCollection",
+    "features": [
+        {
+            "type": "Feature",
+            "properties": {"id": "mz-1", "kind": "military_zone", "name": "test zone"},
+            "geometry": {
+                "type": "Polygon",
+                "coordinates": [[[100.0, 30.0], [100.1, 30.0], [100.1, 30.1], [100.0, 30.0]]],
+            },
+        }
+    ],
+}
 
 
 @dataclass(frozen=True)

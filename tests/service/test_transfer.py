@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 from fastapi.testclient import TestClient
-from service_support import JSONL, Keys, assert_problem, entries, jsonl, message
+from service_support import AREAS, JSONL, Keys, assert_problem, entries, jsonl, message
 
 from onshore.ledger import Activity
 from onshore.service import ROLES, ServiceSettings, create_app
@@ -58,21 +58,6 @@ def test_assess_run_refused_then_allowed_with_an_approval(app, client, keys) -> 
     assert entries(app, Activity.EXPORT)
     snapshots = app.state.onshore.home.path / "outbox" / ".lake-snapshots"
     assert not any(snapshots.iterdir())
-
-
-AREAS = {
-    "type": "FeatureCollection",
-    "features": [
-        {
-            "type": "Feature",
-            "properties": {"id": "mz-1", "kind": "military_zone", "name": "test zone"},
-            "geometry": {
-                "type": "Polygon",
-                "coordinates": [[[100.0, 30.0], [100.1, 30.0], [100.1, 30.1], [100.0, 30.0]]],
-            },
-        }
-    ],
-}
 
 
 def test_profiles_and_approvals_are_checked(tmp_path: Path) -> None:
