@@ -47,8 +47,8 @@ TAGS = [
 def create_app(
     settings: ServiceSettings | None = None, *, environ: dict[str, str] | None = None
 ) -> FastAPI:
-    """The service for a data home. The home is opened when the app starts (lifespan) or,
-    for a test client used without ``with``, on creation.
+    """The service for a data home, opened on creation and by every lifespan start (uvicorn,
+    a ``with TestClient(app)``), closed at every lifespan end.
 
     >>> import tempfile
     >>> from pathlib import Path
@@ -62,6 +62,7 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.onshore.open()
         try:
             yield
         finally:

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Depends, Request, Security
+from fastapi import Depends, Header, Request, Security
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
 from onshore.errors import BadInput
@@ -54,6 +54,18 @@ def _principal(
     request: Request,
     bearer: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)],
     header: Annotated[str | None, Security(_header)],
+    declared: Annotated[
+        str | None,
+        Header(
+            alias=COUNTRY_HEADER,
+            description="Where the client is (ISO 3166 alpha-2); not CN = remote access from "
+            "abroad: reads of personal or important data pass the transfer gate",
+        ),
+    ] = None,
+    purpose: Annotated[
+        str | None,
+        Header(alias=PURPOSE_HEADER, description="Purpose the transfer gate checks approvals for"),
+    ] = None,
 ) -> Principal:
     key = header or (bearer.credentials if bearer is not None else None)
     challenge = {"WWW-Authenticate": 'Bearer realm="onshore"'}
@@ -63,7 +75,6 @@ def _principal(
     record = state.authenticate(key)
     if record is None:
         raise ServiceProblem(401, "unknown or revoked API key", headers=challenge)
-    declared = request.headers.get(COUNTRY_HEADER)
     try:
         claimed = check_country(declared, field=COUNTRY_HEADER) if declared else None
     except BadInput as exc:
@@ -74,8 +85,9 @@ def _principal(
         (c for c in (record.country, claimed) if c is not None and c != home_country),
         claimed or record.country or home_country,
     )
-    purpose = request.headers.get(PURPOSE_HEADER)
-    return Principal(record, country, abroad, purpose.strip() if purpose else None)
+    return Principal(
+        record, country, abroad, purpose.strip() if purpose and purpose.strip() else None
+    )
 
 
 def require(*roles: Role) -> Callable[..., Principal]:

@@ -194,9 +194,9 @@ def install(app: FastAPI) -> None:
 
 
 def documented(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI ``responses`` entries for the given error statuses (problem+json)."""
+    """OpenAPI ``responses`` entries for these error statuses and those of authentication."""
     out: dict[int | str, dict[str, Any]] = {}
-    for status in statuses:
+    for status in sorted({400, 401, 403, *statuses}):
         slug, title = _HTTP_SLUGS.get(status, ("storage-unavailable", "Storage unavailable"))
         if status == 409:
             slug, title = "integrity-failure", "Integrity failure"

@@ -48,27 +48,37 @@ class ServiceState:
 
     def __init__(self, settings: ServiceSettings, environ: dict[str, str] | None = None) -> None:
         self.settings = settings
-        env = dict(os.environ if environ is None else environ)
-        self.home = DataHome(
-            settings.home, db=settings.db, pack=load_pack(settings.pack), environ=env
-        )
-        self.home.actor = "service"
-        self.keys = ApiKeys(MetaDB(settings.db, home=self.home.path))
+        self.environ = dict(os.environ if environ is None else environ)
         self._keys_lock = threading.Lock()
         self._lock = threading.RLock()
-        self.areas: AreaIndex | None = None
-        areas = settings.areas
-        if areas is None and (self.home.path / "areas.geojson").is_file():
-            areas = str(self.home.path / "areas.geojson")
-        if areas is not None:
-            from onshore.geo import AreaIndex, load_areas
+        self.closed = True
+        self.open()
 
-            self.areas = AreaIndex.build(load_areas(areas, kinds=self.home.pack.area_buffers()))
-        self.config: Config = load_config(settings.config, home=self.home.path)
-        self._ingestors: dict[tuple[str, str, str | None], Ingestor] = {}
+    def open(self) -> None:
+        """Open the data home (again, after :meth:`close`: each app lifespan opens it)."""
         with self._lock:
+            if not self.closed:
+                return
+            settings = self.settings
+            self.home = DataHome(
+                settings.home, db=settings.db, pack=load_pack(settings.pack), environ=self.environ
+            )
+            self.home.actor = "service"
+            self.keys = ApiKeys(MetaDB(settings.db, home=self.home.path))
+            self.areas: AreaIndex | None = None
+            areas = settings.areas
+            if areas is None and (self.home.path / "areas.geojson").is_file():
+                areas = str(self.home.path / "areas.geojson")
+            if areas is not None:
+                from onshore.geo import AreaIndex, load_areas
+
+                catalogue = load_areas(areas, kinds=self.home.pack.area_buffers())
+                self.areas = AreaIndex.build(catalogue)
+            self.config: Config = load_config(settings.config, home=self.home.path)
+            self._ingestors: dict[tuple[str, str, str | None], Ingestor] = {}
             # Batches a killed service left between claiming and storing are settled first.
             recover(self.ingestor(settings.default_purpose).index)
+            self.closed = False
 
     def authenticate(self, key: str) -> ApiKey | None:
         with self._keys_lock:
@@ -105,5 +115,8 @@ class ServiceState:
 
     def close(self) -> None:
         with self._lock:
+            if self.closed:
+                return
             self.keys.meta.close()
             self.home.close()
+            self.closed = True
