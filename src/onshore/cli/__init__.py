@@ -14,6 +14,7 @@ from onshore.cli.gbt32960 import gbt32960
 from onshore.cli.incident import complaint, incident
 from onshore.cli.ingest import ingest
 from onshore.cli.ledger import ledger
+from onshore.cli.media import media
 from onshore.cli.report import notice, report
 from onshore.cli.scan import scan
 from onshore.cli.serve import serve
@@ -42,6 +43,7 @@ COMMANDS: list[click.Command] = [
     gbt32960,
     ingest,
     ledger,
+    media,
     store,
     consent,
     subject,

@@ -1,0 +1,103 @@
+"""What one anonymized file proves: the audit sidecar and the batch summary."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from onshore.media.classification import MediaLabel
+
+SIDECAR_SUFFIX = ".anonymize.json"
+
+
+def sidecar_path(out: Path) -> Path:
+    """Where a file's audit sidecar goes: beside the output (``clip.mp4.anonymize.json``)."""
+    return out.with_name(out.name + SIDECAR_SUFFIX)
+
+
+@dataclass
+class FileReport:
+    """The outcome for one input file; ``status`` is ``done`` or ``skipped`` (with ``error``)."""
+
+    input: str
+    output: str | None
+    kind: str
+    status: str = "done"
+    error: str | None = None
+    origin: str | None = None
+    detectors: list[dict[str, Any]] = field(default_factory=list)
+    masking: dict[str, Any] = field(default_factory=dict)
+    found: dict[str, int] = field(default_factory=dict)
+    masked: int = 0
+    residual: dict[str, int] = field(default_factory=dict)
+    boxes: list[dict[str, Any]] = field(default_factory=list)
+    residual_boxes: list[dict[str, Any]] = field(default_factory=list)
+    details: dict[str, Any] = field(default_factory=dict)
+    before: MediaLabel | None = None
+    after: MediaLabel | None = None
+    seconds: float = 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "input": self.input,
+            "output": self.output,
+            "kind": self.kind,
+            "status": self.status,
+            "error": self.error,
+            "origin": self.origin,
+            "detectors": self.detectors,
+            "masking": self.masking,
+            "found": self.found,
+            "masked": self.masked,
+            "residual": self.residual,
+            "details": self.details,
+            "classification": {
+                "before": self.before.as_dict() if self.before else None,
+                "after": self.after.as_dict() if self.after else None,
+            },
+            "seconds": round(self.seconds, 3),
+            "boxes": self.boxes,
+            "residual_boxes": self.residual_boxes,
+        }
+
+    def write_sidecar(self, tool_version: str) -> Path | None:
+        if self.output is None:
+            return None
+        path = sidecar_path(Path(self.output))
+        payload = {"tool": {"name": "onshore", "version": tool_version}, **self.as_dict()}
+        path.write_text(json.dumps(payload, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+        return path
+
+
+@dataclass
+class BatchReport:
+    files: list[FileReport] = field(default_factory=list)
+
+    @property
+    def skipped(self) -> list[FileReport]:
+        return [f for f in self.files if f.status != "done"]
+
+    def summary(self) -> dict[str, Any]:
+        done = [f for f in self.files if f.status == "done"]
+
+        def total(attr: str, key: str) -> int:
+            return sum(int(getattr(f, attr).get(key, 0)) for f in done)
+
+        return {
+            "files": len(self.files),
+            "done": len(done),
+            "skipped": len(self.skipped),
+            "found": {"faces": total("found", "faces"), "plates": total("found", "plates")},
+            "masked": sum(f.masked for f in done),
+            "residual": {
+                "faces": total("residual", "faces"),
+                "plates": total("residual", "plates"),
+            },
+            "speech_segments": sum(int(f.details.get("speech_segments", 0)) for f in done),
+            "frames_carried": sum(int(f.details.get("frames_carried", 0)) for f in done),
+        }
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"summary": self.summary(), "files": [f.as_dict() for f in self.files]}
