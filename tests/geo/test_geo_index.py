@@ -10,7 +10,7 @@ import pytest
 from _scenes import oracle, scenes
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from shapely.geometry import MultiPolygon, Polygon
+from shapely.geometry import MultiPolygon, Point, Polygon
 
 import onshore.geo._exact as exact_mod
 import onshore.geo._grid_numpy as grid_numpy
@@ -125,6 +125,32 @@ def test_boundary_counts_as_inside(engine):
     )
     assert m.area.tolist() == [0, 0, 0, -1]
     assert m.inside.tolist() == [True, True, True, False]
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+@settings(max_examples=60, deadline=None)
+@given(
+    x0=st.floats(116.0, 116.5),
+    y0=st.floats(39.7, 40.1),
+    size=st.floats(1e-4, 0.02),
+    f=st.floats(0.0, 1.0),
+)
+def test_points_exactly_on_edges_and_hole_edges_are_inside(engine, x0, y0, size, f):
+    """Found by the classifier's property test: (116.4, 39.953125) on an edge, buffer 0."""
+    x1, y1 = x0 + size, y0 + size
+    hx0, hy0, hx1, hy1 = (x0 + 0.25 * size, y0 + 0.25 * size, x0 + 0.75 * size, y0 + 0.75 * size)
+    outer = [(x0, y0), (x1, y0), (x1, y1), (x0, y1)]
+    poly = Polygon(outer, [[(hx0, hy0), (hx1, hy0), (hx1, hy1), (hx0, hy1)]])
+    cat = cat_of((poly, 0.0))
+    ys, xs = y0 + f * (y1 - y0), x0 + f * (x1 - x0)
+    hy = hy0 + f * (hy1 - hy0)
+    lon = np.array([x0, x1, xs, xs, hx0, hx1, x0, x1])
+    lat = np.array([ys, ys, y0, y1, hy, hy, y0, y1])
+    m = AreaIndex.build(cat, engine=engine).lookup(lon, lat)
+    expected = [bool(poly.covers(Point(a, b))) for a, b in zip(lon, lat, strict=True)]
+    assert all(expected)
+    assert m.area.tolist() == [0] * len(lon)
+    assert m.inside.all() and (m.distance_m == 0.0).all()
 
 
 def test_small_chunks_give_the_same_answer(monkeypatch):

@@ -134,6 +134,15 @@ def _pair_block(
     np.clip(t, 0.0, 1.0, out=t)
     cx = ax + t * dx
     cy = ay + t * dy
-    d2 = np.minimum.reduceat(cx * cx + cy * cy, first)
-    dist = np.sqrt(d2)
+    d2 = cx * cx + cy * cy
+    # A point exactly on an edge can come out a rounding error (1e-13 m) away: test it exactly.
+    on = (
+        (x0 * y1 - x1 * y0 == 0.0)
+        & (np.minimum(x0, x1) <= 0.0)
+        & (np.maximum(x0, x1) >= 0.0)
+        & (np.minimum(y0, y1) <= 0.0)
+        & (np.maximum(y0, y1) >= 0.0)
+    )
+    d2[on] = 0.0
+    dist = np.sqrt(np.minimum.reduceat(d2, first))
     return odd | (dist == 0.0), dist

@@ -61,6 +61,20 @@ def _row_scales(lat_lo: float, lat_hi: float) -> tuple[float, float, float, floa
     return kx, ky, rlo, rhi
 
 
+@numba.njit(cache=True, nogil=True, inline="always")
+def _on_segment(x0, y0, x1, y1):
+    """Whether the origin lies on the segment (coordinates relative to the point, degrees).
+
+    The projected distance below can come out a rounding error above zero (1e-13 m) for a point
+    exactly on an edge; shapely's ``covers`` counts such a point, so it is tested exactly here.
+    """
+    return (
+        x0 * y1 - x1 * y0 == 0.0
+        and min(x0, x1) <= 0.0 <= max(x0, x1)
+        and min(y0, y1) <= 0.0 <= max(y0, y1)
+    )
+
+
 @numba.njit(cache=True, nogil=True)
 def _parity_dist(px, py, kx, ky, s0, s1, sx0, sy0, sx1, sy1, need_dist):
     """Even-odd parity of (px, py) over segments s0:s1, and its distance to them in metres."""
@@ -74,6 +88,9 @@ def _parity_dist(px, py, kx, ky, s0, s1, sx0, sy0, sx1, sy1, need_dist):
         if (y0 > 0) != (y1 > 0) and ((x0 * y1 - x1 * y0 > 0) == (y1 > y0)):
             odd = not odd
         if need_dist:
+            if _on_segment(x0, y0, x1, y1):
+                best = 0.0
+                continue
             ax = x0 * kx
             ay = y0 * ky
             dx = x1 * kx - ax
@@ -111,10 +128,16 @@ def _dist_of(px, py, kx, ky, e0, e1, edges, sx0, sy0, sx1, sy1):
     best = np.inf
     for k in range(e0, e1):
         j = edges[k]
-        ax = (sx0[j] - px) * kx
-        ay = (sy0[j] - py) * ky
-        dx = (sx1[j] - px) * kx - ax
-        dy = (sy1[j] - py) * ky - ay
+        x0 = sx0[j] - px
+        y0 = sy0[j] - py
+        x1 = sx1[j] - px
+        y1 = sy1[j] - py
+        if _on_segment(x0, y0, x1, y1):
+            return 0.0
+        ax = x0 * kx
+        ay = y0 * ky
+        dx = x1 * kx - ax
+        dy = y1 * ky - ay
         len2 = dx * dx + dy * dy
         t = 0.0
         if len2 > 0:
