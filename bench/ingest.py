@@ -1,0 +1,418 @@
+"""Ingest under load: a simulated fleet at 1 Hz over MQTT (the worker) and HTTP (the service).
+
+Each run gets a fresh data home and its own runner process: ``onshore ingest mqtt`` on the
+Mosquitto at 127.0.0.1:1883, or ``onshore serve`` (uvicorn) on a loopback port. N vehicles
+each send one message a second for S seconds: JSON telemetry (position, speed, SOC) or a
+GB/T 32960.3 real-time frame (vehicle data and position blocks), encoded before the clock
+starts. The schedule is paced in 20 ms slots, each vehicle at its own phase in the second.
+
+* MQTT: every message is published on ``bench/RUN/VIN/...`` at QoS 1 (a few publisher
+  connections carry the fleet). Its latency ends when the worker writes the row's key to its
+  ``--ack-log``, which it does after the batch is durably stored and before the QoS 1 ack.
+* HTTP: gateways (threads, one keep-alive connection each) post every ``--interval``
+  seconds the messages their vehicles produced since the last post (JSON lines, or frames as
+  ``application/octet-stream``). A message's latency runs from when its vehicle produced it
+  to the response, which is sent once the batch is durably stored.
+
+Printed per run: messages and records stored per second, sustained (stored rows / time from
+the first publish to the last durable store), p50 / p99 latency, the runner process's CPU
+seconds per 10,000 records (utime + stime from /proc), the bench's own CPU (publishing and
+encoding runs on the same machine), and whether it kept up (everything stored within the
+drain window and p99 < 1 s).
+
+    python bench/ingest.py [--vehicles 10000] [--seconds 20]
+                           [--runs mqtt-json,mqtt-gbt32960,http-json,http-gbt32960]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import socket
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+T0 = datetime(2026, 3, 2, 8, 0, 0, tzinfo=UTC)
+T0_MS = int(T0.timestamp() * 1000)
+SLOT = 0.02
+HOST, PORT = "127.0.0.1", 1883
+ONSHORE = [sys.executable, "-m", "onshore"]
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def vin(i: int) -> str:
+    return f"LSVB{i:013d}"
+
+
+@dataclass
+class Plan:
+    """Pre-encoded messages: per second, per vehicle; the key each row will be stored under."""
+
+    fmt: str
+    vehicles: int
+    seconds: int
+    payloads: list[list[bytes]] = field(default_factory=list)
+
+    def key(self, i: int, s: int) -> tuple[str, int]:
+        return vin(i), T0_MS + s * 1000
+
+    def due(self, start: float, i: int, s: int) -> float:
+        """When vehicle ``i`` produces its message of second ``s`` (wall clock)."""
+        return start + s + i / self.vehicles
+
+
+def _json(i: int, s: int) -> bytes:
+    return json.dumps(
+        {
+            "vin": vin(i),
+            "ts": T0_MS + s * 1000,
+            "lat": round(39.7 + (i % 400) * 0.001 + s * 1e-5, 6),
+            "lon": round(116.2 + (i // 400) * 0.001, 6),
+            "speed": 30.0 + i % 50,
+            "soc": 80.0 - s * 0.01,
+        },
+        separators=(",", ":"),
+    ).encode()
+
+
+def _frame(i: int, s: int) -> bytes:
+    from onshore import gbt32960 as g32
+
+    local = (T0 + timedelta(seconds=s)).replace(tzinfo=None) + timedelta(hours=8)
+    data = g32.VehicleData(1, 3, 1, 30.0 + i % 50, 12345.6, 350.0, 10.0, 80, 1, 0x0E, 5000, 10, 0)
+    pos = g32.Position(
+        status=0, longitude=116.2 + (i // 400) * 0.001, latitude=39.7 + (i % 400) * 0.001
+    )
+    report = g32.RealTimeReport(local, (data, pos))
+    return g32.encode_frame(g32.Frame(g32.Edition.V2016, 2, 0xFE, vin(i), 1, report))
+
+
+def make_plan(fmt: str, vehicles: int, seconds: int) -> Plan:
+    plan = Plan(fmt, vehicles, seconds)
+    encode = _json if fmt == "json" else _frame
+    plan.payloads = [[encode(i, s) for i in range(vehicles)] for s in range(seconds)]
+    return plan
+
+
+# -- measurement --------------------------------------------------------------------------
+
+
+def cpu_seconds(pid: int) -> float:
+    """utime + stime (and reaped children's) of a process, in seconds."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return sum(int(fields[k]) for k in (11, 12, 13, 14)) / TICK
+
+
+def own_cpu() -> float:
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
+def stored_rows(home: Path) -> int:
+    db = sqlite3.connect(home / "meta.db")
+    try:
+        (rows,) = db.execute("SELECT COALESCE(SUM(rows), 0) FROM lake_files").fetchone()
+    finally:
+        db.close()
+    return int(rows)
+
+
+@dataclass
+class Result:
+    run: str
+    published: int
+    stored: int
+    seconds: float
+    latencies: list[float]
+    cpu: float
+    bench_cpu: float
+    drained: bool
+
+    def line(self) -> str:
+        lat = sorted(self.latencies)
+        p50 = statistics.median(lat) if lat else float("nan")
+        p99 = lat[min(len(lat) - 1, int(len(lat) * 0.99))] if lat else float("nan")
+        rate = self.stored / self.seconds if self.seconds else 0.0
+        per10k = self.cpu / self.stored * 10_000 if self.stored else float("nan")
+        kept = "yes" if self.drained and p99 < 1.0 and self.stored == self.published else "no"
+        return (
+            f"{self.run:16} {self.published:>9,} {self.stored:>9,} {rate:>9,.0f} {rate:>9,.0f} "
+            f"{p50:>7.3f} {p99:>7.3f} {per10k:>9.2f} {self.bench_cpu:>8.1f} {kept:>5}"
+        )
+
+
+HEADER = (
+    f"{'run':16} {'published':>9} {'stored':>9} {'msgs/s':>9} {'rec/s':>9} "
+    f"{'p50 s':>7} {'p99 s':>7} {'cpu/10k':>9} {'bench s':>8} {'kept':>5}"
+)
+
+
+# -- MQTT ---------------------------------------------------------------------------------
+
+
+def _publishers(n: int) -> list[object]:
+    import paho.mqtt.client as mqtt
+    from paho.mqtt.enums import CallbackAPIVersion
+
+    clients = []
+    for k in range(n):
+        c = mqtt.Client(
+            CallbackAPIVersion.VERSION2,
+            client_id=f"bench-pub-{k}-{uuid.uuid4().hex[:6]}",
+            protocol=mqtt.MQTTv5,
+        )
+        c.max_inflight_messages_set(65_535)
+        c.max_queued_messages_set(0)
+        c.connect(HOST, PORT)
+        c.loop_start()
+        clients.append(c)
+    return clients
+
+
+def _forget_session(client_id: str) -> None:
+    import paho.mqtt.client as mqtt
+    from paho.mqtt.enums import CallbackAPIVersion
+    from paho.mqtt.packettypes import PacketTypes
+    from paho.mqtt.properties import Properties
+
+    c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5)
+    props = Properties(PacketTypes.CONNECT)
+    props.SessionExpiryInterval = 0
+    c.connect(HOST, PORT, clean_start=True, properties=props)
+    c.disconnect()
+
+
+def run_mqtt(plan: Plan, home: Path, drain: float, publishers: int) -> Result:
+    run = f"{plan.fmt}-{uuid.uuid4().hex[:6]}"
+    topic_kind = "telemetry" if plan.fmt == "json" else "gbt32960"
+    client_id = f"bench-worker-{run}"
+    ack = home / "acks.tsv"
+    worker = subprocess.Popen(
+        [
+            *ONSHORE, "ingest", "mqtt",
+            "--topic", f"bench/{run}/+/{topic_kind}={plan.fmt}:fleet",
+            "--client-id", client_id, "--home", str(home), "--ack-log", str(ack),
+            "--max-messages", "10000", "--max-wait", "0.5", "--idle-exit", str(drain + 30),
+        ],
+        stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        text=True,
+    )  # fmt: skip
+    assert worker.stderr is not None
+    for line in worker.stderr:
+        if "subscribed" in line:
+            break
+    else:
+        raise SystemExit(f"the MQTT worker did not start: {worker.wait()}")
+    threading.Thread(target=worker.stderr.read, daemon=True).start()
+    clients = _publishers(publishers)
+    published_at: dict[tuple[str, int], float] = {}
+    cpu0, own0 = cpu_seconds(worker.pid), own_cpu()
+    start = time.time() + 0.5
+    total = 0
+    per_slot = max(1, round(plan.vehicles * SLOT))
+    for s in range(plan.seconds):
+        for lo in range(0, plan.vehicles, per_slot):
+            wait = plan.due(start, lo, s) - time.time()
+            if wait > 0:
+                time.sleep(wait)
+            now = time.time()
+            for i in range(lo, min(lo + per_slot, plan.vehicles)):
+                clients[i % publishers].publish(  # type: ignore[attr-defined]
+                    f"bench/{run}/{vin(i)}/{topic_kind}", plan.payloads[s][i], qos=1
+                )
+                published_at[plan.key(i, s)] = now
+                total += 1
+    acked: dict[tuple[str, int], float] = {}
+    deadline = time.time() + drain
+    while time.time() < deadline and len(acked) < total:
+        time.sleep(0.5)
+        acked = _read_acks(ack)
+    cpu = cpu_seconds(worker.pid) - cpu0
+    bench_cpu = own_cpu() - own0
+    for c in clients:
+        c.loop_stop()  # type: ignore[attr-defined]
+        c.disconnect()  # type: ignore[attr-defined]
+    worker.terminate()
+    worker.wait(timeout=60)
+    _forget_session(client_id)
+    latencies = [acked[k] - t for k, t in published_at.items() if k in acked]
+    last = max(acked.values()) if acked else start
+    return Result(
+        f"mqtt-{plan.fmt}",
+        total,
+        stored_rows(home),
+        last - start,
+        latencies,
+        cpu,
+        bench_cpu,
+        len(acked) >= total,
+    )
+
+
+def _read_acks(path: Path) -> dict[tuple[str, int], float]:
+    out: dict[tuple[str, int], float] = {}
+    if not path.exists():
+        return out
+    with open(path, encoding="utf-8") as fh:
+        for line in fh:
+            parts = line.rstrip("\n").split("\t")
+            if len(parts) == 4:
+                out.setdefault((parts[0], int(parts[1])), float(parts[3]))
+    return out
+
+
+# -- HTTP ---------------------------------------------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def run_http(plan: Plan, home: Path, drain: float, gateways: int, interval: float) -> Result:
+    import httpx
+
+    key = subprocess.run(
+        [*ONSHORE, "serve", "keys", "add", "--role", "ingest", "--name", "bench gateway",
+         "--home", str(home)],
+        check=True, capture_output=True, text=True,
+    ).stdout.strip()  # fmt: skip
+    port = _free_port()
+    server = subprocess.Popen(
+        [*ONSHORE, "serve", "--home", str(home), "--port", str(port), "--no-access-log",
+         "--log-level", "warning", "--max-body-bytes", str(256 << 20)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    for _ in range(300):
+        try:
+            if httpx.get(f"{base}/v1/health", timeout=1).status_code == 200:
+                break
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    else:
+        raise SystemExit("the service did not start")
+    media = "application/x-ndjson" if plan.fmt == "json" else "application/octet-stream"
+    joiner = b"\n" if plan.fmt == "json" else b""
+    latencies: list[float] = []
+    stored = [0]
+    errors: list[str] = []
+    lock = threading.Lock()
+    cpu0, own0 = cpu_seconds(server.pid), own_cpu()
+    start = time.time() + 0.5
+    posts_per_second = max(1, round(1 / interval))
+    total = plan.vehicles * plan.seconds
+    last_done = [start]
+
+    def gateway(g: int) -> None:
+        mine = list(range(g, plan.vehicles, gateways))
+        with httpx.Client(
+            base_url=base, headers={"X-API-Key": key, "Content-Type": media}, timeout=600
+        ) as client:
+            for s in range(plan.seconds):
+                for k in range(posts_per_second):
+                    lo, hi = k / posts_per_second, (k + 1) / posts_per_second
+                    batch = [i for i in mine if lo <= i / plan.vehicles < hi]
+                    if not batch:
+                        continue
+                    wait = start + s + hi - time.time()
+                    if wait > 0:
+                        time.sleep(wait)
+                    body = joiner.join(plan.payloads[s][i] for i in batch)
+                    r = client.post("/v1/ingest/fleet", content=body)
+                    done = time.time()
+                    with lock:
+                        if r.status_code != 200:
+                            errors.append(f"{r.status_code} {r.text[:200]}")
+                            continue
+                        stored[0] += r.json()["stored"]
+                        latencies.extend(done - plan.due(start, i, s) for i in batch)
+                        last_done[0] = max(last_done[0], done)
+
+    threads = [threading.Thread(target=gateway, args=(g,)) for g in range(gateways)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=plan.seconds + drain)
+    drained = not any(t.is_alive() for t in threads)
+    cpu = cpu_seconds(server.pid) - cpu0
+    bench_cpu = own_cpu() - own0
+    server.terminate()
+    server.wait(timeout=60)
+    if errors:
+        print(f"  http-{plan.fmt}: {len(errors)} failed posts, first: {errors[0]}")
+    return Result(
+        f"http-{plan.fmt}",
+        total,
+        stored_rows(home),
+        last_done[0] - start,
+        latencies,
+        cpu,
+        bench_cpu,
+        drained,
+    )
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--vehicles", type=int, default=10_000)
+    ap.add_argument("--seconds", type=int, default=20)
+    ap.add_argument("--runs", default="mqtt-json,mqtt-gbt32960,http-json,http-gbt32960")
+    ap.add_argument("--drain", type=float, default=60.0, help="seconds to wait for stragglers")
+    ap.add_argument("--publishers", type=int, default=4, help="MQTT publisher connections")
+    ap.add_argument("--gateways", type=int, default=2, help="HTTP gateway connections")
+    ap.add_argument("--interval", type=float, default=0.5, help="HTTP post interval (s)")
+    ap.add_argument("--keep", action="store_true", help="keep the data homes")
+    args = ap.parse_args()
+    print(
+        f"{args.vehicles:,} vehicles at 1 Hz for {args.seconds} s; {os.cpu_count()} CPUs; "
+        f"MQTT {HOST}:{PORT}, {args.publishers} publishers; HTTP {args.gateways} gateways "
+        f"posting every {args.interval} s"
+    )
+    plans: dict[str, Plan] = {}
+    results = []
+    for run in args.runs.split(","):
+        transport, fmt = run.split("-", 1)
+        if fmt not in plans:
+            t = time.perf_counter()
+            plans[fmt] = make_plan(fmt, args.vehicles, args.seconds)
+            print(f"  encoded {args.vehicles * args.seconds:,} {fmt} messages in "
+                  f"{time.perf_counter() - t:.1f} s")  # fmt: skip
+        home = Path(tempfile.mkdtemp(prefix=f"onshore-bench-{run}-"))
+        try:
+            if transport == "mqtt":
+                result = run_mqtt(plans[fmt], home, args.drain, args.publishers)
+            else:
+                result = run_http(plans[fmt], home, args.drain, args.gateways, args.interval)
+        finally:
+            if not args.keep:
+                shutil.rmtree(home, ignore_errors=True)
+        results.append(result)
+        print(f"  {result.line()}", flush=True)
+    print()
+    print(HEADER)
+    for result in results:
+        print(result.line())
+    print(
+        "\nmsgs/s = rec/s: one record per message. cpu/10k: CPU seconds of the runner process "
+        "(worker or server) per 10,000 records stored. bench s: CPU seconds of this process "
+        "(publishing, posting). kept: all stored within the drain window and p99 < 1 s."
+    )
+
+
+if __name__ == "__main__":
+    main()
