@@ -178,7 +178,9 @@ def anonymize(
         _print_summary(report)
     for skipped in report.skipped:
         err_console.print(
-            f"[bold red]skipped:[/] {skipped.input}: {skipped.error}", highlight=False
+            f"[bold red]skipped:[/] {skipped.input}: {skipped.error}",
+            highlight=False,
+            soft_wrap=True,
         )
     if report.skipped:
         raise BadInput(

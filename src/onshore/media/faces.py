@@ -65,7 +65,7 @@ class FaceSettings:
 
     threshold: float = 0.2
     upscale: float = 2.0
-    upscale_threshold: float = 0.3
+    upscale_threshold: float = 0.4
     upscale_max_pixels: int = 3_500_000
     max_long_side: int = 2560
     nms_iou: float = 0.3
