@@ -70,16 +70,18 @@ bench: dev
 	$(BIN)/python bench/geofence.py
 
 # Debian packages the PDF report needs: a CJK font (Chinese typesetting) and poppler's pdftoppm
-# (the tests look at the pages as images). Best effort: without them PDF tests skip, HTML works.
+# (the tests look at the pages as images), and Chromium for the console's browser tests
+# (tests/console). Best effort: without them those tests skip, HTML works.
 sysdeps:
-	@if ! fc-list :lang=zh 2>/dev/null | grep -q . || ! command -v pdftoppm >/dev/null 2>&1; then \
+	@if ! fc-list :lang=zh 2>/dev/null | grep -q . || ! command -v pdftoppm >/dev/null 2>&1 || \
+	    ! [ -x /usr/bin/chromium ]; then \
 	  if command -v apt-get >/dev/null 2>&1; then \
 	    SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
-	    echo "installing fonts-wqy-zenhei poppler-utils (Debian)"; \
-	    $$SUDO apt-get install -y -q fonts-wqy-zenhei poppler-utils >/dev/null 2>&1 || \
+	    echo "installing fonts-wqy-zenhei poppler-utils chromium (Debian)"; \
+	    $$SUDO apt-get install -y -q fonts-wqy-zenhei poppler-utils chromium >/dev/null 2>&1 || \
 	    { $$SUDO apt-get update -q >/dev/null 2>&1 && \
-	      $$SUDO apt-get install -y -q fonts-wqy-zenhei poppler-utils >/dev/null 2>&1; } || \
-	    echo "warning: could not install fonts-wqy-zenhei poppler-utils: PDF tests will skip"; \
+	      $$SUDO apt-get install -y -q fonts-wqy-zenhei poppler-utils chromium >/dev/null 2>&1; } || \
+	    echo "warning: could not install fonts-wqy-zenhei poppler-utils chromium: PDF and console tests will skip"; \
 	  else \
 	    echo "warning: no apt-get: install a CJK font and poppler-utils for PDF reports"; \
 	  fi; \

@@ -10,8 +10,9 @@ from fastapi import FastAPI
 from fastapi.routing import APIRoute
 
 from onshore.service import problems
+from onshore.service.console import mount_console
 from onshore.service.limits import BodyLimit
-from onshore.service.routes import data, ingest, ledger, meta, subjects, transfer
+from onshore.service.routes import console, data, ingest, ledger, meta, subjects, transfer
 from onshore.service.state import ServiceSettings, ServiceState
 
 DESCRIPTION = """\
@@ -41,6 +42,7 @@ TAGS = [
     {"name": "consents and subjects", "description": "Consents and data-subject rights"},
     {"name": "ledger", "description": "The tamper-evident audit ledger"},
     {"name": "service", "description": "Health, datasets and the annual report"},
+    {"name": "console", "description": "What the compliance console (/console/) reads"},
 ]
 
 
@@ -82,10 +84,11 @@ def create_app(
         app.include_router(module.router)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     _document_roles(app)
+    mount_console(app)
     return app
 
 
-ROUTERS = (ingest, data, transfer, subjects, ledger, meta)
+ROUTERS = (ingest, data, transfer, subjects, ledger, meta, console)
 
 
 def endpoint_roles() -> dict[tuple[str, str], tuple[str, ...]]:

@@ -42,7 +42,11 @@ def snapshot_dataset(home: DataHome, dataset: str, target: Path, store: str | No
     target.parent.mkdir(parents=True, exist_ok=True)
     with pq.ParquetWriter(target, keep, compression="zstd") as writer:
         for path in paths:
-            for batch in pq.ParquetFile(path).iter_batches(batch_size=65_536):
+            source = pq.ParquetFile(path)
+            # Only the kept columns: a nested label column (onshore_reasons) over a large row
+            # group cannot be read in batches ("nested data conversions not implemented").
+            wanted = [n for n in source.schema_arrow.names if n in keep.names]
+            for batch in source.iter_batches(batch_size=65_536, columns=wanted):
                 columns = [
                     batch.column(f.name).cast(f.type)
                     if f.name in batch.schema.names

@@ -1,0 +1,189 @@
+"""The console in headless Chromium against the real service: log in, look, assess, run, report.
+
+Needs Debian's ``chromium`` and the ``playwright`` package (never ``playwright install``);
+skips with the reason when either is missing.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from console_support import Server
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(240)]
+WAIT = 30_000
+
+
+def check_not_blank(path: Path, *, min_ink: float = 0.03) -> dict[str, float]:
+    """The screenshot has content: not one colour, and a fair share differs from the
+    background (its most common colour)."""
+    from PIL import Image
+
+    with Image.open(path) as image:
+        rgb = image.convert("RGB")
+        colours = rgb.getcolors(maxcolors=1 << 24) or []
+    total = sum(n for n, _c in colours)
+    assert len(colours) > 1, f"{path.name} is a single colour"
+    background = max(n for n, _c in colours)
+    ink = 1 - background / total
+    assert ink >= min_ink, f"{path.name}: only {ink:.1%} of the pixels differ from the background"
+    assert len(colours) > 50, f"{path.name}: only {len(colours)} colours"
+    return {"ink": ink, "colours": float(len(colours))}
+
+
+def login(browser: Any, server: Server, role: str) -> Any:
+    context = browser.new_context(
+        viewport={"width": 1440, "height": 1000}, accept_downloads=True, locale="zh-CN"
+    )
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.errors = errors
+    page.goto(server.url + "/")
+    assert page.url.endswith("/console/"), page.url
+    page.fill("#login-key", server.seeded.keys[role])
+    page.click("#login-submit")
+    page.wait_for_selector("main#view[data-ready='1']", timeout=WAIT)
+    return page
+
+
+def open_view(page: Any, view: str) -> None:
+    page.click(f"nav.tabs a[data-view='{view}']")
+    page.wait_for_selector(f"main#view[data-view='{view}'][data-ready='1']", timeout=WAIT)
+
+
+def test_compliance_officer_assesses_runs_and_downloads(
+    browser: Any, server: Server, shots: Path
+) -> None:
+    page = login(browser, server, "compliance")
+    figures = server.get("/v1/console/overview", "compliance")
+    # overview: the API's own figures, in Chinese by default (locale zh-CN)
+    assert page.text_content("nav.tabs a[data-view='overview']") == "概览"
+    assert page.text_content("[data-testid='kpi-individuals'] .kpi-value") == (
+        f"{figures['individuals']:,}"
+    )
+    assert page.locator("svg.chart rect.bar").count() > 0
+    assert page.locator("[data-testid='threshold-sensitive'] svg.gauge").count() == 1
+    page.screenshot(path=shots / "overview-zh.png", full_page=True)
+    check_not_blank(shots / "overview-zh.png")
+
+    # language switch: English, then back
+    page.click(".who .lang-switch button[data-lang='en']")
+    page.wait_for_selector("main#view[data-ready='1']", timeout=WAIT)
+    assert page.text_content("nav.tabs a[data-view='overview']") == "Overview"
+    assert "Cross-border volume" in page.text_content("main")
+    page.screenshot(path=shots / "overview-en.png", full_page=True)
+    check_not_blank(shots / "overview-en.png")
+
+    # transfers: a dataset of important data is refused, with reasons and references
+    open_view(page, "transfers")
+    page.select_option("#f-dataset", "telemetry")
+    page.click("#assess")
+    page.wait_for_selector("[data-testid='decision']", timeout=WAIT)
+    decision = page.locator("[data-testid='decision']")
+    assert decision.get_attribute("data-allowed") == "false"
+    assert "cn-auto/transfer/important-data" in page.text_content("[data-testid='reasons']")
+    assert page.is_disabled("#run")
+    page.screenshot(path=shots / "transfer-refused.png", full_page=True)
+    check_not_blank(shots / "transfer-refused.png")
+
+    # ... the owners' contact data (personal, a few individuals) needs no mechanism: run it
+    page.select_option("#f-dataset", "owners")
+    page.click("#assess")
+    page.wait_for_selector("[data-testid='decision'][data-allowed='true']", timeout=WAIT)
+    assert "cn-auto/transfer/volume/exempt" in page.text_content("[data-testid='reasons']")
+    assert page.is_enabled("#run")
+    page.click("#run")
+    page.wait_for_selector("[data-testid='package']", timeout=WAIT)
+    package = page.text_content("[data-testid='package'] code")
+    assert package and Path(package, "manifest.json").is_file()
+    page.screenshot(path=shots / "transfer-run.png", full_page=True)
+    check_not_blank(shots / "transfer-run.png")
+    after = server.get("/v1/console/overview", "compliance")["thresholds"]["measures"]
+    exported = {m["measure"]: m["value"] for m in after}
+    assert exported["non_sensitive"] == 12  # the 12 owners, now counted for the year
+
+    # reports: the annual report (html, zh) and the notice (en) download
+    open_view(page, "reports")
+    page.select_option("#report-form select[name='lang']", "zh")
+    with page.expect_download(timeout=WAIT) as report:
+        page.click("#report-download")
+    saved = shots / report.value.suggested_filename
+    report.value.save_as(saved)
+    assert saved.name.endswith("-zh.html")
+    text = saved.read_text(encoding="utf-8")
+    assert "onshore-report/1" in text and "年度" in text
+    with page.expect_download(timeout=WAIT) as notice:
+        page.click("#notice-download")
+    assert notice.value.suggested_filename == "notice.en.html"
+    page.click("#report-preview")
+    page.wait_for_function("document.querySelector('#preview').srcdoc.length > 1000", timeout=WAIT)
+    page.screenshot(path=shots / "reports.png", full_page=True)
+    check_not_blank(shots / "reports.png")
+
+    # ledger: verified, the export is an entry, its inclusion proof downloads
+    open_view(page, "ledger")
+    page.wait_for_selector("[data-testid='verify-ok']", timeout=WAIT)
+    page.select_option("#f-kind", "export")
+    page.click("#ledger-form button[type='submit']")
+    page.wait_for_selector("[data-testid='entries'] button[data-proof]", timeout=WAIT)
+    with page.expect_download(timeout=WAIT) as proof:
+        page.click("[data-testid='entries'] button[data-proof] >> nth=0")
+    body = json.loads(Path(proof.value.path()).read_text())
+    assert body["entry"]["kind"] == "export" and body["type"]
+    page.screenshot(path=shots / "ledger.png", full_page=True)
+    check_not_blank(shots / "ledger.png")
+
+    # subjects: a vehicle's holdings (a view on the ledger)
+    open_view(page, "subjects")
+    page.fill("#f-vin", server.seeded.vin)
+    page.click("#vin-form button[type='submit']")
+    page.wait_for_selector("[data-testid='subject-rows']", timeout=WAIT)
+    assert int(page.text_content("[data-testid='subject-rows']").replace(",", "")) > 0
+    page.screenshot(path=shots / "subjects.png", full_page=True)
+    check_not_blank(shots / "subjects.png")
+
+    # sensitive areas: the catalogue on the map, and the telemetry points inside
+    open_view(page, "areas")
+    assert page.locator("svg.map path.area").count() >= 1
+    page.select_option("#hits-form select[name='dataset']", "telemetry")
+    page.click("#hits-show")
+    page.wait_for_selector("[data-testid='hits-summary']", timeout=WAIT)
+    assert page.locator("svg.map circle.pt").count() > 0
+    page.screenshot(path=shots / "areas.png", full_page=True)
+    check_not_blank(shots / "areas.png")
+    assert page.errors == []
+    page.context.close()
+
+
+def test_auditor_sees_but_cannot_run(browser: Any, server: Server, shots: Path) -> None:
+    page = login(browser, server, "auditor")
+    assert page.is_visible("[data-testid='readonly']")
+    open_view(page, "transfers")
+    assert page.is_disabled("#assess")
+    assert page.is_disabled("#run")
+    assert page.is_disabled("#approval-form button[type='submit']")
+    # the API refuses as well, whatever the page does
+    status = page.evaluate(
+        """async () => {
+            const r = await fetch('/v1/transfers/run', {method: 'POST',
+                headers: {'Content-Type': 'application/json',
+                          'X-API-Key': sessionStorage.getItem('onshore.key')},
+                body: JSON.stringify({dataset: 'owners', purpose: 'r_and_d',
+                                      recipient: {name: 'Acme GmbH', country: 'DE'}})});
+            return [r.status, (await r.json()).type];
+        }"""
+    )
+    assert status == [403, "urn:onshore:problem:forbidden"]
+    page.screenshot(path=shots / "auditor-transfers.png", full_page=True)
+    check_not_blank(shots / "auditor-transfers.png")
+    # reading is allowed: the ledger and the reports
+    open_view(page, "ledger")
+    page.wait_for_selector("[data-testid='verify-ok']", timeout=WAIT)
+    open_view(page, "subjects")
+    assert page.is_disabled("#vin-form button[type='submit']") is False
+    assert page.errors == []
+    page.context.close()
