@@ -130,6 +130,9 @@ class _Distinct:
             return 0
         return len(pc.unique(pa.concat_arrays(self._parts)))
 
+    def values(self) -> pa.Array | None:
+        return pc.unique(pa.concat_arrays(self._parts)) if self._parts else None
+
 
 class Classifier:
     """Classify a stream of record batches against a pack and a sensitive-area catalogue.
@@ -411,6 +414,18 @@ class Classifier:
         self._reasons = _add_counts(self._reasons, tally.reasons)
         for i, count in tally.area_hits.items():
             self._area_hits[i] += count
+
+    def distinct_values(self) -> tuple[pa.Array | None, pa.Array | None]:
+        """The distinct subjects (of rows at personal level or above) and vehicles seen so far,
+        for runners that merge parts of one dataset classified apart (:meth:`add_distinct`)."""
+        return self._subjects.values(), self._vehicles.values()
+
+    def add_distinct(self, subjects: pa.Array | None, vehicles: pa.Array | None) -> None:
+        """Add the distinct subjects and vehicles another part counted (exact: a union)."""
+        if subjects is not None:
+            self._subjects.add(subjects)
+        if vehicles is not None:
+            self._vehicles.add(vehicles)
 
     def assessment(
         self, *, distinct_subjects: int | None = None, distinct_vehicles: int | None = None

@@ -16,6 +16,7 @@ from onshore.errors import BadInput, PolicyRefusal
 from onshore.io import QuarantineWriter, TableWriter, open_source, quarantine_path
 from onshore.keystore import Keystore, onshore_home
 from onshore.packs import load_pack
+from onshore.packs.profiles import Profile
 
 
 def sidecar_path(out: Path) -> Path:
@@ -24,7 +25,7 @@ def sidecar_path(out: Path) -> Path:
 
 
 @click.command("desensitize")
-@click.argument("input_path", metavar="INPUT", type=click.Path(path_type=Path, dir_okay=False))
+@click.argument("input_path", metavar="INPUT", type=click.Path(path_type=Path))
 @click.option(
     "--profile",
     "profile_name",
@@ -36,8 +37,9 @@ def sidecar_path(out: Path) -> Path:
 @click.option(
     "--out",
     required=True,
-    type=click.Path(path_type=Path, dir_okay=False),
-    help="The desensitized output (.parquet, .csv or .jsonl).",
+    type=click.Path(path_type=Path),
+    help="The desensitized output (.parquet, .csv or .jsonl; with --engine spark, a Parquet "
+    "folder).",
 )
 @click.option(
     "--areas",
@@ -70,6 +72,16 @@ def sidecar_path(out: Path) -> Path:
 )
 @click.option("--quarantine", type=click.Path(path_type=Path), help="Where bad input rows go.")
 @click.option("--batch-rows", default=65_536, show_default=True, help="Rows per batch.")
+@click.option(
+    "--engine",
+    type=click.Choice(["embedded", "spark"]),
+    default="embedded",
+    show_default=True,
+    help="Where to run: here, or on Apache Spark (Parquet files or folders; onshore[spark]).",
+)
+@click.option(
+    "--master", help="Spark master URL for --engine spark (default: local[*], or spark-submit's)."
+)
 def desensitize(
     input_path: Path,
     profile_name: str,
@@ -84,6 +96,8 @@ def desensitize(
     fmt: str | None,
     quarantine: Path | None,
     batch_rows: int,
+    engine: str,
+    master: str | None,
 ) -> None:
     """Desensitize INPUT with a profile, write OUT and a sidecar OUT.desensitize.json.
 
@@ -100,6 +114,8 @@ def desensitize(
       onshore desensitize sample/telemetry.parquet --profile export-default \\
           --areas sample/areas.geojson --out export/telemetry.parquet
       onshore desensitize trips.csv --subject user_id --profile mine.yaml --out safe.csv --json
+      onshore desensitize lake/telemetry/ --engine spark --profile export-default \\
+          --areas areas.geojson --out export/telemetry/
     """
     pack = load_pack(pack_name)
     profile = pack.profile(profile_name)
@@ -120,6 +136,27 @@ def desensitize(
         key = pseudonym_key(Keystore(home / "keys"), key_id)
     if out.resolve() == input_path.resolve():
         raise BadInput("--out must not be the input", file=str(out))
+    if master is not None and engine != "spark":
+        raise BadInput("--master needs --engine spark")
+    if engine == "spark":
+        from onshore.spark.desensitize import desensitize_path
+
+        report, spark_q, qcount = desensitize_path(
+            input_path,
+            profile,
+            pack,
+            out=out,
+            key=key,
+            areas=catalogue,
+            boundaries=boundary_cat,
+            subject=subject,
+            fmt=fmt,
+            quarantine=quarantine,
+            batch_rows=batch_rows,
+            master=master,
+        )  # the output folder is written only when the promise is kept
+        conclude(profile, report, input_path, out, areas, boundaries, as_json, (spark_q, qcount))
+        return
     runner = Desensitizer(
         profile,
         pack,
@@ -158,9 +195,28 @@ def desensitize(
         qwriter.close()
         raise
     qwriter.close()
-    payload = sidecar(report, input_path, out, areas, boundaries)
     if not report.promise.kept:
         writer.abort()
+    else:
+        writer.close(schema)
+    conclude(
+        profile, report, input_path, out, areas, boundaries, as_json, (str(qpath), qwriter.count)
+    )
+
+
+def conclude(
+    profile: Profile,
+    report: RiskReport,
+    input_path: Path,
+    out: Path,
+    areas: str | None,
+    boundaries: str | None,
+    as_json: bool,
+    quarantined: tuple[str | None, int],
+) -> None:
+    """Refuse (exit 4) when the output breaks the promise; else write the sidecar and report."""
+    payload = sidecar(report, input_path, out, areas, boundaries)
+    if not report.promise.kept:
         if as_json:
             print_json(payload)
         else:
@@ -176,12 +232,12 @@ def desensitize(
             )
             + f": nothing written to {out}"
         )
-    writer.close(schema)
     sidecar_path(out).write_text(
         json.dumps(payload, ensure_ascii=False, indent=2, default=str) + "\n", encoding="utf-8"
     )
-    if qwriter.count:
-        err_console.print(f"{qwriter.count} bad input rows → {qpath}")
+    qpath, count = quarantined
+    if count:
+        err_console.print(f"{count} bad input rows → {qpath}")
     if as_json:
         print_json(payload)
     else:

@@ -40,6 +40,11 @@ class _DistinctRows:
             merged = self.table()
             self._parts, self._rows = [merged], merged.num_rows
 
+    def merge(self, table: pa.Table | None) -> None:
+        """Add the distinct rows another part kept."""
+        if table is not None and table.num_rows:
+            self.add(table)
+
     def table(self) -> pa.Table | None:
         if not self._parts:
             return None
@@ -51,6 +56,7 @@ class Aggregate(Operator):
     """k-anonymous vehicle counts per cell and hour and origin-destination trips."""
 
     params: AggregateStep
+    whole_stream = True
 
     def __init__(self, params: AggregateStep) -> None:
         super().__init__(params)
@@ -128,6 +134,16 @@ class Aggregate(Operator):
                 )
             )
         return None
+
+    def state(self) -> dict[str, Any]:
+        """Rows counted and the distinct (cell, hour, vehicle) and trip rows held so far."""
+        return {**super().state(), "presence": self._presence.table(), "od": self._od.table()}
+
+    def merge(self, state: dict[str, Any]) -> None:
+        """Add another part's distinct rows: their union is exactly the whole stream's."""
+        super().merge(state)
+        self._presence.merge(state["presence"])
+        self._od.merge(state["od"])
 
     def flush(self) -> pa.RecordBatch | None:
         k = self.params.k
@@ -234,6 +250,10 @@ class KAnonMeter:
         data = {f"q{i}": batch.column(c) for i, c in enumerate(self.columns)}
         data["subject"] = subject
         self._pairs.add(pa.table(data))
+
+    def merge(self, other: KAnonMeter) -> None:
+        """Add the pairs a meter of the same columns kept over another part of the stream."""
+        self._pairs.merge(other._pairs.table())
 
     def result(self) -> KAnonymity:
         pairs = self._pairs.table()

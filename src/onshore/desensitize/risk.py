@@ -7,7 +7,9 @@ does and that trace is its own. Unicity is the share of the sampled subjects ide
 those with at least ``p`` points. Before desensitizing, a trace is a subject's whole record;
 after, it is whatever the output still links (a per-vehicle or per-trip pseudonym; with no
 identifier left, every row stands alone). Points are drawn from what the output still holds of
-the subject, the attacker's best case.
+the subject, the attacker's best case. Subjects are sampled with a seeded generator in the order
+of their values, so the figures do not depend on the order of the rows, and meters of parts
+merge (:meth:`UnicityMeter.merge`) into the figures of the whole.
 
 >>> import numpy as np
 >>> from onshore.packs.profiles import Unicity
@@ -68,6 +70,10 @@ class _Codes:
             table[i] = self.index.setdefault(u, len(self.index))
         return table[inverse]
 
+    def values(self) -> np.ndarray:
+        """The strings, in code order."""
+        return np.asarray(list(self.index), dtype=object)
+
 
 class UnicityMeter:
     """Accumulate (subject, trace, point) over a stream; estimate unicity at the end."""
@@ -106,10 +112,34 @@ class UnicityMeter:
         if sum(len(p) for p in self._parts) > _COMPACT and len(self._parts) > 1:
             self._parts = [np.unique(np.concatenate(self._parts), axis=0)]
 
+    def merge(self, other: UnicityMeter) -> None:
+        """Add what a meter of the same spec accumulated over another part of the stream (a
+        runner over parts, such as a Spark partition); the result is that of one stream."""
+        if not other._parts:
+            return
+        rows = np.concatenate(other._parts)
+        rows[:, 0] = self._subjects.encode(other._subjects.values())[rows[:, 0]]
+        linked = rows[:, 1] >= 0
+        if linked.any():
+            codes = self._traces.encode(other._traces.values())
+            rows[linked, 1] = codes[rows[linked, 1]]
+        rows[~linked, 1] -= self._rows  # rows standing alone keep codes of their own
+        self._rows += other._rows
+        self._parts.append(np.unique(rows, axis=0))
+        if sum(len(p) for p in self._parts) > _COMPACT and len(self._parts) > 1:
+            self._parts = [np.unique(np.concatenate(self._parts), axis=0)]
+
     def result(self) -> list[UnicityFigure]:
         if not self._parts:
             return [UnicityFigure(p, None, 0, 0, 0, 0) for p in self.spec.points]
-        rows = np.unique(np.concatenate(self._parts), axis=0)
+        rows = np.concatenate(self._parts)
+        # subjects in the order of their values, not of their first appearance: the sample is
+        # the same whatever order the stream (or a runner's partitions) came in
+        names = self._subjects.values().astype(str)
+        rank = np.empty(len(names), dtype=np.int64)
+        rank[np.argsort(names, kind="stable")] = np.arange(len(names))
+        rows[:, 0] = rank[rows[:, 0]]
+        rows = np.unique(rows, axis=0)
         subj, trace = rows[:, 0], rows[:, 1]
         _, point = np.unique(rows[:, 2:], axis=0, return_inverse=True)
         point = point.reshape(-1)

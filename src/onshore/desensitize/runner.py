@@ -3,15 +3,25 @@
 One :class:`Desensitizer` per stream. ``push`` takes a batch and returns the batches released so
 far (stateful steps hold rows back); ``finish`` releases the rest; ``report`` gives the
 :class:`~onshore.desensitize.report.RiskReport`. Nothing here reads files, clocks or globals.
+
+A runner over parts of one stream (Spark partitions; rows of one subject in one part when the
+profile has ``trips``) runs one Desensitizer per part, ends each with ``finish(part=True)``
+(whole-stream steps such as ``aggregate`` keep their state) and sends its :meth:`~Desensitizer.part`
+to one place, where a fresh Desensitizer of the same profile ``merge``s them all, then
+``finish``es (the whole-stream steps release there) and ``report``s: the figures of one stream.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from onshore.classify import Classifier
+from onshore.classify.engine import Tally
 from onshore.classify.plan import FieldPlan
 from onshore.desensitize.kanon import KAnonMeter
 from onshore.desensitize.layout import SUBJECT, Layout
@@ -28,6 +38,24 @@ from onshore.keystore import Key
 from onshore.model import BadRecord
 from onshore.packs import Pack
 from onshore.packs.profiles import GeneralizeStep, Profile, RemoveAreasStep
+
+
+@dataclass(frozen=True)
+class RunnerPart:
+    """What a :class:`Desensitizer` over one part of a stream counted, measured and holds:
+    plain data (no keys, no area index), to be merged where the parts meet."""
+
+    schema: pa.Schema | None  # the input schema it saw (None: it saw no rows)
+    out_schema: pa.Schema | None  # the schema of what it released
+    before: Tally
+    before_distinct: tuple[pa.Array | None, pa.Array | None]
+    after: Tally | None
+    after_distinct: tuple[pa.Array | None, pa.Array | None]
+    unicity: tuple[UnicityMeter, UnicityMeter]
+    kanon: tuple[KAnonMeter | None, KAnonMeter | None]
+    operators: tuple[dict[str, Any], ...]
+    rows_out: int
+    warnings: tuple[str, ...]
 
 
 class Desensitizer:
@@ -73,6 +101,8 @@ class Desensitizer:
         self._add_final_sweep(catalogue)
         self.key_ids = tuple(sorted({key.key_id} if key and self._pseudonymizes() else set()))
         self._plan: FieldPlan | None = None
+        self._schema: pa.Schema | None = None
+        self._out_schema: pa.Schema | None = None
         self._final: tuple[str, ...] = ()
         self._layout: Layout | None = None
         self._last_bad: tuple[BadRecord, ...] = ()
@@ -157,11 +187,7 @@ class Desensitizer:
         result = self._in.classify_batch(batch, rows=rows)
         self._last_bad = result.bad
         plan = self._in.plan_for(batch.schema)
-        if self._plan is None:
-            self._plan = plan
-            self._bind(plan)
-        elif plan.fields != self._plan.fields:
-            raise BadInput("the columns changed in the middle of the input", file=self.source)
+        self._adopt(batch.schema, plan)
         data = result.data
         subject = (
             pc.cast(data.column(plan.subject), pa.string())
@@ -181,10 +207,23 @@ class Desensitizer:
         )
         return self._run(data, 0)
 
-    def finish(self) -> list[pa.RecordBatch]:
-        """Release what stateful steps hold; call once, after the last ``push``."""
+    def _adopt(self, schema: pa.Schema, plan: FieldPlan) -> None:
+        if self._plan is None:
+            self._plan, self._schema = plan, schema
+            self._bind(plan)
+        elif plan.fields != self._plan.fields:
+            raise BadInput("the columns changed in the middle of the input", file=self.source)
+
+    def finish(self, *, part: bool = False) -> list[pa.RecordBatch]:
+        """Release what stateful steps hold; call once, after the last ``push``.
+
+        ``part=True``: this runner saw one part of a stream that another runner merges
+        (:meth:`part`, :meth:`merge`); whole-stream steps (``aggregate``) and the steps after
+        them keep their state for that runner to release."""
         out: list[pa.RecordBatch] = []
         for i, op in enumerate(self.ops):
+            if part and op.whole_stream:
+                break
             held = op.flush()
             if held is not None and held.num_rows:
                 out.extend(self._run(held, i + 1))
@@ -219,6 +258,7 @@ class Desensitizer:
                 final=names,
             )
         result = self._out.classify_batch(out)
+        self._out_schema = out.schema
         if result.bad:
             self._warnings.append(
                 f"{len(result.bad)} output rows did not validate on re-classification"
@@ -263,6 +303,54 @@ class Desensitizer:
             else None
         )
         uni.add(subj, tr, x, y, np.nan_to_num(ms.astype(np.float64)).astype(np.int64))
+
+    # -- parts of one stream ---------------------------------------------------------------------
+    def part(self) -> RunnerPart:
+        """What this runner counted, measured and holds (after ``finish(part=True)``)."""
+        before = self._in.distinct_values()
+        after = self._out.distinct_values() if self._out is not None else (None, None)
+        return RunnerPart(
+            schema=self._schema,
+            out_schema=self._out_schema,
+            before=self._in.tally(),
+            before_distinct=before,
+            after=self._out.tally() if self._out is not None else None,
+            after_distinct=after,
+            unicity=(self._uni_before, self._uni_after),
+            kanon=(self._k_before, self._k_after),
+            operators=tuple(op.state() for op in self.ops),
+            rows_out=self.rows_out,
+            warnings=tuple(self._warnings),
+        )
+
+    def merge(self, part: RunnerPart) -> None:
+        """Add a part's figures and held state; this runner must not have been pushed to.
+
+        Exact: additive figures add up, distinct subjects and the meters' rows are unions, and
+        whole-stream steps merge their held rows (then ``finish`` releases them)."""
+        if part.schema is None:  # a part without rows (an empty partition)
+            return
+        self._adopt(part.schema, self._in.plan_for(part.schema))
+        assert self._out is not None
+        self._in.add_tally(part.before)
+        self._in.add_distinct(*part.before_distinct)
+        if part.after is not None:
+            if part.out_schema is not None:
+                self._out.plan_for(part.out_schema)
+                self._out_schema = part.out_schema
+            self._out.add_tally(part.after)
+            self._out.add_distinct(*part.after_distinct)
+        self._uni_before.merge(part.unicity[0])
+        self._uni_after.merge(part.unicity[1])
+        for mine, theirs in ((self._k_before, part.kanon[0]), (self._k_after, part.kanon[1])):
+            if mine is not None and theirs is not None:
+                mine.merge(theirs)
+        if len(part.operators) != len(self.ops):
+            raise BadInput("a part ran another profile")
+        for op, state in zip(self.ops, part.operators, strict=True):
+            op.merge(state)
+        self.rows_out += part.rows_out
+        self._warnings.extend(part.warnings)
 
     # -- result ----------------------------------------------------------------------------------
     def report(self) -> RiskReport:

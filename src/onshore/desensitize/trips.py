@@ -27,6 +27,8 @@ True
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -91,6 +93,18 @@ class Trips(Operator):
             return None
         table, self._carry = self._carry, None
         return self._cut(table, final=True)
+
+    def state(self) -> dict[str, Any]:
+        assert self._carry is None, "state() of a part that was not flushed"
+        return {**super().state(), "trips": self.trips, "trimmed": self.trimmed}
+
+    def merge(self, state: dict[str, Any]) -> None:
+        super().merge(state)
+        self.trips += state["trips"]
+        self.trimmed += state["trimmed"]
+        if "trips" in self.details:
+            self.details["trips"] = self.trips
+            self.details["rows_trimmed"] = self.trimmed
 
     def _observe_order(self, batch: pa.RecordBatch) -> None:
         subject = batch.column(SUBJECT)

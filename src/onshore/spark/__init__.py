@@ -1,4 +1,5 @@
-"""Onshore on Apache Spark: the same pack and the same core classifier over a data lake.
+"""Onshore on Apache Spark: the same pack, the same core classifier and the same desensitization
+over a data lake.
 
 An adapter: the core never imports it, and it needs the ``spark`` extra
 (``pip install 'onshore[spark]'``). The pack and the sensitive-area index are broadcast once;
@@ -11,14 +12,23 @@ dataset rules.
     result = classify_dataframe(read_parquet("lake/telemetry/"), pack, areas).persist()
     result.labelled.write.parquet("labelled/")
     assessment = result.assessment()
+
+    safe = desensitize_dataframe(read_parquet("lake/telemetry/"), pack.profile("export-default"),
+                                 pack, key=key, areas=areas).persist()
+    report = safe.report()            # the embedded runner's risk report and promise check
+    if report.promise.kept:
+        safe.rows.write.parquet("export/telemetry/")
 """
 
 from onshore.spark.classify import SparkClassification, classify_dataframe, read_parquet
+from onshore.spark.desensitize import SparkDesensitization, desensitize_dataframe
 from onshore.spark.session import java_available, spark_session
 
 __all__ = [
     "SparkClassification",
+    "SparkDesensitization",
     "classify_dataframe",
+    "desensitize_dataframe",
     "java_available",
     "read_parquet",
     "spark_session",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import pyarrow as pa
 from pydantic import BaseModel
@@ -36,6 +36,9 @@ class Operator:
     batch; stateful operators hold rows back in ``apply`` and release them in ``flush``."""
 
     params: BaseModel
+    whole_stream: ClassVar[bool] = False
+    """True when the output depends on the whole stream at once (``aggregate``): a runner over
+    parts of one stream merges the parts' :meth:`state` and flushes the step once."""
 
     def __init__(self, params: BaseModel) -> None:
         self.params = params
@@ -64,6 +67,19 @@ class Operator:
     def flush(self) -> pa.RecordBatch | None:
         """Rows held back, at the end of the stream (stateful operators)."""
         return None
+
+    def state(self) -> dict[str, Any]:
+        """What this step counted (and, for whole-stream steps, holds), to :meth:`merge` into
+        the same step of a runner that combines the parts of one stream."""
+        return {"rows_in": self.rows_in, "rows_out": self.rows_out, "details": dict(self.details)}
+
+    def merge(self, state: dict[str, Any]) -> None:
+        """Add the :meth:`state` of this step run over another part; steps whose details count
+        rows override it to add those counts up."""
+        self.rows_in += state["rows_in"]
+        self.rows_out += state["rows_out"]
+        for key, value in state["details"].items():
+            self.details.setdefault(key, value)
 
     def report(self) -> OperatorReport:
         return OperatorReport(

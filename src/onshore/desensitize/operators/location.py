@@ -7,6 +7,7 @@ is idempotent.
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -132,6 +133,14 @@ class Generalize(_Positions):
             batch = batch.filter(pa.array(~outside))
         return batch
 
+    def merge(self, state: dict[str, Any]) -> None:
+        dropped = self.details.get("rows_outside_dropped", 0)
+        super().merge(state)
+        if "rows_outside_dropped" in state["details"]:
+            self.details["rows_outside_dropped"] = (
+                dropped + state["details"]["rows_outside_dropped"]
+            )
+
 
 class TransformCrs(_Positions):
     """Express positions in ``to`` (``gcj02`` or ``wgs84``); the ``crs`` column records it."""
@@ -203,3 +212,15 @@ class RemoveAreas(_Positions):
             }
             batch = batch.filter(pa.array(~hit))
         return batch
+
+    def state(self) -> dict[str, Any]:
+        return {**super().state(), "hits": self._hits.copy()}
+
+    def merge(self, state: dict[str, Any]) -> None:
+        super().merge(state)
+        self._hits += state["hits"]
+        if self._hits.any():
+            ids = self.catalogue.ids()
+            self.details["rows_removed_per_area"] = {
+                ids[i]: int(c) for i, c in enumerate(self._hits) if c
+            }
