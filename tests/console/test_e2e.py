@@ -55,6 +55,14 @@ def open_view(page: Any, view: str) -> None:
     page.wait_for_selector(f"main#view[data-view='{view}'][data-ready='1']", timeout=WAIT)
 
 
+def shoot(page: Any, path: Path) -> None:
+    """A full-page screenshot that must not be blank, of a page with no rendering slips."""
+    text = page.text_content("main") or ""
+    assert "[object " not in text and "undefined" not in text and "null" not in text.split()
+    page.screenshot(path=path, full_page=True)
+    check_not_blank(path)
+
+
 def test_compliance_officer_assesses_runs_and_downloads(
     browser: Any, server: Server, shots: Path
 ) -> None:
@@ -67,16 +75,14 @@ def test_compliance_officer_assesses_runs_and_downloads(
     )
     assert page.locator("svg.chart rect.bar").count() > 0
     assert page.locator("[data-testid='threshold-sensitive'] svg.gauge").count() == 1
-    page.screenshot(path=shots / "overview-zh.png", full_page=True)
-    check_not_blank(shots / "overview-zh.png")
+    shoot(page, shots / "overview-zh.png")
 
     # language switch: English, then back
     page.click(".who .lang-switch button[data-lang='en']")
     page.wait_for_selector("main#view[data-ready='1']", timeout=WAIT)
     assert page.text_content("nav.tabs a[data-view='overview']") == "Overview"
     assert "Cross-border volume" in page.text_content("main")
-    page.screenshot(path=shots / "overview-en.png", full_page=True)
-    check_not_blank(shots / "overview-en.png")
+    shoot(page, shots / "overview-en.png")
 
     # transfers: a dataset of important data is refused, with reasons and references
     open_view(page, "transfers")
@@ -87,8 +93,7 @@ def test_compliance_officer_assesses_runs_and_downloads(
     assert decision.get_attribute("data-allowed") == "false"
     assert "cn-auto/transfer/important-data" in page.text_content("[data-testid='reasons']")
     assert page.is_disabled("#run")
-    page.screenshot(path=shots / "transfer-refused.png", full_page=True)
-    check_not_blank(shots / "transfer-refused.png")
+    shoot(page, shots / "transfer-refused.png")
 
     # ... the owners' contact data (personal, a few individuals) needs no mechanism: run it
     page.select_option("#f-dataset", "owners")
@@ -100,8 +105,7 @@ def test_compliance_officer_assesses_runs_and_downloads(
     page.wait_for_selector("[data-testid='package']", timeout=WAIT)
     package = page.text_content("[data-testid='package'] code")
     assert package and Path(package, "manifest.json").is_file()
-    page.screenshot(path=shots / "transfer-run.png", full_page=True)
-    check_not_blank(shots / "transfer-run.png")
+    shoot(page, shots / "transfer-run.png")
     after = server.get("/v1/console/overview", "compliance")["thresholds"]["measures"]
     exported = {m["measure"]: m["value"] for m in after}
     assert exported["non_sensitive"] == 12  # the 12 owners, now counted for the year
@@ -120,9 +124,10 @@ def test_compliance_officer_assesses_runs_and_downloads(
         page.click("#notice-download")
     assert notice.value.suggested_filename == "notice.en.html"
     page.click("#report-preview")
-    page.wait_for_function("document.querySelector('#preview').srcdoc.length > 1000", timeout=WAIT)
-    page.screenshot(path=shots / "reports.png", full_page=True)
-    check_not_blank(shots / "reports.png")
+    page.wait_for_selector("#preview[data-loaded='1']", timeout=WAIT)
+    frame = page.frame_locator("#preview")
+    assert "年度" in frame.locator("body").inner_text(timeout=WAIT)
+    shoot(page, shots / "reports.png")
 
     # ledger: verified, the export is an entry, its inclusion proof downloads
     open_view(page, "ledger")
@@ -134,8 +139,7 @@ def test_compliance_officer_assesses_runs_and_downloads(
         page.click("[data-testid='entries'] button[data-proof] >> nth=0")
     body = json.loads(Path(proof.value.path()).read_text())
     assert body["entry"]["kind"] == "export" and body["type"]
-    page.screenshot(path=shots / "ledger.png", full_page=True)
-    check_not_blank(shots / "ledger.png")
+    shoot(page, shots / "ledger.png")
 
     # subjects: a vehicle's holdings (a view on the ledger)
     open_view(page, "subjects")
@@ -143,8 +147,7 @@ def test_compliance_officer_assesses_runs_and_downloads(
     page.click("#vin-form button[type='submit']")
     page.wait_for_selector("[data-testid='subject-rows']", timeout=WAIT)
     assert int(page.text_content("[data-testid='subject-rows']").replace(",", "")) > 0
-    page.screenshot(path=shots / "subjects.png", full_page=True)
-    check_not_blank(shots / "subjects.png")
+    shoot(page, shots / "subjects.png")
 
     # sensitive areas: the catalogue on the map, and the telemetry points inside
     open_view(page, "areas")
@@ -153,8 +156,7 @@ def test_compliance_officer_assesses_runs_and_downloads(
     page.click("#hits-show")
     page.wait_for_selector("[data-testid='hits-summary']", timeout=WAIT)
     assert page.locator("svg.map circle.pt").count() > 0
-    page.screenshot(path=shots / "areas.png", full_page=True)
-    check_not_blank(shots / "areas.png")
+    shoot(page, shots / "areas.png")
     assert page.errors == []
     page.context.close()
 
@@ -178,8 +180,7 @@ def test_auditor_sees_but_cannot_run(browser: Any, server: Server, shots: Path) 
         }"""
     )
     assert status == [403, "urn:onshore:problem:forbidden"]
-    page.screenshot(path=shots / "auditor-transfers.png", full_page=True)
-    check_not_blank(shots / "auditor-transfers.png")
+    shoot(page, shots / "auditor-transfers.png")
     # reading is allowed: the ledger and the reports
     open_view(page, "ledger")
     page.wait_for_selector("[data-testid='verify-ok']", timeout=WAIT)

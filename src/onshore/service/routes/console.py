@@ -392,7 +392,7 @@ def run_upload(
 
 
 # -- subjects ---------------------------------------------------------------------------------
-SAMPLE_ROWS = 50
+SAMPLE_ROWS = 10  # per dataset
 
 
 @router.get(
@@ -411,7 +411,7 @@ def subject(
     with state.session(principal.actor) as home:
         lake = Lake(home)
         per: dict[str, dict[str, Any]] = {}
-        parts: list[pa.Table] = []
+        parts: dict[str, list[pa.Table]] = {}
         for store, lake_file in lake.all_files():
             found = lake.read_vin(store, lake_file, vin)
             if found is None or found.num_rows == 0:
@@ -433,14 +433,17 @@ def subject(
             d["levels"].add(lake_file.level)
             keep = [c for c in found.column_names if c not in LABEL_COLUMNS]
             d["columns"] = list(dict.fromkeys([*d["columns"], *keep]))
-            if sum(p.num_rows for p in parts) < SAMPLE_ROWS:
-                sample = found.select(keep).slice(0, SAMPLE_ROWS).replace_schema_metadata(None)
-                parts.append(
-                    sample.append_column("dataset", pa.array([lake_file.dataset] * sample.num_rows))
-                )
+            taken = parts.setdefault(lake_file.dataset, [])
+            room = SAMPLE_ROWS - sum(p.num_rows for p in taken)
+            if room > 0:
+                taken.append(found.select(keep).slice(0, room).replace_schema_metadata(None))
+        samples = {
+            name: pa.concat_tables(tables, promote_options="permissive")
+            for name, tables in parts.items()
+        }
         shown = (
-            pa.concat_tables(parts, promote_options="permissive").slice(0, SAMPLE_ROWS)
-            if parts
+            pa.concat_tables(list(samples.values()), promote_options="permissive")
+            if samples
             else pa.table({})
         )
         refs = home.subject_refs(vin)
@@ -452,23 +455,29 @@ def subject(
         )
         entries = sum(1 for _i, e in home.ledger.entries() if e.subject in refs)
         allowed = gate_read(state, home, principal, shown, f"subject {vin}")
+        subject_ref = home.subject_ref(vin)
         home.record(
             Activity.VIEW,
             purpose=principal.purpose or "data-subject lookup (console)",
             dataset="subjects",
             counts={"rows": sum(d["rows"] for d in per.values()), "rows_shown": shown.num_rows},
             decision="read",
-            subject=home.subject_ref(vin),
+            subject=subject_ref,
             details={"country": principal.country, "abroad": principal.abroad},
         )
     return {
         "vin": vin,
-        "subject": refs[0] if refs else None,
+        "subject": subject_ref,
         "datasets": [
-            d | {"stores": sorted(d["stores"]), "levels": sorted(d["levels"])} for d in per.values()
+            d
+            | {
+                "stores": sorted(d["stores"]),
+                "levels": sorted(d["levels"]),
+                "sample": _plain(samples[name].to_pylist()),
+                "sample_columns": samples[name].column_names,
+            }
+            for name, d in per.items()
         ],
-        "sample": _plain(shown.to_pylist()),
-        "sample_columns": shown.column_names,
         "requests": [
             dict(
                 zip(

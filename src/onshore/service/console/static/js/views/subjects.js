@@ -6,6 +6,11 @@ import { t } from "../i18n.js";
 
 const VIN = /^[A-HJ-NPR-Z0-9]{17}$/;
 
+function cell(value) {
+  if (value === null || value === undefined) return "—";
+  return typeof value === "object" ? JSON.stringify(value) : String(value);
+}
+
 function consentStatus(c) {
   const kind = { active: "ok", withdrawn: "muted", expired: "bad" }[c.status] || "warn";
   return badge(kind, t(`consent.status.${c.status}`));
@@ -67,17 +72,21 @@ async function showVehicle(ctx, vin, out, reloadQueue) {
       held.datasets,
       { empty: "subjects.nothing" },
     ),
-    held.sample.length
-      ? h(
-          "div",
-          {},
-          h("h3", {}, t("subjects.sample", { n: held.sample.length })),
-          table(
-            held.sample_columns.map((c) => ({ key: c, label: c, render: (r) => (r[c] === null || r[c] === undefined ? "—" : typeof r[c] === "object" ? JSON.stringify(r[c]) : String(r[c])) })),
-            held.sample,
-          ),
-        )
-      : null,
+    h(
+      "div",
+      {},
+      held.datasets.map((d) =>
+        h(
+        "div",
+        { class: "sample" },
+        h("h3", {}, t("subjects.sample", { dataset: d.dataset, n: d.sample.length, total: fmt.int(d.rows) })),
+        table(
+          d.sample_columns.map((c) => ({ key: c, label: c, render: (r) => cell(r[c]) })),
+          d.sample,
+        ),
+      ),
+      ),
+    ),
     h("h3", {}, t("subjects.consents")),
     table(
       [
