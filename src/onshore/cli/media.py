@@ -163,14 +163,22 @@ def anonymize(
     pairs = runner.plan(src, out)
     if not pairs:
         raise BadInput("no JPEG, PNG, video or WAV file found", file=str(src))
-    counter = _Files(total=len(pairs))
     from onshore.media.report import BatchReport
 
+    # Progress counts files, and the frames of each video, so one long clip moves the bar too.
+    weights = [runner.weight(path) for path, _ in pairs]
+    counter = _Files(total=sum(weights), unit="files and frames")
     report = BatchReport()
     with progress(f"anonymize {src.name}", counter) as advance:
-        for path, dst in pairs:
-            report.files.append(runner.anonymize_file(path, dst))
-            counter.done += 1
+        for (path, dst), weight in zip(pairs, weights, strict=True):
+            base = counter.done
+
+            def on_frame(done: int, _declared: int, base: int = base, weight: int = weight) -> None:
+                counter.done = base + min(done, weight)
+                advance()
+
+            report.files.append(runner.anonymize_file(path, dst, on_frame))
+            counter.done = base + weight
             advance()
     if as_json:
         print_json(report.as_dict())

@@ -119,12 +119,28 @@ class MediaAnonymizer:
             on_progress(len(pairs), len(pairs), "")
         return report
 
+    @staticmethod
+    def weight(path: Path) -> int:
+        """Work units of a file for progress: its declared frames for a video, else 1."""
+        if media_kind(path) != "video":
+            return 1
+        try:
+            import av
+
+            with av.open(str(path)) as c:
+                return max(1, int(c.streams.video[0].frames or 1))
+        except Exception:  # a broken file is reported when it is processed
+            return 1
+
     def iter_run(self, src: Path, out: Path) -> Iterator[FileReport]:
         for path, dst in self.plan(src, out):
             yield self.anonymize_file(path, dst)
 
-    def anonymize_file(self, src: Path, dst: Path) -> FileReport:
-        """One file; a broken file comes back ``skipped`` with the reason, never raised."""
+    def anonymize_file(
+        self, src: Path, dst: Path, on_frame: Callable[[int, int], None] | None = None
+    ) -> FileReport:
+        """One file; a broken file comes back ``skipped`` with the reason, never raised.
+        ``on_frame(done, declared)`` is called after each video frame (for progress bars)."""
         kind = media_kind(src)
         if kind is None:
             return FileReport(str(src), None, "unknown", "skipped", "not a supported media file")
@@ -160,6 +176,7 @@ class MediaAnonymizer:
                         self.settings.mask,
                         self.settings.video,
                         report,
+                        on_frame,
                     )
         except (OnshoreError, OSError, MemoryError) as exc:
             dst.unlink(missing_ok=True)

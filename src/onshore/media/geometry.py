@@ -55,7 +55,8 @@ class Detection:
         """The corners pushed out from the centre by ``margin`` of the size, each way."""
         pts = self.points
         centre = pts.mean(axis=0)
-        return centre + (pts - centre) * (1.0 + 2.0 * margin)
+        out: np.ndarray = centre + (pts - centre) * (1.0 + 2.0 * margin)
+        return out
 
     def as_dict(self) -> dict[str, object]:
         out: dict[str, object] = {

@@ -45,7 +45,8 @@ def to_vad_rate(mono: np.ndarray, rate: int) -> np.ndarray:
         return mono.astype(np.float32, copy=False)
     n = round(len(mono) * RATE / rate)
     t_new = np.arange(n, dtype=np.float64) * (rate / RATE)
-    return np.interp(t_new, np.arange(len(mono)), mono).astype(np.float32)
+    out: np.ndarray = np.interp(t_new, np.arange(len(mono)), mono).astype(np.float32)
+    return out
 
 
 class SpeechDetector:

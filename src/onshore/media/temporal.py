@@ -2,9 +2,9 @@
 
 A detector that finds a face in frame 10 and 12 but not in 11 (motion blur, a turned head)
 would leave frame 11 readable. Each frame is therefore masked with its own detections plus
-those of the ``window`` frames before and after it. Frames whose masking needed a carried
-detection (one that no own detection overlaps) are counted: that is how many frames relied
-on the dilation.
+those of the ``window`` frames before and after it (unless an own detection already covers
+the same place). A frame *relied* on the dilation when a carried detection marks an object
+that the frame's own detections do not touch at all: that is the count reported.
 """
 
 from __future__ import annotations
@@ -54,7 +54,8 @@ class TemporalDilation(Generic[T]):
         self._buffer: deque[tuple[int, T, list[Detection]]] = deque()
         self._past: deque[list[Detection]] = deque(maxlen=self.window)
         self._next = 0
-        self.frames_carried = 0
+        self.frames_carried = 0  # frames that relied on a carried detection
+        self.carried_masks = 0  # carried detections that touched no own detection
 
     def push(self, payload: T, detections: list[Detection]) -> Iterator[Dilated[T]]:
         self._buffer.append((self._next, payload, detections))
@@ -71,8 +72,10 @@ class TemporalDilation(Generic[T]):
         future = [d for _, _, dets in list(self._buffer)[: self.window] for d in dets]
         past = [d for dets in self._past for d in dets]
         carried = carried_over(own, [*reversed(past), *future]) if self.window else []
-        if carried:
+        relied = carried_over(own, carried, overlap=1e-6) if own else carried
+        if relied:
             self.frames_carried += 1
+            self.carried_masks += len(relied)
         if self.window:
             self._past.append(own)
         return Dilated(index, payload, tuple(own), tuple(carried))

@@ -245,6 +245,7 @@ def _run(
         "fps_in": float(rate),
         "frames_with_detections": len({i for i, _ in found}),
         "frames_carried": dilation.frames_carried,
+        "carried_masks": dilation.carried_masks,
         "dilation_window": settings.window,
         "frames_verified": encoder.verified,
         "masked_on_verify": encoder.masked_on_verify,
