@@ -106,6 +106,23 @@ def test_compliance_officer_assesses_runs_and_downloads(
     package = page.text_content("[data-testid='package'] code")
     assert package and Path(package, "manifest.json").is_file()
     shoot(page, shots / "transfer-run.png")
+    # trajectories desensitized for export are sensitive personal information: a standard
+    # contract is needed; put one on record in the registry, and the same request is allowed
+    page.select_option("#f-dataset", "telemetry")
+    page.select_option("#f-profile", "export-default")
+    page.click("#assess")
+    page.wait_for_selector("[data-testid='decision'][data-allowed='false']", timeout=WAIT)
+    assert "cn-auto/transfer/volume/standard-contract" in page.text_content(
+        "[data-testid='reasons']"
+    )
+    page.fill("#approval-form input[name='id']", "SCC-2026-07")
+    page.fill("#approval-form input[name='recipient']", "Acme GmbH")
+    page.click("#approval-form button[type='submit']")
+    page.wait_for_selector("[data-testid='approvals'] code:text('SCC-2026-07')", timeout=WAIT)
+    page.click("#assess")
+    page.wait_for_selector("[data-testid='decision'][data-allowed='true']", timeout=WAIT)
+    assert "SCC-2026-07" in page.text_content("[data-testid='decision']")
+    shoot(page, shots / "transfer-approved.png")
     after = server.get("/v1/console/overview", "compliance")["thresholds"]["measures"]
     exported = {m["measure"]: m["value"] for m in after}
     assert exported["non_sensitive"] == 12  # the 12 owners, now counted for the year
@@ -141,13 +158,27 @@ def test_compliance_officer_assesses_runs_and_downloads(
     assert body["entry"]["kind"] == "export" and body["type"]
     shoot(page, shots / "ledger.png")
 
-    # subjects: a vehicle's holdings (a view on the ledger)
+    # subjects: a vehicle's holdings and consents (a view on the ledger), then its deletion
+    vin = server.seeded.vin
+    server.post(
+        "/v1/consents",
+        "compliance",
+        {"vin": vin, "category": "location.trajectory", "purpose": "navigation", "days": 365},
+    )
     open_view(page, "subjects")
-    page.fill("#f-vin", server.seeded.vin)
+    page.fill("#f-vin", vin)
     page.click("#vin-form button[type='submit']")
     page.wait_for_selector("[data-testid='subject-rows']", timeout=WAIT)
     assert int(page.text_content("[data-testid='subject-rows']").replace(",", "")) > 0
+    assert "navigation" in page.text_content("#subject-out")
     shoot(page, shots / "subjects.png")
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.click("#subject-delete")
+    page.wait_for_selector("[data-testid='deleted']", timeout=WAIT)
+    page.wait_for_selector("[data-testid='queue'] td", timeout=WAIT)
+    assert "del-" in page.text_content("[data-testid='queue']")
+    assert page.text_content("[data-testid='subject-rows']") == "0"
+    shoot(page, shots / "subjects-deleted.png")
 
     # sensitive areas: the catalogue on the map, and the telemetry points inside
     open_view(page, "areas")

@@ -96,6 +96,10 @@ def session(
         "profiles": list(pack.profiles),
         "purposes": [p.key for p in pack.bases.purposes] if pack.bases else [],
         "levels": [level.label for level in sorted(Level)],
+        "instruments": {
+            i.id: {"title": i.title, "title_zh": i.title_zh, "number": i.number, "url": i.url}
+            for i in pack.instruments.values()
+        },
     }
 
 
@@ -128,7 +132,7 @@ def _thresholds(home: DataHome, state: ServiceState, year: int) -> dict[str, Any
                     "gte": threshold,
                     "reached": value >= threshold,
                     "headroom": max(threshold - value, 0),
-                    "ref": str(home.pack.legal_ref(tier.ref)),
+                    "ref": _ref(home, tier.ref),
                 }
             )
         steps.sort(key=lambda s: s["gte"])
@@ -148,7 +152,7 @@ def _thresholds(home: DataHome, state: ServiceState, year: int) -> dict[str, Any
         "year": year,
         "window": policy.counting.window,
         "mechanism": max((str(m["mechanism"]) for m in measures), key=order.index),
-        "none_required_ref": str(home.pack.legal_ref(tiers.none_required.ref)),
+        "none_required_ref": _ref(home, tiers.none_required.ref),
         "measures": measures,
     }
 
@@ -168,6 +172,12 @@ def _timeline(home: DataHome) -> dict[str, Any]:
         "by_level": [{"date": d, **by_level[d]} for d in sorted(by_level)],
         "by_category": [{"date": d, "rows": by_category.get(d, {})} for d in sorted(by_level)],
     }
+
+
+def _ref(home: DataHome, ref: Any) -> dict[str, str]:
+    """A pack reference as the transfer gate's reasons carry it (instrument, article, text)."""
+    legal = home.pack.legal_ref(ref)
+    return {"instrument": legal.instrument, "article": legal.article, "text": str(legal)}
 
 
 def _level(home: DataHome, category: str) -> str | None:
@@ -243,7 +253,7 @@ def approvals(
         return {
             "today": today.isoformat(),
             "renewal_window_working_days": policy.approvals.renewal_window_working_days,
-            "ref": str(home.pack.legal_ref(policy.approvals.ref)),
+            "ref": _ref(home, policy.approvals.ref),
             "approvals": _rows(gate, today),
         }
 

@@ -1,6 +1,6 @@
 // The console shell: login with an API key, the views, the language switch, role gating.
 import { api, ApiError, key, setKey } from "./api.js";
-import { clear, h } from "./dom.js";
+import { clear, h, setInstruments } from "./dom.js";
 import { language, loadLanguages, setLanguage, t, translate } from "./i18n.js";
 import * as areas from "./views/areas.js";
 import * as ledger from "./views/ledger.js";
@@ -80,6 +80,7 @@ async function login(value) {
   setKey(value);
   try {
     session = await api("/v1/console/session");
+    setInstruments(session.instruments);
   } catch (error) {
     setKey(null);
     session = null;

@@ -1,5 +1,21 @@
 // Small DOM helpers: h() builds elements, table() a dense data table, badges for statuses.
-import { t } from "./i18n.js";
+import { language, t } from "./i18n.js";
+
+let instruments = {};
+
+// The pack's instruments (titles in both languages), from the session.
+export function setInstruments(map) {
+  instruments = map || {};
+}
+
+// A legal reference in the UI's language: "促进和规范数据跨境流动规定 Art. 7" or the English text.
+export function refNode(ref) {
+  if (!ref) return "—";
+  const known = instruments[ref.instrument];
+  const title = language() === "zh" && known?.title_zh ? known.title_zh : known?.title;
+  const text = title ? `${title}, ${ref.article}` : ref.text || `${ref.instrument} ${ref.article}`;
+  return h("span", { class: "ref", title: [known?.number, ref.note].filter(Boolean).join(" · ") || null }, text);
+}
 
 export function h(tag, attrs = {}, ...children) {
   const el = document.createElement(tag);

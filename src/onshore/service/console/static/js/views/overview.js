@@ -2,7 +2,7 @@
 // against the transfer gate's thresholds (from the pack's transfer.yaml, via the API).
 import { api } from "../api.js";
 import { legend, stackedBars, thresholdGauge } from "../charts.js";
-import { badge, clear, fmt, h, levelBadge, mechanismBadge, panel, table } from "../dom.js";
+import { badge, clear, fmt, h, levelBadge, mechanismBadge, panel, refNode, table } from "../dom.js";
 import { t } from "../i18n.js";
 
 export const LEVEL_COLORS = {
@@ -41,7 +41,7 @@ function thresholds(data) {
           { label: "overview.col.mechanism", render: (s) => t(`mech.${s.mechanism}`) },
           { label: "overview.col.from", num: true, render: (s) => fmt.int(s.gte) },
           { label: "overview.col.headroom", num: true, render: (s) => (s.reached ? badge("bad", t("overview.reached")) : fmt.int(s.headroom)) },
-          { label: "common.ref", render: (s) => h("span", { class: "ref" }, s.ref) },
+          { label: "common.ref", render: (s) => refNode(s.ref) },
         ],
         m.tiers,
       ),

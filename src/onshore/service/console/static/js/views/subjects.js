@@ -16,7 +16,7 @@ function consentStatus(c) {
   return badge(kind, t(`consent.status.${c.status}`));
 }
 
-async function showVehicle(ctx, vin, out, reloadQueue) {
+async function showVehicle(ctx, vin, out, reloadQueue, notice = null) {
   clear(out).append(h("div", { class: "loading" }, t("common.loading")));
   const [held, consents] = await Promise.all([
     api(`/v1/console/subjects/${vin}`),
@@ -25,7 +25,7 @@ async function showVehicle(ctx, vin, out, reloadQueue) {
   const total = held.datasets.reduce((s, d) => s + d.rows, 0);
   const exportButton = h("button", { type: "button", class: "btn", id: "subject-export", "data-needs": "POST /v1/subjects/{vin}/export" }, t("subjects.export"));
   const deleteButton = h("button", { type: "button", class: "btn btn-danger", id: "subject-delete", "data-needs": "DELETE /v1/subjects/{vin}" }, t("subjects.delete"));
-  const msg = h("div");
+  const msg = h("div", {}, notice);
   exportButton.addEventListener("click", async () => {
     try {
       const saved = await download(`/v1/subjects/${vin}/export`, `${vin}.zip`, { method: "POST" });
@@ -39,10 +39,9 @@ async function showVehicle(ctx, vin, out, reloadQueue) {
     try {
       const response = await request(`/v1/subjects/${vin}`, { method: "DELETE" });
       const done = await response.json();
-      clear(msg).append(
-        h("div", { class: "alert alert-ok", "data-testid": "deleted" }, t("subjects.deleted", { rows: fmt.int(Object.values(done.rows_removed).reduce((a, b) => a + b, 0)), due: done.due_date, left: done.rows_remaining })),
-      );
+      const summary = h("div", { class: "alert alert-ok", "data-testid": "deleted" }, t("subjects.deleted", { rows: fmt.int(Object.values(done.rows_removed).reduce((a, b) => a + b, 0)), due: done.due_date, left: done.rows_remaining }));
       await reloadQueue();
+      await showVehicle(ctx, vin, out, reloadQueue, summary); // what is held now: nothing
     } catch (error) {
       clear(msg).append(ctx.errorBox(error));
     }

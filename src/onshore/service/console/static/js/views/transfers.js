@@ -1,7 +1,7 @@
 // Transfers: assess a request (a lake dataset or an uploaded file), see the decision with its
 // reasons and legal references, run it when allowed; the approvals registry.
 import { api, ApiError, request } from "../api.js";
-import { badge, clear, field, fmt, h, levelBadge, mechanismBadge, panel, select, table } from "../dom.js";
+import { badge, clear, field, fmt, h, levelBadge, mechanismBadge, panel, refNode, select, table } from "../dom.js";
 import { t } from "../i18n.js";
 
 const UPLOAD_TYPES = { parquet: "application/vnd.apache.parquet", csv: "text/csv", jsonl: "application/x-ndjson", ndjson: "application/x-ndjson" };
@@ -76,9 +76,9 @@ function decisionView(d, ran) {
     h("h3", {}, t("transfers.reasons")),
     table(
       [
-        { label: "transfers.rule", render: (r) => h("code", {}, r.rule_id) },
+        { label: "transfers.rule", render: (r) => h("code", { class: "wrap" }, r.rule_id) },
         { key: "text", label: "transfers.reason" },
-        { label: "common.ref", render: (r) => h("span", { class: "ref", title: r.ref.note || "" }, r.ref.text || `${r.ref.instrument} ${r.ref.article}`) },
+        { label: "common.ref", render: (r) => refNode(r.ref) },
       ],
       d.reasons,
       { testid: "reasons" },
@@ -197,7 +197,7 @@ function approvalsPanel(ctx, data, reload) {
   });
   return panel(
     t("approvals.title"),
-    h("p", { class: "muted" }, t("approvals.lead", { days: data.renewal_window_working_days }), " ", h("span", { class: "ref" }, data.ref)),
+    h("p", { class: "muted" }, t("approvals.lead", { days: data.renewal_window_working_days }), " ", refNode(data.ref)),
     table(
       [
         { label: "approvals.id", render: (a) => h("code", {}, a.id) },
