@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import json
+import math
 from typing import Annotated, Any, Literal
 
 import pyarrow as pa
@@ -93,7 +94,7 @@ def scan(
         "level": assessment.level.label,
         "rows": assessment.rows,
         "rows_quarantined": assessment.rows_quarantined,
-        "assessment": assessment.to_dict(),
+        "assessment": _plain(assessment.to_dict()),
         "bad_records": _bad(bad),
     }
 
@@ -107,7 +108,7 @@ def _plain(value: Any) -> Any:
         return {k: _plain(v) for k, v in value.items()}
     if isinstance(value, list):
         return [_plain(v) for v in value]
-    if isinstance(value, float) and value != value:  # NaN is not JSON
+    if isinstance(value, float) and not math.isfinite(value):  # NaN and infinity are not JSON
         return None
     return value
 
