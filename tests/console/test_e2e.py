@@ -123,6 +123,16 @@ def test_compliance_officer_assesses_runs_and_downloads(
     page.wait_for_selector("[data-testid='decision'][data-allowed='true']", timeout=WAIT)
     assert "SCC-2026-07" in page.text_content("[data-testid='decision']")
     shoot(page, shots / "transfer-approved.png")
+    # an uploaded file goes through the same gate: the owners' raw file has ID numbers
+    # (sensitive), which the standard contract on record covers
+    page.check("#f-source-upload")
+    page.set_input_files("#f-file", str(server.seeded.sample / "owners.csv"))
+    page.select_option("#f-profile", "")
+    page.click("#assess")
+    page.wait_for_selector("[data-testid='decision'][data-allowed='true']", timeout=WAIT)
+    decision_text = page.text_content("[data-testid='decision']")
+    assert "SCC-2026-07" in decision_text and "person.identity.id_number" in decision_text
+    page.check("input[name='source'][value='lake']")
     after = server.get("/v1/console/overview", "compliance")["thresholds"]["measures"]
     exported = {m["measure"]: m["value"] for m in after}
     assert exported["non_sensitive"] == 12  # the 12 owners, now counted for the year

@@ -229,3 +229,18 @@ def test_notice_static_files_and_root(client: TestClient, seeded: Seeded) -> Non
     zh = json.loads((STATIC / "i18n" / "zh.json").read_text(encoding="utf-8"))
     assert set(en) == set(zh)
     assert all(zh[k] for k in zh)
+
+
+def test_reads_from_abroad_pass_the_transfer_gate(client: TestClient, seeded: Seeded) -> None:
+    abroad = auth(seeded, "compliance") | {"X-Onshore-Client-Country": "DE"}
+    held = client.get(f"/v1/console/subjects/{seeded.vin}", headers=abroad)
+    assert held.status_code == 403, held.text
+    assert held.json()["type"] == "urn:onshore:problem:remote-access-refused"
+    assert held.json()["reasons"]
+    hits = client.get("/v1/console/areas/hits?dataset=telemetry", headers=abroad)
+    assert hits.status_code == 403 and hits.json()["mechanism"] == "security_assessment"
+    with DataHome(seeded.home, environ={}) as home:
+        refused = [e for _i, e in home.ledger.entries(kind=Activity.POLICY_REFUSAL)]
+    assert len(refused) == 2
+    # aggregates are no personal data: the overview answers abroad too
+    assert client.get("/v1/console/overview", headers=abroad).status_code == 200

@@ -451,11 +451,6 @@ def subject(
             name: pa.concat_tables(tables, promote_options="permissive")
             for name, tables in parts.items()
         }
-        shown = (
-            pa.concat_tables(list(samples.values()), promote_options="permissive")
-            if samples
-            else pa.table({})
-        )
         refs = home.subject_refs(vin)
         marks = ", ".join("?" for _ in refs)
         requests = home.meta.query(
@@ -464,13 +459,23 @@ def subject(
             refs,
         )
         entries = sum(1 for _i, e in home.ledger.entries() if e.subject in refs)
-        allowed = gate_read(state, home, principal, shown, f"subject {vin}")
+        # From abroad each dataset's rows pass the gate on their own, the most sensitive
+        # first: in one mixed table a person identifier of one dataset (null in the others)
+        # would name the individuals, and rows without it would go uncounted.
+        allowed = []
+        for name in sorted(samples, key=lambda n: -max(Level.parse(v) for v in per[n]["levels"])):
+            outcome = gate_read(state, home, principal, samples[name], f"subject {vin} {name}")
+            if outcome is not None:
+                allowed.append(outcome)
         subject_ref = home.subject_ref(vin)
         home.record(
             Activity.VIEW,
             purpose=principal.purpose or "data-subject lookup (console)",
             dataset="subjects",
-            counts={"rows": sum(d["rows"] for d in per.values()), "rows_shown": shown.num_rows},
+            counts={
+                "rows": sum(d["rows"] for d in per.values()),
+                "rows_shown": sum(t.num_rows for t in samples.values()),
+            },
             decision="read",
             subject=subject_ref,
             details={"country": principal.country, "abroad": principal.abroad},
@@ -499,7 +504,7 @@ def subject(
             for r in requests
         ],
         "ledger_entries": entries,
-        "remote_access": allowed,
+        "remote_access": allowed or None,
     }
 
 
