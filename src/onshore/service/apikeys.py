@@ -20,7 +20,7 @@ client abroad is treated as remote access from abroad whatever the client declar
 ...     keys = ApiKeys(home.meta)
 ...     made = keys.add("auditor", name="external audit")
 ...     found = keys.authenticate(made.key)
-...     keys.revoke(made.record.id)
+...     _ = keys.revoke(made.record.id)
 ...     gone = keys.authenticate(made.key)
 >>> found.role, gone
 ('auditor', None)
