@@ -124,7 +124,7 @@ def serve(
     app = service.create_app(settings)
     err_console.print(
         f"onshore serving {app.state.onshore.home.path} on http://{host}:{port} "
-        f"(OpenAPI: http://{host}:{port}/docs)",
+        f"(OpenAPI: http://{host}:{port}/docs; console: http://{host}:{port}/console/)",
         highlight=False,
     )
     uvicorn.run(app, host=host, port=port, log_level=log_level, access_log=access_log)
