@@ -130,3 +130,19 @@ def test_writing_personal_data_to_a_store_abroad_is_refused(app, client, keys) -
     assert_problem(r, 403, "policy-refusal")
     assert any(e.kind == Activity.POLICY_REFUSAL for _i, e in entries(app))
     assert json.dumps(r.json())  # a problem body is plain JSON
+
+
+def test_a_batch_a_killed_service_left_pending_is_settled_on_start(tmp_path) -> None:
+    from onshore.service import ServiceSettings, create_app
+    from onshore.store import DataHome
+
+    home = tmp_path / "h"
+    with DataHome(home, environ={}) as data_home:
+        index = KeyIndex(data_home, WORKER)
+        index.claim("telemetry", "national_monitoring", [("LSVAU2180N2000001", 1, "json")])
+        assert len(index.pending()) == 1
+    app = create_app(ServiceSettings(home=home), environ={})
+    try:
+        assert KeyIndex(app.state.onshore.home, WORKER).pending() == []
+    finally:
+        app.state.onshore.close()
