@@ -75,8 +75,12 @@ class MediaAnonymizer:
         if self._video_detectors is None:
             d = self.settings.detect
             limit = min(d.face.upscale_max_pixels, self.settings.video.upscale_max_pixels)
+            plate_limit = min(d.plate.upscale_max_pixels, self.settings.video.upscale_max_pixels)
             face = replace(d.face, upscale_max_pixels=limit)
-            self._video_detectors = Detectors(replace(d, face=face), threads=self.threads)
+            plate = replace(d.plate, upscale_max_pixels=plate_limit)
+            self._video_detectors = Detectors(
+                replace(d, face=face, plate=plate), threads=self.threads
+            )
         return self._video_detectors
 
     @property
