@@ -198,6 +198,16 @@ def test_compliance_officer_assesses_runs_and_downloads(
     page.wait_for_selector("[data-testid='hits-summary']", timeout=WAIT)
     assert page.locator("svg.map circle.pt").count() > 0
     shoot(page, shots / "areas.png")
+
+    # back to Chinese: the decision's legal references name the instruments in Chinese
+    page.click(".who .lang-switch button[data-lang='zh']")
+    open_view(page, "transfers")
+    page.select_option("#f-dataset", "telemetry")
+    page.click("#assess")
+    page.wait_for_selector("[data-testid='decision']", timeout=WAIT)
+    assert "汽车数据安全管理若干规定" in page.text_content("[data-testid='reasons']")
+    assert page.text_content("#run") == "执行出境"
+    shoot(page, shots / "transfer-refused-zh.png")
     assert page.errors == []
     page.context.close()
 

@@ -42,6 +42,12 @@ function append(el, children) {
   }
 }
 
+// A code element that may wrap after each "/" (rule ids, paths) and nowhere else.
+export function slashCode(text) {
+  const parts = String(text ?? "").split("/");
+  return h("code", { class: "wrap" }, parts.map((p, i) => (i < parts.length - 1 ? [p, "/", h("wbr")] : p)));
+}
+
 export function clear(el) {
   while (el.firstChild) el.firstChild.remove();
   return el;

@@ -1,6 +1,6 @@
 // Ledger: the signed tree head, verification, a search over entries, inclusion proofs.
 import { api, ApiError, saveBlob } from "../api.js";
-import { badge, clear, field, fmt, h, panel, select, table } from "../dom.js";
+import { badge, clear, field, fmt, h, panel, select, slashCode, table } from "../dom.js";
 import { t } from "../i18n.js";
 
 const KINDS = ["collection", "storage", "use", "provision", "export", "deletion", "consent_change", "incident", "complaint", "view", "policy_refusal"];
@@ -69,7 +69,7 @@ export async function render(root, ctx) {
             { label: "ledger.kind", render: (e) => badge(e.kind === "policy_refusal" ? "bad" : e.kind === "export" ? "warn" : e.kind === "view" ? "muted" : "info", t(`kind.${e.kind}`)) },
             { key: "actor", label: "ledger.actor" },
             { key: "purpose", label: "transfers.purpose" },
-            { label: "common.dataset", render: (e) => h("code", { class: "wrap" }, e.dataset) },
+            { label: "common.dataset", render: (e) => slashCode(e.dataset) },
             { key: "decision", label: "transfers.decision" },
             { label: "ledger.subject", render: (e) => (e.subject ? h("code", { title: e.subject }, fmt.short(e.subject, 14)) : "—") },
             {

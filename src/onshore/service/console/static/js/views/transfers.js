@@ -1,7 +1,7 @@
 // Transfers: assess a request (a lake dataset or an uploaded file), see the decision with its
 // reasons and legal references, run it when allowed; the approvals registry.
 import { api, ApiError, request } from "../api.js";
-import { badge, clear, field, fmt, h, levelBadge, mechanismBadge, panel, refNode, select, table } from "../dom.js";
+import { badge, clear, field, fmt, h, levelBadge, mechanismBadge, panel, refNode, select, slashCode, table } from "../dom.js";
 import { t } from "../i18n.js";
 
 const UPLOAD_TYPES = { parquet: "application/vnd.apache.parquet", csv: "text/csv", jsonl: "application/x-ndjson", ndjson: "application/x-ndjson" };
@@ -76,7 +76,7 @@ function decisionView(d, ran) {
     h("h3", {}, t("transfers.reasons")),
     table(
       [
-        { label: "transfers.rule", render: (r) => h("code", { class: "wrap" }, r.rule_id) },
+        { label: "transfers.rule", render: (r) => slashCode(r.rule_id) },
         { key: "text", label: "transfers.reason" },
         { label: "common.ref", render: (r) => refNode(r.ref) },
       ],
