@@ -89,6 +89,7 @@ def test_spark_desensitize_equals_embedded(
     )
     assert code == 0, s_out
     assert spark.sparkContext.defaultParallelism == 2  # the session fixture's local[2]
+    assert spark.read.parquet(str(lake)).rdd.getNumPartitions() >= 2
     e = json.loads(embedded.with_name("embedded.parquet.desensitize.json").read_text())
     s = json.loads((tmp_path / "spark.desensitize.json").read_text())
     assert json.loads(s_out) == s and s["output"] == str(on_spark)
@@ -152,6 +153,7 @@ def test_spark_quarantines_bad_rows_by_file_and_row(tmp_path: Path, spark: Any) 
         [
             *("desensitize", str(lake), "--profile", "internal-analytics"),
             *("--areas", str(areas), "--out", str(out), "--engine", "spark", "--json"),
+            *("--batch-rows", "1"),  # the bad rows come in a partition's second batch
         ],
         tmp_path,
     )

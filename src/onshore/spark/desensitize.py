@@ -183,9 +183,9 @@ class SparkDesensitization:
             from pyspark.sql import functions as F
 
             runner: Desensitizer = pickle.loads(self.template)
-            pieces = self.tagged.filter(F.col(KIND) == PIECE).select(DATA)
-            for (blob,) in pieces.toLocalIterator():
-                runner.merge(pickle.loads(blob))
+            pieces = self.tagged.filter(F.col(KIND) == PIECE).select(DATA).collect()
+            while pieces:  # one job; each piece is freed once merged
+                runner.merge(pickle.loads(pieces.pop()[0]))
             released = runner.finish()  # whole-stream steps release here, over all partitions
             self._merged = (runner.report(), released)
         return self._merged
@@ -254,8 +254,11 @@ def desensitize_dataframe(
     plan = Classifier(pack, subject=subject, source=source).plan_for(_arrow_schema(data.schema))
     if any(step.op == "trips" for step in profile.steps):
         # a vehicle's rows meet in one partition, in time order: the trips of the embedded runner
+        # as many partitions as the input has (not spark.sql.shuffle.partitions: each
+        # partition costs a runner, a piece and its share of the merge); no subject: one
+        parts = df.rdd.getNumPartitions() if plan.subject is not None else 1
         by = [_col(plan.subject)] if plan.subject is not None else []
-        df = df.repartition(*by) if by else df.repartition(1)  # no subject: one subject
+        df = df.repartition(parts, *by)
         df = df.sortWithinPartitions(*[_col(c) for c in (plan.subject, plan.ts) if c])
     job = _Job(source=source, located=located, names=tuple(df.columns))
     blob = pickle.dumps(template)
