@@ -49,7 +49,7 @@ def media() -> None:
     "--upscale/--no-upscale",
     default=True,
     show_default=True,
-    help="Run small frames a second time at 2x for small faces (slower, better recall).",
+    help="Run small frames a second time at 2x for small faces and plates (slower, better recall).",
 )
 @click.option(
     "--window",
@@ -143,7 +143,11 @@ def anonymize(
         face, threshold=face_threshold or face.threshold, upscale=face.upscale if upscale else 1.0
     )
     plate = PlateSettings()
-    plate = replace(plate, threshold=plate_threshold or plate.threshold)
+    plate = replace(
+        plate,
+        threshold=plate_threshold or plate.threshold,
+        upscale=plate.upscale if upscale else 1.0,
+    )
     mask = MaskSettings()
     mask = replace(
         mask,

@@ -179,6 +179,9 @@ def anonymize_video(
             declared,
             on_frame,
         )
+    except av.FFmpegError as exc:  # translated once, here: a video FFmpeg cannot handle
+        dst.unlink(missing_ok=True)
+        raise BadInput(f"video could not be processed: {exc}", file=str(src)) from exc
     except BaseException:
         dst.unlink(missing_ok=True)
         raise
