@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from click.testing import CliRunner
 from fastapi.testclient import TestClient
 from service_support import AREAS, JSONL, Keys, assert_problem, entries, jsonl, message
 
+from onshore.cli import cli
 from onshore.ledger import Activity
 from onshore.service import ROLES, ServiceSettings, create_app
 
@@ -94,3 +96,21 @@ def _profiles_and_approvals(client, keys) -> None:
     assert_problem(
         client.post("/v1/approvals", json=twice, headers=keys("compliance")), 422, "bad-input"
     )
+
+
+def test_approvals_list_is_the_clis_and_the_addition_is_entered_once(
+    app, client, keys, home_path: Path
+) -> None:
+    sa = {"id": "SA-1", "kind": "security_assessment", "issued": "2024-02-01"}
+    added = client.post("/v1/approvals", json=sa, headers=keys("compliance"))
+    assert added.status_code == 201, added.text
+    assert added.json()["expires"] == "2027-02-01" and added.json()["renew_from"]
+    listed = client.get("/v1/approvals", headers=keys("auditor")).json()
+    cli_rows = CliRunner().invoke(
+        cli, ["transfer", "approvals", "list", "--json", "--home", str(home_path)]
+    )
+    assert cli_rows.exit_code == 0, cli_rows.output
+    assert listed == json.loads(cli_rows.stdout) == [added.json()]
+    assert listed[0]["status"] in ("valid", "renew now", "expired")
+    put = [e for _i, e in entries(app, Activity.USE) if e.details.get("approval") == "SA-1"]
+    assert len(put) == 1, put

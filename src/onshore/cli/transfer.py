@@ -14,10 +14,8 @@ from onshore.cli.scan import load_index
 from onshore.cli.store import home_options, open_home
 from onshore.config import load_config
 from onshore.errors import BadInput, PolicyRefusal
-from onshore.transfer.decide import approval_expiry
 from onshore.transfer.execute import Outcome, TransferGate, read_request
 from onshore.transfer.models import Approval, ApprovalKind
-from onshore.transfer.policy import transfer_policy
 
 
 @click.group("transfer")
@@ -216,56 +214,14 @@ def approvals_add(
             max_individuals,
         )
         gate = TransferGate(data_home, load_config(None, home=data_home.path))
-        gate.registry.add_approval(approval, reference=reference)
-        data_home.record(
-            "use",
-            purpose="transfer approvals registry",
-            dataset="-",
-            decision=f"approval {approval_id} ({kind}) put on record",
-            details={"approval": approval_id, "kind": kind},
-        )
+        gate.registry.add_approval(approval, reference=reference)  # and enters it on the ledger
         out_console.print(f"approval {approval_id} ({kind}) on record")
     finally:
         data_home.close()
 
 
-def _rows(gate: TransferGate, today: dt.date) -> list[dict[str, Any]]:
-    policy = transfer_policy(gate.home.pack)
-    calendar = gate.home.pack.calendar
-    out = []
-    for a in gate.registry.approvals():
-        expiry = approval_expiry(a, policy)
-        remind = None
-        if expiry != dt.date.max and calendar is not None:
-            remind = _working_days_before(
-                calendar, expiry, policy.approvals.renewal_window_working_days
-            )
-        out.append(
-            {
-                "id": a.id,
-                "kind": a.kind,
-                "recipient": a.recipient,
-                "purpose": a.purpose,
-                "categories": list(a.categories),
-                "max_individuals": a.max_individuals,
-                "issued": a.issued.isoformat(),
-                "expires": None if expiry == dt.date.max else expiry.isoformat(),
-                "renew_from": remind.isoformat() if remind else None,
-                "status": "expired"
-                if today >= expiry
-                else ("renew now" if remind is not None and today >= remind else "valid"),
-            }
-        )
-    return out
-
-
-def _working_days_before(calendar: Any, day: dt.date, n: int) -> dt.date:
-    left = n
-    while left:
-        day -= dt.timedelta(days=1)
-        if calendar.is_working_day(day):
-            left -= 1
-    return day
+def _rows(gate: TransferGate) -> list[dict[str, Any]]:
+    return [s.to_dict() for s in gate.approval_statuses()]
 
 
 def _table(rows: list[dict[str, Any]], title: str) -> None:
@@ -294,7 +250,7 @@ def approvals_list(as_json: bool, home: Path | None, db: str | None, actor: str)
     data_home = open_home(home, db, actor)
     try:
         gate = TransferGate(data_home, load_config(None, home=data_home.path))
-        rows = _rows(gate, gate.today())
+        rows = _rows(gate)
     finally:
         data_home.close()
     if as_json:
@@ -312,7 +268,7 @@ def approvals_expiring(as_json: bool, home: Path | None, db: str | None, actor: 
     data_home = open_home(home, db, actor)
     try:
         gate = TransferGate(data_home, load_config(None, home=data_home.path))
-        rows = [r for r in _rows(gate, gate.today()) if r["status"] != "valid"]
+        rows = [r for r in _rows(gate) if r["status"] != "valid"]
     finally:
         data_home.close()
     if as_json:

@@ -130,6 +130,10 @@ class ApprovalOut(BaseModel):
     max_individuals: int | None
     issued: str
     expires: str | None = Field(description="Effective expiry (pack rules), null when none")
+    renew_from: str | None = Field(
+        description="Start of the renewal window (working days before expiry), null when none"
+    )
+    status: Literal["valid", "renew now", "expired"] = Field(description="As of today")
 
 
 class ConsentIn(BaseModel):

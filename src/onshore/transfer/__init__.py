@@ -12,9 +12,11 @@ from onshore.transfer.models import (
     TransferRequest,
 )
 from onshore.transfer.policy import TransferPolicy, transfer_policy
+from onshore.transfer.renewal import ApprovalStatus, approval_status, approval_statuses
 
 __all__ = [
     "Approval",
+    "ApprovalStatus",
     "Counts",
     "Decision",
     "PastTransfer",
@@ -25,6 +27,8 @@ __all__ = [
     "TransferPolicy",
     "TransferRequest",
     "approval_expiry",
+    "approval_status",
+    "approval_statuses",
     "count_individuals",
     "decide_transfer",
     "transfer_policy",

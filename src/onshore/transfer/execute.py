@@ -32,6 +32,7 @@ from onshore.transfer.decide import decide_transfer
 from onshore.transfer.facts import DatasetFacts, dataset_facts
 from onshore.transfer.models import Decision, ProcessorSettings, TransferFacts, TransferRequest
 from onshore.transfer.registry import Registry, TransferRecord
+from onshore.transfer.renewal import ApprovalStatus, approval_statuses
 
 BEIJING = dt.timezone(dt.timedelta(hours=8))
 
@@ -107,6 +108,11 @@ class TransferGate:
 
     def today(self) -> dt.date:
         return self.home.now().astimezone(BEIJING).date()
+
+    def approval_statuses(self, today: dt.date | None = None) -> list[ApprovalStatus]:
+        """Every approval on record with its expiry, renewal window and status (as of today)."""
+        day = self.today() if today is None else today
+        return approval_statuses(self.registry.approvals(), self.home.pack, day)
 
     def _stage(self, request: TransferRequest, staging: Path) -> tuple[Path, dict[str, Any] | None]:
         """Write the (desensitized) data to ``staging``; returns the file and the risk report."""

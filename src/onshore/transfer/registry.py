@@ -130,6 +130,7 @@ class Registry:
 
     # -- approvals ------------------------------------------------------------------------------
     def add_approval(self, approval: Approval, *, reference: str = "") -> Approval:
+        """Put ``approval`` on record and enter the addition on the ledger (a ``use`` entry)."""
         if self.db.query("SELECT id FROM transfer_approvals WHERE id = ?", (approval.id,)):
             raise BadInput(f"approval {approval.id!r} is already on record", field="id")
         self.db.execute(
@@ -146,6 +147,13 @@ class Registry:
                 reference,
                 iso(self.home.now()),
             ),
+        )
+        self.home.record(
+            "use",
+            purpose="transfer approvals registry",
+            dataset="-",
+            decision=f"approval {approval.id} ({approval.kind}) put on record",
+            details={"approval": approval.id, "kind": approval.kind},
         )
         return approval
 

@@ -243,8 +243,6 @@ def approvals(
 ) -> dict[str, Any]:
     """As `onshore transfer approvals list --json`: ``renew_from`` is the start of the pack's
     renewal window (working days before expiry); ``status`` is valid, renew now or expired."""
-    from onshore.cli.transfer import _rows
-
     state = state_of(request)
     with state.session(principal.actor) as home:
         gate = state.gate()
@@ -254,7 +252,7 @@ def approvals(
             "today": today.isoformat(),
             "renewal_window_working_days": policy.approvals.renewal_window_working_days,
             "ref": _ref(home, policy.approvals.ref),
-            "approvals": _rows(gate, today),
+            "approvals": [s.to_dict() for s in gate.approval_statuses(today)],
         }
 
 

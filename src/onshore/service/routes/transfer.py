@@ -10,14 +10,13 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request
 
 from onshore.errors import BadInput
-from onshore.ledger import Activity
 from onshore.service.auth import Principal, require, state_of
 from onshore.service.models import ApprovalIn, ApprovalOut, TransferIn, TransferOutcome
 from onshore.service.problems import ServiceProblem, documented
 from onshore.service.snapshot import snapshot_dataset
 from onshore.service.state import ServiceState
 from onshore.store import DataHome
-from onshore.transfer import Approval, approval_expiry, transfer_policy
+from onshore.transfer import Approval, approval_status
 from onshore.transfer.execute import Outcome
 from onshore.transfer.models import TransferRequest
 
@@ -107,23 +106,9 @@ def run(
     return _out(outcome, body)
 
 
-def _approval_out(approval: Approval, home: DataHome) -> dict[str, Any]:
-    expiry = approval_expiry(approval, transfer_policy(home.pack))
-    return {
-        "id": approval.id,
-        "kind": approval.kind,
-        "recipient": approval.recipient,
-        "purpose": approval.purpose,
-        "categories": list(approval.categories),
-        "max_individuals": approval.max_individuals,
-        "issued": approval.issued.isoformat(),
-        "expires": None if expiry == dt.date.max else expiry.isoformat(),
-    }
-
-
 @router.get(
     "/v1/approvals",
-    summary="Approvals, filings and certifications on record, with scope and expiry",
+    summary="Approvals, filings and certifications on record, with scope, expiry and status",
     response_model=list[ApprovalOut],
     responses=documented(401, 403, 503),
 )
@@ -131,9 +116,11 @@ def list_approvals(
     principal: Annotated[Principal, Depends(require("compliance", "auditor", "operator"))],
     request: Request,
 ) -> list[dict[str, Any]]:
+    """As `onshore transfer approvals list --json`: the effective expiry, the start of the
+    renewal window (``renew_from``, working days before expiry) and the status today."""
     state = state_of(request)
-    with state.session(principal.actor) as home:
-        return [_approval_out(a, home) for a in state.gate().registry.approvals()]
+    with state.session(principal.actor):
+        return [s.to_dict() for s in state.gate().approval_statuses()]
 
 
 def _date(text: str | None, field: str) -> dt.date | None:
@@ -176,12 +163,6 @@ def add_approval(
             tuple(body.categories),
             body.max_individuals,
         )
-        state.gate().registry.add_approval(approval, reference=body.reference)
-        home.record(
-            Activity.USE,
-            purpose="transfer approvals registry",
-            dataset="-",
-            decision=f"approval {approval.id} ({approval.kind}) put on record",
-            details={"approval": approval.id, "kind": approval.kind},
-        )
-        return _approval_out(approval, home)
+        gate = state.gate()
+        gate.registry.add_approval(approval, reference=body.reference)  # and the ledger entry
+        return approval_status(approval, home.pack, gate.today()).to_dict()

@@ -1,0 +1,55 @@
+"""Each approval's standing on a day: effective expiry, renewal window, status; the ledger."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import onshore
+from onshore.store import DataHome
+from onshore.transfer import Approval, approval_status
+from onshore.transfer.registry import Registry
+
+SA = Approval("SA-1", "security_assessment", dt.date(2024, 2, 1), None)
+
+
+def test_a_security_assessment_expires_three_years_on_with_a_window_before(
+    pack: onshore.Pack,
+) -> None:
+    far = approval_status(SA, pack, dt.date(2025, 6, 1))
+    assert (far.expires, far.status) == (dt.date(2027, 2, 1), "valid")
+    assert far.renew_from is not None and far.renew_from < dt.date(2026, 12, 1)
+    # 60 working days: the window opens the working day it says, and not the day before
+    assert approval_status(SA, pack, far.renew_from).status == "renew now"
+    assert approval_status(SA, pack, far.renew_from - dt.timedelta(days=1)).status == "valid"
+    assert approval_status(SA, pack, dt.date(2027, 2, 1)).status == "expired"
+    assert far.to_dict()["renew_from"] == far.renew_from.isoformat()
+
+
+def test_an_approval_without_expiry_stays_valid(pack: onshore.Pack) -> None:
+    scc = Approval("SCC-1", "standard_contract", dt.date(2026, 1, 5), None, "Acme GmbH")
+    s = approval_status(scc, pack, dt.date(2040, 1, 1))
+    assert (s.expires, s.renew_from, s.status) == (None, None, "valid")
+    assert s.to_dict() == {
+        "id": "SCC-1",
+        "kind": "standard_contract",
+        "recipient": "Acme GmbH",
+        "purpose": None,
+        "categories": [],
+        "max_individuals": None,
+        "issued": "2026-01-05",
+        "expires": None,
+        "renew_from": None,
+        "status": "valid",
+    }
+
+
+def test_putting_an_approval_on_record_enters_it_on_the_ledger(tmp_path: Path) -> None:
+    with DataHome(tmp_path / "home") as home:
+        Registry(home).add_approval(SA)
+        found = [
+            e
+            for _i, e in home.ledger.entries()
+            if e.decision == "approval SA-1 (security_assessment) put on record"
+        ]
+    assert len(found) == 1 and found[0].details["approval"] == "SA-1"
