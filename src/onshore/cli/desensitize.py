@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -139,7 +140,7 @@ def desensitize(
     if master is not None and engine != "spark":
         raise BadInput("--master needs --engine spark")
     if engine == "spark":
-        from onshore.spark.desensitize import desensitize_path
+        from onshore.spark.desensitize import desensitize_path, write_beside
 
         report, spark_q, qcount = desensitize_path(
             input_path,
@@ -155,7 +156,17 @@ def desensitize(
             batch_rows=batch_rows,
             master=master,
         )  # the output folder is written only when the promise is kept
-        conclude(profile, report, input_path, out, areas, boundaries, as_json, (spark_q, qcount))
+        conclude(
+            profile,
+            report,
+            input_path,
+            out,
+            areas,
+            boundaries,
+            as_json,
+            (spark_q, qcount),
+            write_text=write_beside(out),
+        )
         return
     runner = Desensitizer(
         profile,
@@ -213,6 +224,7 @@ def conclude(
     boundaries: str | None,
     as_json: bool,
     quarantined: tuple[str | None, int],
+    write_text: Callable[[Path, str], None] | None = None,
 ) -> None:
     """Refuse (exit 4) when the output breaks the promise; else write the sidecar and report."""
     payload = sidecar(report, input_path, out, areas, boundaries)
@@ -232,9 +244,11 @@ def conclude(
             )
             + f": nothing written to {out}"
         )
-    sidecar_path(out).write_text(
-        json.dumps(payload, ensure_ascii=False, indent=2, default=str) + "\n", encoding="utf-8"
-    )
+    text = json.dumps(payload, ensure_ascii=False, indent=2, default=str) + "\n"
+    if write_text is None:
+        sidecar_path(out).write_text(text, encoding="utf-8")
+    else:  # beside a remote output folder (hdfs://, s3a:// …), through Spark's file systems
+        write_text(sidecar_path(out), text)
     qpath, count = quarantined
     if count:
         err_console.print(f"{count} bad input rows → {qpath}")

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import json
 import pickle
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -270,6 +270,29 @@ def desensitize_dataframe(
         partial(_desensitize_partition, shared=shared, job=job), from_arrow_schema(_TAGGED)
     )
     return SparkDesensitization(tagged, blob)
+
+
+def write_beside(out: Path) -> Callable[[Path, str], None] | None:
+    """For a remote ``out`` (``hdfs://``, ``s3a://`` …), a writer of text files through the
+    active Spark session's Hadoop file systems (the sidecar beside the output); else None."""
+    if not is_remote(as_location(out)):
+        return None
+
+    def write(path: Path, text: str) -> None:
+        from pyspark.sql import SparkSession
+
+        session = SparkSession.getActiveSession()
+        assert session is not None
+        jvm, context = session.sparkContext._jvm, session.sparkContext._jsc
+        assert jvm is not None and context is not None
+        target = jvm.org.apache.hadoop.fs.Path(as_location(path))
+        stream = target.getFileSystem(context.hadoopConfiguration()).create(target, True)
+        try:
+            stream.write(bytearray(text.encode("utf-8")))
+        finally:
+            stream.close()
+
+    return write
 
 
 def desensitize_path(
