@@ -137,7 +137,11 @@ def test_upload_assess_and_run_respect_roles(client: TestClient, seeded: Seeded)
         headers=auth(seeded, "compliance") | media,
     )
     assert ran.status_code == 200, ran.text
-    assert Path(ran.json()["package"], "manifest.json").is_file()
+    manifest = json.loads(Path(ran.json()["package"], "manifest.json").read_text("utf-8"))
+    assert manifest["dataset"] == "upload:sessions.parquet"  # not the staging path
+    with DataHome(seeded.home, environ={}) as h:
+        *_, (_i, last) = h.ledger.entries()
+    assert last.dataset == "upload:sessions.parquet"
     assert not list((seeded.home / "outbox" / ".uploads").iterdir())
     unsupported = client.post(
         f"/v1/console/transfers/assess/upload?{query}",

@@ -10,8 +10,11 @@ from fastapi.testclient import TestClient
 from service_support import AREAS, JSONL, Keys, assert_problem, entries, jsonl, message
 
 from onshore.cli import cli
+from onshore.config import load_config
 from onshore.ledger import Activity
+from onshore.report import collect
 from onshore.service import ROLES, ServiceSettings, create_app
+from onshore.transfer.registry import Registry
 
 REQUEST = {
     "dataset": "telemetry",
@@ -114,3 +117,25 @@ def test_approvals_list_is_the_clis_and_the_addition_is_entered_once(
     assert listed[0]["status"] in ("valid", "renew now", "expired")
     put = [e for _i, e in entries(app, Activity.USE) if e.details.get("approval") == "SA-1"]
     assert len(put) == 1, put
+
+
+def test_ledger_log_manifest_and_report_name_the_lake_dataset(app, client, keys) -> None:
+    _ingest(client, keys)
+    assert client.post("/v1/transfers/run", json=REQUEST, headers=keys("compliance")).status_code
+    approval = {"id": "SCC-1", "kind": "standard_contract", "issued": "2026-01-05"}
+    assert client.post("/v1/approvals", json=approval, headers=keys("compliance")).status_code
+    r = client.post("/v1/transfers/run", json=REQUEST, headers=keys("compliance"))
+    assert r.status_code == 200, r.text
+    out = r.json()
+    manifest = json.loads((Path(out["package"]) / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["dataset"] == out["dataset"] == "telemetry"
+    (refused,) = [e for _i, e in entries(app, Activity.POLICY_REFUSAL)]
+    (export,) = [e for _i, e in entries(app, Activity.EXPORT)]
+    assert refused.dataset == export.dataset == "telemetry"
+    home = app.state.onshore.home
+    logged = Registry(home).transfers()
+    assert [t.dataset for t in logged] == ["telemetry", "telemetry"]
+    year = int(logged[0].at[:4])
+    table = collect(home, load_config(None, home=home.path), year)["tables"]["exports"]
+    (row,) = table["rows"]
+    assert dict(zip(table["columns"], row, strict=True))["datasets"] == "telemetry"

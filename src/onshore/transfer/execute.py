@@ -64,7 +64,11 @@ def read_request(path: str | Path) -> TransferRequest:
 
 @dataclass(frozen=True)
 class Outcome:
-    """A decision with what it rested on, and, after ``run``, where the package went."""
+    """A decision with what it rested on, and, after ``run``, where the package went.
+
+    ``dataset_name`` names the dataset on the ledger, in the transfer log and the manifest when
+    the request's ``dataset`` is only where it was staged (a lake dataset's snapshot, an upload).
+    """
 
     id: str
     request: TransferRequest
@@ -73,11 +77,17 @@ class Outcome:
     risk: dict[str, Any] | None
     package: Path | None = None
     ledger_index: int | None = None
+    dataset_name: str | None = None
+
+    @property
+    def dataset(self) -> str:
+        """The dataset as recorded: ``dataset_name``, else the request's file."""
+        return self.dataset_name or self.request.dataset
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "transfer": self.id,
-            "dataset": self.request.dataset,
+            "dataset": self.dataset,
             "recipient": {
                 "name": self.request.recipient.name,
                 "country": self.request.recipient.country,
@@ -114,7 +124,9 @@ class TransferGate:
         day = self.today() if today is None else today
         return approval_statuses(self.registry.approvals(), self.home.pack, day)
 
-    def _stage(self, request: TransferRequest, staging: Path) -> tuple[Path, dict[str, Any] | None]:
+    def _stage(
+        self, request: TransferRequest, staging: Path, label: str
+    ) -> tuple[Path, dict[str, Any] | None]:
         """Write the (desensitized) data to ``staging``; returns the file and the risk report."""
         source = open_source(request.dataset)
         batches: Iterator[pa.RecordBatch] = (b for b, _rows in source.batches())
@@ -130,7 +142,7 @@ class TransferGate:
                 pack,
                 key=pseudonym_key(self.home.keystore),
                 areas=self.areas,
-                source=request.dataset,
+                source=label,
             )
         staging.mkdir(parents=True, exist_ok=True)
         target = staging / "data.parquet"
@@ -193,30 +205,40 @@ class TransferGate:
         )
         return decision, facts, hashes, sensitive
 
-    def assess(self, request: TransferRequest) -> Outcome:
-        """Decide without moving anything; the staging copy is removed afterwards."""
+    def assess(self, request: TransferRequest, *, dataset_name: str | None = None) -> Outcome:
+        """Decide without moving anything; the staging copy is removed afterwards.
+
+        ``dataset_name`` is the name to report for the dataset when ``request.dataset`` is a
+        staged copy of it (default: the request's file).
+        """
         tid = _new_id()
         staging = self.outbox / ".staging" / tid
+        label = dataset_name or request.dataset
         try:
-            staged, risk = self._stage(request, staging)
+            staged, risk = self._stage(request, staging, label)
             decision, facts, _h, _s = self._decide(request, staged)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
-        return Outcome(tid, request, decision, facts, risk)
+        return Outcome(tid, request, decision, facts, risk, dataset_name=dataset_name)
 
-    def run(self, request: TransferRequest) -> Outcome:
-        """Re-assess and, only if allowed, package the data into the outbox and record it."""
+    def run(self, request: TransferRequest, *, dataset_name: str | None = None) -> Outcome:
+        """Re-assess and, only if allowed, package the data into the outbox and record it.
+
+        ``dataset_name`` names the dataset on the ledger, in the transfer log and the manifest
+        when ``request.dataset`` is a staged copy of it (default: the request's file).
+        """
         tid = _new_id()
         staging = self.outbox / ".staging" / tid
+        label = dataset_name or request.dataset
         try:
-            staged, risk = self._stage(request, staging)
+            staged, risk = self._stage(request, staging, label)
             decision, facts, hashes, sensitive = self._decide(request, staged)
-            outcome = Outcome(tid, request, decision, facts, risk)
+            outcome = Outcome(tid, request, decision, facts, risk, dataset_name=dataset_name)
             if not decision.allowed:
                 head = self.home.record(
                     "policy_refusal",
                     purpose=request.purpose,
-                    dataset=request.dataset,
+                    dataset=label,
                     categories=facts.categories,
                     counts=decision.counts,
                     decision=f"transfer refused: {decision.mechanism}",
@@ -228,7 +250,9 @@ class TransferGate:
                     },
                 )
                 self._log(outcome, None, head.tree_size - 1)
-                return Outcome(tid, request, decision, facts, risk, None, head.tree_size - 1)
+                return Outcome(
+                    tid, request, decision, facts, risk, None, head.tree_size - 1, dataset_name
+                )
             package = self.outbox / tid
             package.mkdir(parents=True, exist_ok=False)
             final = package / "data.parquet"
@@ -253,7 +277,7 @@ class TransferGate:
             head = self.home.record(
                 "export",
                 purpose=request.purpose,
-                dataset=request.dataset,
+                dataset=label,
                 categories=facts.categories,
                 counts=decision.counts,
                 decision=f"exported under {decision.mechanism}",
@@ -272,7 +296,9 @@ class TransferGate:
             self.registry.remove_individuals_since(iso(started))
             shutil.rmtree(package, ignore_errors=True)
             raise
-        done = Outcome(tid, request, decision, facts, risk, package, head.tree_size - 1)
+        done = Outcome(
+            tid, request, decision, facts, risk, package, head.tree_size - 1, dataset_name
+        )
         self._log(done, package, head.tree_size - 1)
         return done
 
@@ -284,7 +310,7 @@ class TransferGate:
             TransferRecord(
                 id=outcome.id,
                 at=iso(self.home.now()),
-                dataset=r.dataset,
+                dataset=outcome.dataset,
                 recipient=r.recipient.name,
                 purpose=r.purpose,
                 mechanism=outcome.decision.mechanism,

@@ -291,10 +291,14 @@ def _upload_decide(
                 profile=request.profile,
             )
             gate = state.gate()
+            label = f"upload:{name}"  # on the ledger, in the log and the manifest
             try:
-                outcome = gate.run(staged_request) if run else gate.assess(staged_request)
+                if run:
+                    outcome = gate.run(staged_request, dataset_name=label)
+                else:
+                    outcome = gate.assess(staged_request, dataset_name=label)
             except BadInput as exc:  # name the upload, not the staging path
-                if exc.file != str(staged):
+                if exc.file not in (str(staged), label):
                     raise
                 raise BadInput(
                     exc.message, file=f"upload {name}", record=exc.record, field=exc.field

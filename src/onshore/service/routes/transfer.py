@@ -44,9 +44,11 @@ def _decide(state: ServiceState, principal: Principal, body: TransferIn, run: bo
             request = _request(home, body, str(staged))
             gate = state.gate()
             try:
-                return gate.run(request) if run else gate.assess(request)
+                if run:  # the ledger, the log and the manifest name the lake dataset
+                    return gate.run(request, dataset_name=body.dataset)
+                return gate.assess(request, dataset_name=body.dataset)
             except BadInput as exc:  # name the dataset, not the snapshot's path
-                if exc.file != str(staged):
+                if exc.file not in (str(staged), body.dataset):
                     raise
                 raise BadInput(
                     exc.message, file=f"dataset {body.dataset}", record=exc.record, field=exc.field
