@@ -58,10 +58,19 @@ def _start(
         str(ack_log),
         "--idle-exit",
         "4",
-        "--json",
     ]
     env = {**os.environ, "ONSHORE_JURISDICTION": "CN", "ONSHORE_INGEST_FAULT": fault}
     return subprocess.Popen(cmd, stdout=log.open("ab"), stderr=subprocess.STDOUT, env=env)
+
+
+def _wait_for_subscription(log: Path, timeout: float) -> None:
+    """The worker is subscribed (its session exists, so the broker keeps what comes next)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if b"subscribed to " in log.read_bytes():
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"the worker did not subscribe within {timeout} s: {log.read_text()}")
 
 
 def _wait_for_acks(ack_log: Path, at_least: int, timeout: float) -> None:
@@ -101,7 +110,7 @@ def test_kill_9_mid_stream_loses_and_duplicates_nothing(tmp_path: Path) -> None:
         # First run: dies by SIGKILL right after its 5th batch reached the lake, before the
         # batch was confirmed and acknowledged (the narrowest window).
         worker = _start(home, prefix, client_id, ack_log, log, fault="kill-after-store:5")
-        time.sleep(2.0)  # the worker subscribes before the stream begins
+        _wait_for_subscription(log, timeout=60)  # before the stream begins
         feeder = threading.Thread(target=stream)
         feeder.start()
         assert worker.wait(timeout=60) == -signal.SIGKILL

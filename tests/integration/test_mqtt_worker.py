@@ -93,12 +93,12 @@ def test_unacknowledged_messages_are_redelivered_and_stored_once(tmp_path: Path)
             for i in range(30):
                 pub.publish(f"{prefix}/v/{i}/t", json_message(i, 0))
             deadline = time.monotonic() + 10
-            while first._inbox.qsize() < 30 and time.monotonic() < deadline:
-                time.sleep(0.05)
-            msgs = [first._inbox.get() for _ in range(30)]
+            msgs = []
+            while len(msgs) < 30 and time.monotonic() < deadline:
+                msgs += first._client.take(0.05)
+            assert len(msgs) == 30
             first._ingest(msgs[:20])  # stored, never acknowledged
-            first._client.disconnect()
-            first._client.loop_stop()
+            first.close()
             second = MqttWorker(Ingestor(home, worker=client_id), [route], settings)
             second.connect()
             second.run(idle_exit=1.5)

@@ -10,8 +10,9 @@ from __future__ import annotations
 from onshore.ingest.batch import BatchOutcome, Ingestor, PipelineOptions
 from onshore.ingest.decode import Decoded, Rejected, decode_gbt32960, decode_json
 from onshore.ingest.keys import KeyIndex
-from onshore.ingest.mqtt import BatchPolicy, MqttSettings, MqttWorker, Route, worker_id
+from onshore.ingest.mqtt import BatchPolicy, MqttWorker, Route, worker_id
 from onshore.ingest.recovery import Recovered, recover
+from onshore.ingest.subscriber import MqttSettings
 
 __all__ = [
     "BatchOutcome",

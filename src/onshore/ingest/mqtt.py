@@ -1,20 +1,24 @@
 """The MQTT worker: subscribe, batch by size and time, ingest, then acknowledge.
 
-QoS 1 messages are acknowledged by hand (paho-mqtt's ``manual_ack``) and only after
-:meth:`~onshore.ingest.batch.Ingestor.ingest` has returned, that is once every message of the
-batch is durably stored, quarantined or known to be a duplicate. The session is persistent
-(MQTT 5: ``clean_start=False`` with a session expiry; 3.1.1: ``clean_session=False``), so a
-worker that dies loses nothing: the broker redelivers what was not acknowledged and the key
-index drops what had been stored. Acknowledgements go out in the order messages came in.
+QoS 1 messages are acknowledged only after :meth:`~onshore.ingest.batch.Ingestor.ingest` has
+returned, that is once every message of the batch is durably stored, quarantined or known to be
+a duplicate. The session is persistent (MQTT 5: clean start off, with a session expiry; 3.1.1:
+clean session off), so a worker that dies loses nothing: the broker redelivers what was not
+acknowledged and the key index drops what had been stored. Acknowledgements go out in the order
+messages came in, a batch's in one write.
 
-MQTT 5 asks the broker for a Receive Maximum of 65,535 unacknowledged messages, which lets a
-batch grow to thousands of messages. Under 3.1.1 the broker's own limit applies (Mosquitto's
-``max_inflight_messages``, 20 by default): batches stay that small unless it is raised.
+The MQTT client is :class:`~onshore.ingest.subscriber.Subscriber`, which receives and
+acknowledges in bulk: the worker's cost per message is a tuple, a dictionary look-up for its
+route and its share of the batch's decoding. MQTT 5 asks the broker for a Receive Maximum of
+65,535 unacknowledged messages, which lets a batch grow to thousands of messages. Under 3.1.1
+the broker's own limit applies (Mosquitto's ``max_inflight_messages``, 20 by default): batches
+stay that small unless it is raised. So that the broker never drops a QoS 1 message while the
+worker catches up on a backlog, its queue for the session must hold the backlog (Mosquitto:
+``max_queued_messages``, 1000 by default; see the README).
 """
 
 from __future__ import annotations
 
-import queue
 import threading
 import time
 from collections.abc import Callable
@@ -25,6 +29,7 @@ from typing import Any, TextIO
 from onshore.errors import BadInput, StorageError
 from onshore.ingest.batch import FORMATS, BatchOutcome, Ingestor
 from onshore.ingest.quarantine import QuarantinedMessage
+from onshore.ingest.subscriber import Message, MqttSettings, Subscriber, topic_matches
 
 DEFAULT_DATASETS = {"json": "telemetry", "gbt32960": "gbt32960"}
 
@@ -52,20 +57,6 @@ class Route:
                 field="topic",
             )
         return cls(pattern, fmt, dataset or DEFAULT_DATASETS[fmt])
-
-
-@dataclass(frozen=True)
-class MqttSettings:
-    """Where the broker is and how to hold the session."""
-
-    host: str = "127.0.0.1"
-    port: int = 1883
-    client_id: str = "onshore-ingest"
-    protocol: int = 5  # 5 or 311
-    keepalive: int = 30
-    session_expiry: int = 7 * 24 * 3600
-    username: str | None = None
-    password: str | None = None
 
 
 @dataclass(frozen=True)
@@ -104,14 +95,6 @@ class WorkerStats:
         }
 
 
-@dataclass(frozen=True)
-class _Message:
-    topic: str
-    payload: bytes
-    mid: int
-    qos: int
-
-
 class MqttWorker:
     """Subscribes to ``routes`` and feeds ``ingestor``; see the module doc."""
 
@@ -134,77 +117,17 @@ class MqttWorker:
         self.on_batch = on_batch
         self.stats = WorkerStats()
         self._ack_log: TextIO | None = open(ack_log, "a", encoding="utf-8") if ack_log else None  # noqa: SIM115
-        self._inbox: queue.Queue[_Message] = queue.Queue()
-        self._connected = threading.Event()
-        self._client = self._make_client()
+        self._client = Subscriber(self.settings, [r.pattern for r in routes])
+        self._routes: dict[bytes, tuple[str, Route | None]] = {}
 
     # -- the broker -------------------------------------------------------------------------
-    def _make_client(self) -> Any:
-        try:
-            import paho.mqtt.client as mqtt
-            from paho.mqtt.enums import CallbackAPIVersion
-        except ImportError as exc:  # pragma: no cover - depends on the extra
-            raise BadInput("the MQTT worker needs paho-mqtt: pip install 'onshore[mqtt]'") from exc
-        s = self.settings
-        if s.protocol == 5:
-            client = mqtt.Client(
-                CallbackAPIVersion.VERSION2,
-                client_id=s.client_id,
-                protocol=mqtt.MQTTv5,
-                manual_ack=True,
-            )
-        elif s.protocol == 311:
-            client = mqtt.Client(
-                CallbackAPIVersion.VERSION2,
-                client_id=s.client_id,
-                protocol=mqtt.MQTTv311,
-                clean_session=False,
-                manual_ack=True,
-            )
-        else:
-            raise BadInput(f"MQTT protocol {s.protocol}: 5 or 311", field="protocol")
-        if s.username:
-            client.username_pw_set(s.username, s.password)
-        client.on_connect = self._on_connect
-        client.on_disconnect = lambda *_args: self._connected.clear()
-        client.on_message = self._on_message
-        return client
-
-    def _on_connect(self, client: Any, _u: Any, _flags: Any, reason: Any, _p: Any) -> None:
-        if getattr(reason, "is_failure", False):
-            return
-        client.subscribe([(r.pattern, 1) for r in self.routes])
-        self._connected.set()
-
-    def _on_message(self, _client: Any, _u: Any, msg: Any) -> None:
-        self._inbox.put(_Message(msg.topic, bytes(msg.payload), msg.mid, msg.qos))
-
     def connect(self, timeout: float = 10.0) -> None:
-        """Connect (persistent session) and start the network thread."""
-        s = self.settings
-        try:
-            if s.protocol == 5:
-                from paho.mqtt.packettypes import PacketTypes
-                from paho.mqtt.properties import Properties
-
-                props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
-                props.SessionExpiryInterval = s.session_expiry
-                props.ReceiveMaximum = 65_535
-                self._client.connect(
-                    s.host, s.port, s.keepalive, clean_start=False, properties=props
-                )
-            else:
-                self._client.connect(s.host, s.port, s.keepalive)
-        except OSError as exc:
-            raise StorageError(f"cannot reach the MQTT broker {s.host}:{s.port}: {exc}") from exc
-        self._client.loop_start()
-        if not self._connected.wait(timeout):
-            self._client.loop_stop()
-            raise StorageError(f"the MQTT broker {s.host}:{s.port} did not accept the session")
+        """Connect (persistent session), subscribe, and start receiving."""
+        self._client.connect(timeout)
 
     def close(self) -> None:
-        self._client.disconnect()
-        self._client.loop_stop()
+        """Disconnect; unacknowledged messages stay with the broker's session."""
+        self._client.close()
         if self._ack_log is not None:
             self._ack_log.close()
 
@@ -212,29 +135,38 @@ class MqttWorker:
     def run(self, stop: threading.Event | None = None, idle_exit: float | None = None) -> None:
         """Batch and ingest until ``stop`` is set (or nothing came for ``idle_exit`` seconds)."""
         stop = stop or threading.Event()
-        buffer: list[_Message] = []
+        limit, max_bytes, max_wait = (
+            self.policy.max_messages,
+            self.policy.max_bytes,
+            self.policy.max_wait,
+        )
+        buffer: list[Message] = []
         size = 0
         first = last = time.monotonic()
         while not stop.is_set():
-            wait = self.policy.max_wait - (time.monotonic() - first) if buffer else 0.2
-            try:
-                msg = self._inbox.get(timeout=max(wait, 0.001))
+            wait = max_wait - (time.monotonic() - first) if buffer else 0.2
+            got = self._client.take(max(wait, 0.001))
+            now = time.monotonic()
+            if got:
                 if not buffer:
-                    first = time.monotonic()
-                buffer.append(msg)
-                size += len(msg.payload)
-                last = time.monotonic()
-            except queue.Empty:
-                if idle_exit is not None and not buffer and time.monotonic() - last > idle_exit:
-                    break
-            full = len(buffer) >= self.policy.max_messages or size >= self.policy.max_bytes
-            if buffer and (full or time.monotonic() - first >= self.policy.max_wait):
+                    first = now
+                buffer += got
+                size += sum([len(m[1]) for m in got])
+                last = now
+            elif idle_exit is not None and not buffer and now - last > idle_exit:
+                break
+            while len(buffer) >= limit:
+                head, buffer = buffer[:limit], buffer[limit:]
+                self._flush(head)
+                size = sum([len(m[1]) for m in buffer])
+                first = time.monotonic()
+            if buffer and (size >= max_bytes or time.monotonic() - first >= max_wait):
                 self._flush(buffer)
                 buffer, size = [], 0
         if buffer:
             self._flush(buffer)
 
-    def _flush(self, buffer: list[_Message]) -> None:
+    def _flush(self, buffer: list[Message]) -> None:
         """Ingest ``buffer`` (retrying storage failures) and acknowledge it, in order."""
         delay = 0.5
         while True:
@@ -250,36 +182,41 @@ class MqttWorker:
             lines = [f"{v}\t{t}\t{k}\t{now:.3f}\n" for o in outcomes for v, t, k in o.keys]
             self._ack_log.write("".join(lines))
             self._ack_log.flush()
-        for msg in buffer:
-            if msg.qos:
-                self._client.ack(msg.mid, msg.qos)
+        self._client.ack(buffer)
         self.stats.acked += len(buffer)
         self.stats.batches += 1
         self.stats.messages += len(buffer)
 
-    def _route(self, topic: str) -> Route | None:
-        from paho.mqtt.client import topic_matches_sub
+    def _route(self, topic: bytes) -> tuple[str, Route | None]:
+        """The topic as text and its route (the first that matches), remembered by topic."""
+        known = self._routes.get(topic)
+        if known is None:
+            text = topic.decode("utf-8", errors="replace")
+            route = next((r for r in self.routes if topic_matches(r.pattern, text)), None)
+            if len(self._routes) >= 200_000:
+                self._routes.clear()
+            known = self._routes[topic] = (text, route)
+        return known
 
-        for route in self.routes:
-            if topic_matches_sub(route.pattern, topic):
-                return route
-        return None
-
-    def _ingest(self, buffer: list[_Message]) -> list[BatchOutcome]:
-        groups: dict[Route, list[_Message]] = {}
-        lost: list[_Message] = []
-        for msg in buffer:
-            route = self._route(msg.topic)
-            (groups.setdefault(route, []) if route else lost).append(msg)
-        self.ingestor.quarantine.put(
-            [QuarantinedMessage(m.topic, "unrouted", "?", "no route", m.payload) for m in lost],
-            self.ingestor.home.now(),
-        )
+    def _ingest(self, buffer: list[Message]) -> list[BatchOutcome]:
+        groups: dict[Route, tuple[list[bytes], list[str]]] = {}
+        lost: list[QuarantinedMessage] = []
+        route_of = self._route
+        for topic, payload, _pid, _gen in buffer:
+            text, route = route_of(topic)
+            if route is None:
+                lost.append(QuarantinedMessage(text, "unrouted", "?", "no route", payload))
+                continue
+            group = groups.get(route)
+            if group is None:
+                group = groups[route] = ([], [])
+            group[0].append(payload)
+            group[1].append(text)
+        if lost:
+            self.ingestor.quarantine.put(lost, self.ingestor.home.now())
         outcomes = []
-        for route, msgs in groups.items():
-            outcome = self.ingestor.ingest(
-                route.dataset, route.fmt, [m.payload for m in msgs], [m.topic for m in msgs]
-            )
+        for route, (payloads, topics) in groups.items():
+            outcome = self.ingestor.ingest(route.dataset, route.fmt, payloads, topics)
             self.stats.add(outcome)
             outcomes.append(outcome)
             if self.on_batch is not None:
