@@ -115,3 +115,20 @@ def test_spark_engine_refuses_what_it_cannot_read(
     missing = tmp_path / "nowhere"
     assert run_guarded(cli, ["scan", str(missing), "--engine", "spark"]) == 2
     assert "folder" in capsys.readouterr().err
+
+
+@pytest.mark.spark
+@pytest.mark.filterwarnings("ignore::FutureWarning")
+def test_bad_rows_in_later_arrow_batches_name_their_file_and_row(
+    tmp_path: Path, spark: Any
+) -> None:
+    """A partition arrives in several Arrow batches: a bad row of the second one keeps its file."""
+    lake = tmp_path / "lake"
+    lake.mkdir()
+    _telemetry(lake / "part-a.parquet", 0)  # row 2 (NaN latitude) is bad
+    code, output = _run(["scan", str(lake), "--json", "--engine", "spark", "--batch-rows", "2"])
+    assert code == 0, output
+    bad = [
+        json.loads(line) for line in Path(json.loads(output)["quarantine"]).read_text().splitlines()
+    ]
+    assert [(Path(b["source"]).name, b["row"]) for b in bad] == [("part-a.parquet", 2)]

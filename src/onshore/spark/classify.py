@@ -132,7 +132,8 @@ def _classify_partition(
                 i for i, n in enumerate(batch.schema.names) if n not in (FILE_COLUMN, ROW_COLUMN)
             ]
             batch = batch.select(keep)
-        position = np.arange(seen, seen + batch.num_rows, dtype=np.int64)
+        start = seen
+        position = np.arange(start, start + batch.num_rows, dtype=np.int64)
         seen += batch.num_rows
         result = classifier.classify_batch(batch, rows=position)
         if result.data.num_rows:
@@ -142,7 +143,9 @@ def _classify_partition(
             for bad in result.bad:
                 payload = bad.to_dict()
                 if files is not None and file_rows is not None:
-                    payload = {"source": files[bad.row], **payload, "row": int(file_rows[bad.row])}
+                    # bad.row counts through the partition; the file columns are this batch's
+                    at = bad.row - start
+                    payload = {"source": files[at], **payload, "row": int(file_rows[at])}
                 else:
                     payload = {"source": job.source, "partition": partition, **payload}
                 lines.append(json.dumps(payload, ensure_ascii=False, default=_jsonable))
