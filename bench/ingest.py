@@ -23,6 +23,10 @@ drain window and p99 < 1 s).
 
     python bench/ingest.py [--vehicles 10000] [--seconds 20]
                            [--runs mqtt-json,mqtt-gbt32960,http-json,http-gbt32960,http-arrow]
+                           [--broker HOST:PORT | --broker own]
+
+``--broker own`` starts a Mosquitto with ``bench/mosquitto.conf`` (a queue that holds a backlog)
+on a free port; the default is the one at 127.0.0.1:1883, in its own configuration.
 
 ``http-arrow`` posts the same telemetry as Arrow IPC streams: no message decoding, the
 pipeline alone.
@@ -267,6 +271,7 @@ def run_mqtt(plan: Plan, home: Path, drain: float, publishers: int) -> Result:
             *ONSHORE, "ingest", "mqtt",
             "--topic", f"bench/{run}/+/{topic_kind}={plan.fmt}:fleet",
             "--client-id", client_id, "--home", str(home), "--ack-log", str(ack),
+            "--host", HOST, "--port", str(PORT),
             "--max-messages", "10000", "--max-wait", "0.5", "--idle-exit", str(drain + 30),
         ],
         stderr=subprocess.PIPE,
@@ -329,7 +334,8 @@ def run_mqtt(plan: Plan, home: Path, drain: float, publishers: int) -> Result:
             f"  mqtt-{plan.fmt}: the broker acknowledged {broker_acked:,} publishes; the worker "
             f"received {received} messages and stored {len(acked):,} rows (a QoS 1 message the "
             "broker cannot queue for a slow subscriber is dropped: Mosquitto's "
-            "max_queued_messages, 1000 by default, beyond the 65,535 in flight)"
+            "max_queued_messages, 1000 by default, beyond the 65,535 in flight; see "
+            "bench/mosquitto.conf and --broker own)"
         )
     latencies = [acked[k] - t for k, t in published_at.items() if k in acked]
     last = max(acked.values()) if acked else start
@@ -480,7 +486,28 @@ def _ipc(table: object, rows: list[int]) -> bytes:
     return bytes(sink.getvalue().to_pybytes())
 
 
+def own_broker() -> subprocess.Popen[bytes]:
+    """Start a Mosquitto with ``bench/mosquitto.conf`` on a free loopback port (sets PORT)."""
+    global PORT
+    PORT = _free_port()
+    conf = Path(tempfile.mkdtemp(prefix="onshore-bench-mosquitto-")) / "mosquitto.conf"
+    settings = (Path(__file__).parent / "mosquitto.conf").read_text()
+    conf.write_text(f"listener {PORT} {HOST}\n{settings}")
+    broker = subprocess.Popen(
+        ["mosquitto", "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    for _ in range(100):
+        try:
+            socket.create_connection((HOST, PORT), timeout=1).close()
+            return broker
+        except OSError:
+            time.sleep(0.05)
+    broker.kill()
+    raise SystemExit("mosquitto did not start")
+
+
 def main() -> None:
+    global HOST, PORT
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--vehicles", type=int, default=10_000)
     ap.add_argument("--seconds", type=int, default=20)
@@ -490,7 +517,28 @@ def main() -> None:
     ap.add_argument("--gateways", type=int, default=2, help="HTTP gateway connections")
     ap.add_argument("--interval", type=float, default=0.5, help="HTTP post interval (s)")
     ap.add_argument("--keep", action="store_true", help="keep the data homes")
+    ap.add_argument(
+        "--broker",
+        default=f"{HOST}:{PORT}",
+        help="HOST:PORT of the Mosquitto for the MQTT runs, or 'own': start one with the "
+        "settings of bench/mosquitto.conf on a free port",
+    )
     args = ap.parse_args()
+    broker = None
+    if args.broker == "own":
+        broker = own_broker()
+    else:
+        host, _, port = args.broker.rpartition(":")
+        HOST, PORT = host or HOST, int(port)
+    try:
+        run_all(args)
+    finally:
+        if broker is not None:
+            broker.terminate()
+            broker.wait(timeout=10)
+
+
+def run_all(args: argparse.Namespace) -> None:
     print(
         f"{args.vehicles:,} vehicles at 1 Hz for {args.seconds} s; {os.cpu_count()} CPUs; "
         f"MQTT {HOST}:{PORT}, {args.publishers} publishers; HTTP {args.gateways} gateways "

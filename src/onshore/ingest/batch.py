@@ -5,7 +5,8 @@
 (:mod:`onshore.ingest.keys`) so a redelivered row is dropped, run :func:`onshore.pipeline.ingest`
 (consent gate → classify → residency → store → ledger) on the new rows, and confirm the batch.
 When :meth:`Ingestor.ingest` returns, everything it was given is durably stored, quarantined
-or known to be a duplicate: its messages may be acknowledged.
+or known to be a duplicate: its messages may be acknowledged. :meth:`Ingestor.ingest_table`
+does the same for rows that are canonical already (an Arrow body of the HTTP service).
 
 A refusal by policy or bad input from the pipeline quarantines the batch's messages with the
 reason (and returns); a storage failure releases the claim and raises, so nothing is
@@ -38,6 +39,7 @@ if TYPE_CHECKING:
     from onshore.geo import AreaIndex
 
 FORMATS = tuple(DECODERS)
+TABLE_KIND = "json"
 
 
 @dataclass(frozen=True)
@@ -143,7 +145,69 @@ class Ingestor:
             "rejected": len(decoded.rejected),
             "keys": tuple(decoded.keys),
         }
-        if decoded.table.num_rows == 0:
+        try:
+            return self._store(dataset, decoded.table, decoded.keys, base, started)
+        except _Refused as refused:
+            rejected = {r.index for r in decoded.rejected}
+            self.quarantine.put(
+                [
+                    QuarantinedMessage(names[i], dataset, fmt, f"refused: {refused.exc}", p)
+                    for i, p in enumerate(payloads)
+                    if i not in rejected
+                ],
+                self.home.now(),
+            )
+            return BatchOutcome(
+                **base,
+                stored=0,
+                duplicates=refused.duplicates,
+                quarantined_rows=refused.rows,
+                files=(),
+                seconds=time.perf_counter() - started,
+                refused=str(refused.exc),
+            )
+
+    def ingest_table(self, dataset: str, table: pa.Table, *, fmt: str = "arrow") -> BatchOutcome:
+        """Store the rows of ``table`` (canonical rows: ``vin`` text, ``ts`` a UTC timestamp)
+        not stored before, as ``dataset``: one message of ``fmt``, keyed ``(vin, ts, "json")``,
+        the kind of any canonical row that is not a GB/T 32960 frame (what crash recovery reads
+        back from the lake). Unlike :meth:`ingest`, a refusal by policy or bad input releases
+        the claim and is raised (:class:`~onshore.errors.PolicyRefusal`,
+        :class:`~onshore.errors.BadInput`): the caller answers it.
+        """
+        started = time.perf_counter()
+        for name in ("vin", "ts"):
+            if name not in table.column_names:
+                raise BadInput(f"no {name!r} column", field=name)
+        vins = table.column("vin").to_pylist()
+        stamps = table.column("ts").cast(pa.int64()).to_pylist()
+        keys = [(v, t, TABLE_KIND) for v, t in zip(vins, stamps, strict=True)]
+        base = {
+            "dataset": dataset,
+            "fmt": fmt,
+            "messages": 1,
+            "rows": table.num_rows,
+            "rejected": 0,
+        }
+        try:
+            return self._store(dataset, table, keys, base, started)
+        except _Refused as refused:
+            raise refused.exc from None
+
+    def _store(
+        self,
+        dataset: str,
+        table: pa.Table,
+        keys: list[Key],
+        base: dict[str, Any],
+        started: float,
+    ) -> BatchOutcome:
+        """Claim ``keys`` (one per row), run the pipeline on the new rows, confirm the batch.
+
+        A refusal or bad input from the pipeline releases the claim and raises
+        :class:`_Refused`; any other failure lets recovery settle what the pipeline had
+        published, and is raised."""
+        if table.num_rows == 0:
             return BatchOutcome(
                 **base,
                 stored=0,
@@ -152,9 +216,9 @@ class Ingestor:
                 files=(),
                 seconds=time.perf_counter() - started,
             )
-        claim = self.index.claim(dataset, self.options.purpose, decoded.keys)
-        table = decoded.table.filter(pa.array(claim.new)) if claim.duplicates else decoded.table
-        if table.num_rows == 0:
+        claim = self.index.claim(dataset, self.options.purpose, keys)
+        new = table.filter(pa.array(claim.new)) if claim.duplicates else table
+        if new.num_rows == 0:
             self.index.release(claim.batch)
             return BatchOutcome(
                 **base,
@@ -167,7 +231,7 @@ class Ingestor:
         try:
             result = run_pipeline(
                 self.home,
-                [(b, None) for b in table.to_batches()],
+                [(b, None) for b in new.to_batches()],
                 dataset=dataset,
                 purpose=self.options.purpose,
                 store=self.options.store,
@@ -177,24 +241,7 @@ class Ingestor:
             )
         except (PolicyRefusal, BadInput) as exc:
             self.index.release(claim.batch)
-            rejected = {r.index for r in decoded.rejected}
-            self.quarantine.put(
-                [
-                    QuarantinedMessage(names[i], dataset, fmt, f"refused: {exc}", p)
-                    for i, p in enumerate(payloads)
-                    if i not in rejected
-                ],
-                self.home.now(),
-            )
-            return BatchOutcome(
-                **base,
-                stored=0,
-                duplicates=claim.duplicates,
-                quarantined_rows=table.num_rows,
-                files=(),
-                seconds=time.perf_counter() - started,
-                refused=str(exc),
-            )
+            raise _Refused(exc, claim.duplicates, new.num_rows) from exc
         except BaseException:
             # The pipeline may have published files before failing: let recovery look.
             with contextlib.suppress(Exception):
@@ -212,3 +259,11 @@ class Ingestor:
             seconds=time.perf_counter() - started,
             level=result.assessment.level.label,
         )
+
+
+class _Refused(Exception):
+    """The pipeline refused a batch (policy or bad input); its claim is released."""
+
+    def __init__(self, exc: PolicyRefusal | BadInput, duplicates: int, rows: int) -> None:
+        super().__init__(str(exc))
+        self.exc, self.duplicates, self.rows = exc, duplicates, rows
