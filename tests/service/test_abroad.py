@@ -5,9 +5,12 @@ from __future__ import annotations
 import io
 import zipfile
 
-from service_support import JSONL, assert_problem, entries, jsonl, message, vin
+import pyarrow as pa
+from service_support import JSONL, arrow_table, assert_problem, entries, jsonl, message, vin
 
+from onshore.classify import Classifier
 from onshore.ledger import Activity
+from onshore.store import Lake
 
 
 def _fleet(client, keys, vehicles: int = 3) -> None:
@@ -121,3 +124,28 @@ def test_non_personal_reads_from_abroad_need_no_gate(app, client, keys) -> None:
     assert client.get("/v1/ledger/verify", headers=headers).status_code == 200
     assert client.get("/v1/ledger/proofs/inclusion/0", headers=headers).status_code == 200
     assert not [e for _i, e in entries(app, Activity.EXPORT)]
+
+
+def _put(home, dataset: str, table: pa.Table) -> None:  # type: ignore[no-untyped-def]
+    """Straight into the lake, with every column (ingest keeps only the telemetry ones)."""
+    classifier = Classifier(home.pack)
+    labelled = [classifier.classify_batch(b).labelled() for b in table.to_batches()]
+    home.stores()  # the default store
+    staged = Lake(home).stage(dataset, store="local", origin="CN", vin_column="vin", ts_column="ts")
+    for batch in labelled:
+        staged.add(batch)
+    staged.commit(level=classifier.assessment().level, categories=())
+
+
+def test_a_subject_export_counts_the_owner_of_rows_without_a_driver_id(app, client, keys) -> None:
+    # the vehicle's rows from two datasets, one naming a driver: the gate sees a table whose
+    # driver_id is null in the other dataset's rows, which are the owner's
+    _fleet(client, keys)
+    trips = arrow_table(3, 2)
+    _put(app.state.onshore.home, "trips", trips.append_column("driver_id", pa.array(["d-1"] * 6)))
+    r = client.post(
+        f"/v1/subjects/{vin(1)}/export", headers=keys("compliance", X_Onshore_Client_Country="DE")
+    )
+    counts = assert_problem(r, 403, "remote-access-refused")["decision"]["counts"]
+    assert counts["individuals"] == 2  # the driver d-1, and the owner for the other rows
+    assert counts["sensitive_individuals"] == 2

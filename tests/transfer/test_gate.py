@@ -175,3 +175,24 @@ def test_approvals_list_shows_expiry_and_renewal(setup: tuple[Path, Path]) -> No
         "transfer", "approvals", "expiring", "--json", "--home", str(home), cwd=request.parent
     )
     assert [r["id"] for r in json.loads(proc.stdout)] == ["SA-1"]
+
+
+def test_owners_counted_by_vin_dedup_against_this_years_exports(setup: tuple[Path, Path]) -> None:
+    home, request = setup
+    with DataHome(home) as h:
+        TransferGate(h, load_config(None, home=home)).run(read_request(request))  # 20 owners
+    mixed = pa.table(
+        {
+            "vin": [_vin(0), _vin(1), _vin(2)],
+            "driver_id": [None, None, "d-1"],
+            "speed_kmh": [1.0, 2.0, 3.0],
+        }
+    )
+    pq.write_table(mixed, request.parent / "mixed.parquet")
+    raw = json.loads(request.read_text()) | {"dataset": "mixed.parquet"}
+    request.write_text(json.dumps(raw))
+    with DataHome(home) as h:
+        counts = TransferGate(h, load_config(None, home=home)).assess(read_request(request))
+    # two owners by VIN (already exported this year) and one driver
+    assert counts.decision.counts["individuals"] == 3
+    assert counts.decision.counts["cumulative_non_sensitive"] == 21

@@ -6,6 +6,7 @@ import datetime as dt
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
 import pytest
 import yaml
 
@@ -19,6 +20,7 @@ from onshore.transfer import (
     count_individuals,
     decide_transfer,
 )
+from onshore.transfer.facts import dataset_facts
 
 FILE = Path(__file__).resolve().parents[1] / "vectors" / "transfer" / "scenarios.yaml"
 TABLE = yaml.safe_load(FILE.read_text(encoding="utf-8"))
@@ -33,8 +35,25 @@ def _merge(base: dict[str, Any], over: dict[str, Any] | None) -> dict[str, Any]:
 
 
 def _people(spec: dict[str, Any]) -> dict[str, bool]:
+    sensitive = bool(spec.get("sensitive", False))
+    if "ids" in spec:
+        return dict.fromkeys(spec["ids"], sensitive)
     lo, hi = spec["range"]
-    return {f"person-{i}": bool(spec.get("sensitive", False)) for i in range(lo, hi)}
+    return {f"person-{i}": sensitive for i in range(lo, hi)}
+
+
+def _classified(spec: dict[str, Any]) -> tuple[dict[str, bool], dict[str, Any]]:
+    """The individuals of ``rows`` (id → sensitive) and the facts the gate classifies from them."""
+    table = pa.table({c: [r[i] for r in spec["values"]] for i, c in enumerate(spec["columns"])})
+    facts = dataset_facts(table.to_batches(max_chunksize=2), PACK)
+    current = dict(
+        zip(*(facts.subjects.column(c).to_pylist() for c in ("subject", "sensitive")), strict=True)
+    )
+    return current, {
+        "important_rules": list(facts.important_rules),
+        "categories": list(facts.categories),
+        "has_personal": facts.has_personal,
+    }
 
 
 def _approval(key: str) -> Approval:
@@ -55,12 +74,16 @@ def test_scenario(case: dict[str, Any]) -> None:
     request = TransferRequest.from_mapping(_merge(d["request"], case.get("request")))
     settings = ProcessorSettings(**_merge(d["settings"], case.get("settings")))
     facts_raw = _merge(d["facts"], case.get("facts"))
-    if "transfer" in case:
+    if "transfer" in case or "rows" in case:
         history = [
             PastTransfer(h["date"], h["recipient"], h["purpose"], _people(h))
             for h in case.get("history", [])
         ]
-        current = _people(case["transfer"])
+        classified: dict[str, Any] = {}
+        if "rows" in case:
+            current, classified = _classified(case["rows"])
+        else:
+            current = _people(case["transfer"])
         counts = count_individuals(
             current,
             history,
@@ -77,7 +100,7 @@ def test_scenario(case: dict[str, Any]) -> None:
             "categories": ["vehicle.identity.vin", "location.trajectory"]
             if counts.cumulative_sensitive
             else facts_raw["categories"],
-        }
+        } | classified
     facts = TransferFacts(
         year=today.year,
         important_rules=tuple(facts_raw["important_rules"]),
@@ -102,7 +125,7 @@ def test_scenario(case: dict[str, Any]) -> None:
         assert any(expect["missing_contains"] in m for m in decision.missing), decision.missing
     for rid in expect.get("reasons", []):
         assert rid in [r.rule_id for r in decision.reasons], explain
-    for key in ("cumulative_non_sensitive", "cumulative_sensitive"):
+    for key in ("individuals", "cumulative_non_sensitive", "cumulative_sensitive"):
         if key in expect:
             assert decision.counts[key] == expect[key]
     for r in decision.reasons:

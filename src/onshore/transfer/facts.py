@@ -2,8 +2,10 @@
 
 ``dataset_facts`` classifies the (already desensitized) batches and returns the important-data
 rules that fired, the categories present, and every individual with whether any of their
-records is sensitive. Individuals are named by the pack's subject keys (a person identifier
-where present, else the VIN as the owner's).
+records is sensitive. Individuals are named by the pack's subject keys, row by row: a person
+identifier where the row has one, else the VIN (or the pack's other vehicle keys) as the
+owner's. A table whose person identifier is null in some rows (a vehicle's rows gathered from
+several datasets) thus counts the owners of those rows too.
 """
 
 from __future__ import annotations
@@ -41,14 +43,36 @@ PERSON_FIRST = (
 
 
 def individual_column(schema: pa.Schema, pack: Pack) -> str | None:
-    """The column that names an individual: a person identifier where present, else the
-    pack's subject (the VIN, as the owner's)."""
+    """The first person-identifier column, in the order of ``PERSON_FIRST``, or None."""
+    persons = _person_columns(schema, pack)
+    return persons[0] if persons else None
+
+
+def _person_columns(schema: pa.Schema, pack: Pack) -> list[str]:
     labels = [pack.resolve_field(n) for n in schema.names]
-    for category in PERSON_FIRST:
-        for label in labels:
-            if label.category == category:
-                return label.name
-    return None
+    return [label.name for c in PERSON_FIRST for label in labels if label.category == c]
+
+
+def individual_columns(schema: pa.Schema, pack: Pack) -> list[str]:
+    """The columns that may name a row's individual, first choice first: person identifiers
+    (``PERSON_FIRST``), then the pack's vehicle subject keys (the VIN first) for the owner."""
+    labels = [pack.resolve_field(n) for n in schema.names]
+    owner = [
+        label.name
+        for c in pack.header.settings.subject_categories
+        if not c.startswith("person.")
+        for label in labels
+        if label.category == c
+    ]
+    return _person_columns(schema, pack) + owner
+
+
+def row_individuals(batch: pa.RecordBatch, columns: list[str]) -> pa.Array:
+    """Each row's individual: the first of ``columns`` that is not null there (as strings)."""
+    if not columns:
+        return pa.nulls(batch.num_rows, pa.string())
+    values = [pc.cast(batch.column(c), pa.string()) for c in columns]
+    return values[0] if len(values) == 1 else pc.coalesce(*values)
 
 
 def dataset_facts(
@@ -61,19 +85,20 @@ def dataset_facts(
     """Classify ``batches`` and gather what the gate needs, batch by batch."""
     stream = iter(batches)
     first = next(stream, None)
-    if first is not None and subject is None:
-        subject = individual_column(first.schema, pack)
-    classifier = Classifier(pack, areas, subject=subject)  # type: ignore[arg-type]
+    chosen = subject
+    if first is not None and chosen is None:
+        chosen = individual_column(first.schema, pack)
+    classifier = Classifier(pack, areas, subject=chosen)  # type: ignore[arg-type]
     batches = itertools.chain([first], stream) if first is not None else []
     parts: list[pa.Table] = []
     important_categories: set[str] = set()
     for batch in batches:
         result = classifier.classify_batch(batch)
-        plan = classifier.plan_for(batch.schema)
-        if plan.subject is None or result.data.num_rows == 0:
+        keys = [subject] if subject is not None else individual_columns(result.data.schema, pack)
+        if not keys or result.data.num_rows == 0:
             continue
         level = result.labels.column(0).indices.to_numpy(zero_copy_only=False)
-        ids = pc.cast(result.data.column(plan.subject), pa.string())
+        ids = row_individuals(result.data, keys)
         table = pa.table(
             {
                 "subject": ids,
@@ -86,7 +111,9 @@ def dataset_facts(
             .aggregate([("sensitive", "max")])
             .rename_columns(["subject", "sensitive"])
         )
-    assessment = classifier.assessment()
+    subjects = _merge(parts)
+    # the dataset rules (more than 100,000 individuals) count the same individuals
+    assessment = classifier.assessment(distinct_subjects=subjects.num_rows)
     for f in assessment.fields:
         if f.category is not None and f.level >= Level.IMPORTANT:
             important_categories.add(pack.category_rule_id(f.category))
@@ -109,17 +136,6 @@ def dataset_facts(
             if rows and key in pack.categories and pack.level_of(key) >= Level.PERSONAL
         )
     )
-    if parts:
-        merged = pa.concat_tables(parts)
-        subjects = (
-            merged.group_by("subject")
-            .aggregate([("sensitive", "max")])
-            .rename_columns(["subject", "sensitive"])
-        )
-    else:
-        subjects = pa.table(
-            {"subject": pa.array([], pa.string()), "sensitive": pa.array([], pa.bool_())}
-        )
     # personal information: a present category whose own level is personal or sensitive
     # personal, or an unknown field (treated as personal); important-only categories such as
     # charging-network operation are not personal information by themselves
@@ -132,3 +148,16 @@ def dataset_facts(
         for key, rows in assessment.rows_per_category.items()
     )
     return DatasetFacts(assessment, tuple(important), categories, has_personal, subjects)
+
+
+def _merge(parts: list[pa.Table]) -> pa.Table:
+    if not parts:
+        return pa.table(
+            {"subject": pa.array([], pa.string()), "sensitive": pa.array([], pa.bool_())}
+        )
+    return (
+        pa.concat_tables(parts)
+        .group_by("subject")
+        .aggregate([("sensitive", "max")])
+        .rename_columns(["subject", "sensitive"])
+    )
