@@ -52,7 +52,7 @@ def test_atheris_ci_run(tmp_path: Path) -> None:
     corpus.mkdir()
     for i, seed in enumerate(_seeds()):
         (corpus / f"seed{i}").write_bytes(seed)
-    cmd = [sys.executable, str(HERE / "fuzz_decode.py"), "-runs=5000", "-seed=1",
+    cmd = [sys.executable, str(HERE / "fuzz_decode.py"), "-runs=20000", "-seed=1",
            "-max_len=1024", "-timeout=10", "-rss_limit_mb=1024", str(corpus)]  # fmt: skip
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]
