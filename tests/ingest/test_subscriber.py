@@ -128,6 +128,52 @@ def test_qos0_messages_are_not_acknowledged() -> None:
     sub.close()
 
 
+class RedeliveringBroker(Broker):
+    """Sends ``stream`` and drops the connection; sends it again on the next (a redelivery)."""
+
+    def _serve(self) -> None:
+        conn, _ = self.server.accept()
+        with conn:
+            self._handshake(conn)
+            conn.sendall(self.stream)
+        second, _ = self.server.accept()
+        with second:
+            self._handshake(second)
+            second.sendall(self.stream)
+            second.settimeout(5)
+            try:
+                while chunk := second.recv(65536):
+                    self.received += chunk
+            except OSError:
+                pass
+
+    def _handshake(self, conn: socket.socket) -> None:
+        self._read_packet(conn)
+        conn.sendall(b"\x20\x03\x01\x00\x00")  # session present
+        self._read_packet(conn)
+        conn.sendall(b"\x90\x04\x00\x01\x00\x01")
+
+
+def test_after_a_reconnect_only_the_new_connections_messages_are_acknowledged() -> None:
+    messages = _messages(3)
+    stream = b"".join(_publish(t, p, pid, True) for t, p, pid in messages)
+    broker = RedeliveringBroker(True, stream, [])
+    sub = Subscriber(MqttSettings(port=broker.port), ["v/+/t"])
+    sub.connect(timeout=5)
+    got: list[tuple[bytes, bytes, int, int]] = []
+    for _ in range(200):
+        got += sub.take(0.05)
+        if len(got) >= 6:
+            break
+    assert [(m[2], m[3]) for m in got] == [(1, 0), (2, 0), (3, 0), (1, 1), (2, 1), (3, 1)]
+    assert sub.ack(got) == 3  # the first connection's packet ids are void
+    sub.close()
+    broker.thread.join(timeout=5)
+    assert bytes(broker.received).removesuffix(b"\xe0\x00") == b"".join(
+        b"\x40\x02" + pid.to_bytes(2, "big") for _t, _p, pid in messages
+    )
+
+
 def test_a_refused_session_is_a_storage_error() -> None:
     broker = Broker(False, b"", [], connack_code=5)  # not authorized
     sub = Subscriber(MqttSettings(port=broker.port, protocol=311), ["v/+/t"])
