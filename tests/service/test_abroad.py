@@ -111,6 +111,9 @@ def test_an_approval_on_record_lets_the_read_through(app, client, keys) -> None:
     assert r.status_code == 200, r.text
     exports = [e for _i, e in entries(app, Activity.EXPORT)]
     assert exports and exports[-1].details["approval"] == "SCC-2026-01"
+    # the ledger (and so the annual report) names the read, never the vehicle
+    assert exports[-1].dataset == "remote access: subject export"
+    assert vin(1) not in exports[-1].dataset and vin(1) not in exports[-1].purpose
 
 
 def test_a_bad_country_header_is_400(client, keys) -> None:

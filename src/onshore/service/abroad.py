@@ -25,27 +25,36 @@ from onshore.transfer.models import Recipient, TransferRequest
 
 
 def gate_read(
-    state: ServiceState, home: DataHome, principal: Principal, table: pa.Table, what: str
+    state: ServiceState,
+    home: DataHome,
+    principal: Principal,
+    table: pa.Table,
+    what: str,
+    *,
+    label: str | None = None,
 ) -> dict[str, Any] | None:
     """Pass ``table`` (what the response would carry) through the gate if the client is abroad.
 
+    ``what`` names the read for the client; ``label`` (default ``what``) is what the ledger, the
+    transfer log and the annual report call it, and must not hold a VIN or other identifier.
     Returns the allowed outcome (``None`` for a client in the home jurisdiction, or nothing to
     send); raises a 403 :class:`ServiceProblem` when the gate refuses.
     """
     if not principal.abroad or table.num_rows == 0:
         return None
+    label = label or what
     staging = home.path / "outbox" / ".remote-access"
     staging.mkdir(parents=True, exist_ok=True)
-    path = staging / f"{what.replace(' ', '-')}-{uuid.uuid4().hex[:12]}.parquet"
+    path = staging / f"{label.replace(' ', '-')}-{uuid.uuid4().hex[:12]}.parquet"
     pq.write_table(table, path, compression="zstd")
     request = TransferRequest(
         dataset=str(path),
         recipient=Recipient(principal.key.name, principal.country or "??"),
-        purpose=principal.purpose or f"remote access from abroad: {what}",
+        purpose=principal.purpose or f"remote access from abroad: {label}",
         access_mode="remote_access",
     )
     try:
-        outcome = state.gate().run(request)
+        outcome = state.gate().run(request, dataset_name=f"remote access: {label}")
     finally:
         path.unlink(missing_ok=True)
     decision = outcome.decision

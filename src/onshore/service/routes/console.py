@@ -466,7 +466,14 @@ def subject(
         # would name the individuals, and rows without it would go uncounted.
         allowed = []
         for name in sorted(samples, key=lambda n: -max(Level.parse(v) for v in per[n]["levels"])):
-            outcome = gate_read(state, home, principal, samples[name], f"subject {vin} {name}")
+            outcome = gate_read(
+                state,
+                home,
+                principal,
+                samples[name],
+                f"subject {vin} {name}",
+                label=f"subject lookup {name}",
+            )
             if outcome is not None:
                 allowed.append(outcome)
         subject_ref = home.subject_ref(vin)

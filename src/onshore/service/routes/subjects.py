@@ -172,7 +172,14 @@ def export(
         state.session(principal.actor) as home,
     ):
         if principal.abroad:
-            gate_read(state, home, principal, _vehicle_rows(home, vin), f"subject {vin}")
+            gate_read(
+                state,
+                home,
+                principal,
+                _vehicle_rows(home, vin),
+                f"subject {vin}",
+                label="subject export",
+            )
         target = FsPath(tmp) / f"{vin}.zip"
         export_subject(home, vin, target)
         data = target.read_bytes()
