@@ -15,7 +15,6 @@ each of them exactly once.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import secrets
 from collections.abc import Sequence
@@ -23,7 +22,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from onshore.ingest.decode import Key
-from onshore.ledger.backend import MIGRATIONS_TABLE
 from onshore.store.db import MetaDB, iso
 from onshore.store.home import DataHome
 
@@ -59,27 +57,7 @@ MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
 
 def migrate(meta: MetaDB) -> None:
     """Create or update the ingest tables (idempotent; PostgreSQL under an advisory lock)."""
-    with meta.transaction():
-        if meta.dialect == "postgresql":
-            digest = hashlib.sha256(f"onshore-migrations:{meta.schema}".encode()).digest()
-            meta.execute(
-                "SELECT pg_advisory_xact_lock(?)", (int.from_bytes(digest[:8], "big", signed=True),)
-            )
-        meta.execute(MIGRATIONS_TABLE)
-        done = {
-            int(r[0])
-            for r in meta.query(
-                "SELECT version FROM onshore_migrations WHERE component = ?", (COMPONENT,)
-            )
-        }
-        for version, statements in MIGRATIONS:
-            if version not in done:
-                for statement in statements:
-                    meta.execute(statement)
-                meta.execute(
-                    "INSERT INTO onshore_migrations VALUES (?, ?, ?)",
-                    (COMPONENT, version, iso(datetime.now(UTC))),
-                )
+    meta.apply_migrations(COMPONENT, MIGRATIONS)
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,6 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 from onshore.errors import BadInput
-from onshore.ledger.backend import MIGRATIONS_TABLE
 from onshore.store import DataHome
 from onshore.store.db import MetaDB, iso, parse_iso
 
@@ -76,23 +75,7 @@ MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
 
 def migrate(db: MetaDB) -> None:
     """Create or update the incident and complaint tables (idempotent)."""
-    with db.transaction():
-        db.execute(MIGRATIONS_TABLE)
-        done = {
-            int(r[0])
-            for r in db.query(
-                "SELECT version FROM onshore_migrations WHERE component = ?", (COMPONENT,)
-            )
-        }
-        for version, statements in MIGRATIONS:
-            if version in done:
-                continue
-            for statement in statements:
-                db.execute(statement)
-            db.execute(
-                "INSERT INTO onshore_migrations VALUES (?, ?, ?)",
-                (COMPONENT, version, iso(dt.datetime.now(dt.UTC))),
-            )
+    db.apply_migrations(COMPONENT, MIGRATIONS)
 
 
 @dataclass(frozen=True)

@@ -37,7 +37,6 @@ from datetime import UTC, datetime
 from typing import Any, Literal, cast, get_args
 
 from onshore.errors import BadInput
-from onshore.ledger.backend import MIGRATIONS_TABLE
 from onshore.store.db import MetaDB, iso
 
 Role = Literal["ingest", "operator", "compliance", "auditor"]
@@ -68,27 +67,7 @@ MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
 
 def migrate(meta: MetaDB) -> None:
     """Create or update the service tables (idempotent; PostgreSQL under an advisory lock)."""
-    with meta.transaction():
-        if meta.dialect == "postgresql":
-            digest = hashlib.sha256(f"onshore-migrations:{meta.schema}".encode()).digest()
-            meta.execute(
-                "SELECT pg_advisory_xact_lock(?)", (int.from_bytes(digest[:8], "big", signed=True),)
-            )
-        meta.execute(MIGRATIONS_TABLE)
-        done = {
-            int(r[0])
-            for r in meta.query(
-                "SELECT version FROM onshore_migrations WHERE component = ?", (COMPONENT,)
-            )
-        }
-        for version, statements in MIGRATIONS:
-            if version not in done:
-                for statement in statements:
-                    meta.execute(statement)
-                meta.execute(
-                    "INSERT INTO onshore_migrations VALUES (?, ?, ?)",
-                    (COMPONENT, version, iso(datetime.now(UTC))),
-                )
+    meta.apply_migrations(COMPONENT, MIGRATIONS)
 
 
 @dataclass(frozen=True)

@@ -240,6 +240,18 @@ class MetaDB:
 
     # -- schema ---------------------------------------------------------------------------------
     def _migrate(self) -> None:
+        self.apply_migrations(COMPONENT, MIGRATIONS)
+
+    def apply_migrations(
+        self, component: str, migrations: Sequence[tuple[int, Sequence[str]]]
+    ) -> None:
+        """Apply ``component``'s numbered migrations not yet on record, in one transaction.
+
+        Idempotent and safe when several processes open the same database first: on PostgreSQL
+        under a transaction-scoped advisory lock per schema, on SQLite under the write lock.
+        Every module with tables of its own (ingest keys, API keys, incidents, transfers)
+        registers them through this one call.
+        """
         with self.transaction():
             if self.dialect == "postgresql":
                 digest = hashlib.sha256(f"onshore-migrations:{self.schema}".encode()).digest()
@@ -249,17 +261,17 @@ class MetaDB:
             done = {
                 int(r[0])
                 for r in self.query(
-                    "SELECT version FROM onshore_migrations WHERE component = ?", (COMPONENT,)
+                    "SELECT version FROM onshore_migrations WHERE component = ?", (component,)
                 )
             }
-            for version, statements in MIGRATIONS:
+            for version, statements in migrations:
                 if version in done:
                     continue
                 for statement in statements:
                     self.execute(statement)
                 self.execute(
                     "INSERT INTO onshore_migrations VALUES (?, ?, ?)",
-                    (COMPONENT, version, iso(datetime.now(UTC))),
+                    (component, version, iso(datetime.now(UTC))),
                 )
 
     def drop_schema(self) -> None:

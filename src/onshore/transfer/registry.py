@@ -27,7 +27,6 @@ import pyarrow as pa
 
 from onshore.errors import BadInput
 from onshore.keystore import KeyKind, _random_id
-from onshore.ledger.backend import MIGRATIONS_TABLE
 from onshore.store import DataHome
 from onshore.store.db import MetaDB, iso
 from onshore.transfer.counting import Counts
@@ -83,23 +82,7 @@ MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
 
 def migrate(db: MetaDB) -> None:
     """Create or update the transfer tables (idempotent, safe from several processes)."""
-    with db.transaction():
-        db.execute(MIGRATIONS_TABLE)
-        done = {
-            int(r[0])
-            for r in db.query(
-                "SELECT version FROM onshore_migrations WHERE component = ?", (COMPONENT,)
-            )
-        }
-        for version, statements in MIGRATIONS:
-            if version in done:
-                continue
-            for statement in statements:
-                db.execute(statement)
-            db.execute(
-                "INSERT INTO onshore_migrations VALUES (?, ?, ?)",
-                (COMPONENT, version, iso(dt.datetime.now(dt.UTC))),
-            )
+    db.apply_migrations(COMPONENT, MIGRATIONS)
 
 
 @dataclass(frozen=True)
