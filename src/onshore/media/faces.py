@@ -107,10 +107,9 @@ class FaceDetector:
 
     def __call__(self, frame: np.ndarray) -> list[Detection]:
         h, w = frame.shape[:2]
-        rgb = self._cv2.cvtColor(frame, self._cv2.COLOR_BGR2RGB)
         boxes, scores = [], []
         for scale, threshold in input_scales(h, w, self.settings):
-            b, sc = self._run(rgb, scale, threshold)
+            b, sc = self._run(frame, scale, threshold)
             boxes.append(b)
             scores.append(sc)
         all_boxes, all_scores = np.vstack(boxes), np.concatenate(scores)
@@ -118,15 +117,18 @@ class FaceDetector:
         return [Detection.from_box("face", float(all_scores[i]), *all_boxes[i]) for i in keep]
 
     def _run(
-        self, rgb: np.ndarray, scale: float, threshold: float
+        self, bgr: np.ndarray, scale: float, threshold: float
     ) -> tuple[np.ndarray, np.ndarray]:
         cv2 = self._cv2
-        h, w = rgb.shape[:2]
+        h, w = bgr.shape[:2]
         w_in = max(32, int(np.ceil(w * scale / 32) * 32))
         h_in = max(32, int(np.ceil(h * scale / 32) * 32))
         inter = cv2.INTER_LINEAR if scale >= 1.0 else cv2.INTER_AREA
-        resized = cv2.resize(rgb, (w_in, h_in), interpolation=inter)
-        blob = np.ascontiguousarray(resized.transpose(2, 0, 1)[None], dtype=np.float32)
+        resized = cv2.resize(bgr, (w_in, h_in), interpolation=inter)
+        # RGB planes written straight from the BGR image: no colour conversion, no strided copy
+        blob = np.empty((1, 3, h_in, w_in), dtype=np.float32)
+        for c in range(3):
+            blob[0, c] = resized[:, :, 2 - c]
         heat, size, offset, _ = self._session.run(_OUTPUTS, {_INPUT: blob})
         return self._decode(heat, size, offset, threshold, w_in / w, h_in / h, (w, h))
 

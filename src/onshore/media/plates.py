@@ -128,8 +128,11 @@ class PlateDetector:
             inter = cv2.INTER_AREA if scale < 1.0 else cv2.INTER_LINEAR
             image = cv2.resize(frame, (round(w * scale), round(h * scale)), interpolation=inter)
         ih, iw = image.shape[:2]
-        blob = (image.astype(np.float32) - _MEAN).transpose(2, 0, 1)[None]
-        loc, conf, landms = self._session.run(None, {"image": np.ascontiguousarray(blob)})
+        # one plane at a time: a strided transpose of the whole float image costs ~6x more
+        blob = np.empty((1, 3, ih, iw), dtype=np.float32)
+        for c in range(3):
+            np.subtract(image[:, :, c], _MEAN[c], out=blob[0, c], dtype=np.float32)
+        loc, conf, landms = self._session.run(None, {"image": blob})
         scores = conf[0, :, 1]
         keep = np.nonzero(scores > self.settings.threshold)[0]
         if keep.size == 0:
