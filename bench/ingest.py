@@ -23,10 +23,13 @@ drain window and p99 < 1 s).
 
     python bench/ingest.py [--vehicles 10000] [--seconds 20]
                            [--runs mqtt-json,mqtt-gbt32960,http-json,http-gbt32960,http-arrow]
-                           [--broker HOST:PORT | --broker own]
+                           [--broker HOST:PORT | --broker own] [--max-wait 0.25] [--busy N]
 
 ``--broker own`` starts a Mosquitto with ``bench/mosquitto.conf`` (a queue that holds a backlog)
 on a free port; the default is the one at 127.0.0.1:1883, in its own configuration.
+
+``--busy N`` runs N CPU-bound processes next to it, to see how much of the margin a shared
+machine takes.
 
 ``http-arrow`` posts the same telemetry as Arrow IPC streams: no message decoding, the
 pipeline alone.
@@ -261,7 +264,9 @@ def _forget_session(client_id: str) -> None:
     c.disconnect()
 
 
-def run_mqtt(plan: Plan, home: Path, drain: float, publishers: int) -> Result:
+def run_mqtt(
+    plan: Plan, home: Path, drain: float, publishers: int, max_wait: float = 0.25
+) -> Result:
     run = f"{plan.fmt}-{uuid.uuid4().hex[:6]}"
     topic_kind = "telemetry" if plan.fmt == "json" else "gbt32960"
     client_id = f"bench-worker-{run}"
@@ -272,7 +277,7 @@ def run_mqtt(plan: Plan, home: Path, drain: float, publishers: int) -> Result:
             "--topic", f"bench/{run}/+/{topic_kind}={plan.fmt}:fleet",
             "--client-id", client_id, "--home", str(home), "--ack-log", str(ack),
             "--host", HOST, "--port", str(PORT),
-            "--max-messages", "10000", "--max-wait", "0.5", "--idle-exit", str(drain + 30),
+            "--max-messages", "10000", "--max-wait", str(max_wait), "--idle-exit", str(drain + 30),
         ],
         stderr=subprocess.PIPE,
         stdout=subprocess.DEVNULL,
@@ -514,9 +519,18 @@ def main() -> None:
     ap.add_argument("--runs", default="mqtt-json,mqtt-gbt32960,http-json,http-gbt32960,http-arrow")
     ap.add_argument("--drain", type=float, default=60.0, help="seconds to wait for stragglers")
     ap.add_argument("--publishers", type=int, default=4, help="MQTT publisher connections")
+    ap.add_argument(
+        "--max-wait", type=float, default=0.25, help="the MQTT worker's batch age limit (s)"
+    )
     ap.add_argument("--gateways", type=int, default=2, help="HTTP gateway connections")
     ap.add_argument("--interval", type=float, default=0.5, help="HTTP post interval (s)")
     ap.add_argument("--keep", action="store_true", help="keep the data homes")
+    ap.add_argument(
+        "--busy",
+        type=int,
+        default=0,
+        help="start this many CPU-bound processes for the whole run (a shared machine)",
+    )
     ap.add_argument(
         "--broker",
         default=f"{HOST}:{PORT}",
@@ -530,9 +544,13 @@ def main() -> None:
     else:
         host, _, port = args.broker.rpartition(":")
         HOST, PORT = host or HOST, int(port)
+    hogs = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(args.busy)]
     try:
         run_all(args)
     finally:
+        for hog in hogs:
+            hog.kill()
+            hog.wait()
         if broker is not None:
             broker.terminate()
             broker.wait(timeout=10)
@@ -542,7 +560,8 @@ def run_all(args: argparse.Namespace) -> None:
     print(
         f"{args.vehicles:,} vehicles at 1 Hz for {args.seconds} s; {os.cpu_count()} CPUs; "
         f"MQTT {HOST}:{PORT}, {args.publishers} publishers; HTTP {args.gateways} gateways "
-        f"posting every {args.interval} s"
+        f"posting every {args.interval} s; MQTT batches wait up to {args.max_wait} s"
+        + (f"; {args.busy} CPU-bound processes alongside" if args.busy else "")
     )
     plans: dict[str, Plan] = {}
     results = []
@@ -556,7 +575,7 @@ def run_all(args: argparse.Namespace) -> None:
         home = Path(tempfile.mkdtemp(prefix=f"onshore-bench-{run}-"))
         try:
             if transport == "mqtt":
-                result = run_mqtt(plans[fmt], home, args.drain, args.publishers)
+                result = run_mqtt(plans[fmt], home, args.drain, args.publishers, args.max_wait)
             else:
                 result = run_http(plans[fmt], home, args.drain, args.gateways, args.interval)
         finally:

@@ -49,7 +49,7 @@ def ingest() -> None:
 @click.option("--store", "store_name", default=DEFAULT_STORE, show_default=True)
 @click.option("--origin", help="Jurisdiction where the data was collected (default: the pack's).")
 @click.option("--max-messages", default=5000, show_default=True, help="Batch size limit.")
-@click.option("--max-wait", default=0.5, show_default=True, help="Batch age limit (seconds).")
+@click.option("--max-wait", default=0.25, show_default=True, help="Batch age limit (seconds).")
 @click.option(
     "--ack-log",
     type=click.Path(dir_okay=False, path_type=Path),

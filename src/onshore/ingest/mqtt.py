@@ -66,7 +66,7 @@ class BatchPolicy:
 
     max_messages: int = 5_000
     max_bytes: int = 16 << 20
-    max_wait: float = 0.5
+    max_wait: float = 0.25
 
 
 @dataclass
