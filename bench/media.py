@@ -8,7 +8,8 @@ solid (deface ``--replacewith solid``, Onshore ``--mode solid``), so that the ou
 shows what was masked: a face counts as masked when at least half of its box is black in
 the output and was not black in the input. Recall is over faces at least 24 px tall.
 
-    .venv/bin/python bench/media.py [--photos 12] [--plates 4] [--hold 10]
+    .venv/bin/python bench/media.py [--photos 12] [--plates 4] [--hold 10] [--repeat 2]
+                                    [--precision auto|int8|fp32]
 """
 
 from __future__ import annotations
@@ -132,6 +133,12 @@ def main() -> None:
     ap.add_argument(
         "--repeat", type=int, default=2, help="runs of each tool, alternating; the best counts"
     )
+    ap.add_argument(
+        "--precision",
+        choices=["auto", "int8", "fp32"],
+        default="auto",
+        help="Onshore's face model (auto: int8 on CPUs with VNNI or dotprod)",
+    )
     args = ap.parse_args()
     if not REAL.is_dir():
         raise SystemExit(f"real data not found at {REAL}")
@@ -147,7 +154,7 @@ def main() -> None:
         )
 
         on_cmd = [onshore, "media", "anonymize", str(src), str(tmp / "onshore.mp4")]
-        on_cmd += ["--mode", "solid", "--json"]
+        on_cmd += ["--mode", "solid", "--json", "--precision", args.precision]
         df_cmd = [deface, str(src), "-o", str(tmp / "deface.mp4"), "--replacewith", "solid"]
         load_before = os.getloadavg()[0]
         times_on, times_df = [], []
@@ -171,6 +178,8 @@ def main() -> None:
     print(f"{'deface':10} {fps_df:7.2f} {r_df['face_recall']:12.3f} {r_df['plate_recall']:13.3f}")
     print(f"ratio onshore/deface fps: {fps_on / fps_df:.2f}x  (wall clock, model loading included)")
     d = report["details"]
+    face = next(x for x in report["detectors"] if x["kind"] == "face")
+    print(f"onshore face model: {face['name']} ({face['package']} {face['version']})")
     print(
         f"onshore: {report['found']['faces']} faces and {report['found']['plates']} plates found, "
         f"{d['frames_carried']} of {d['frames']} frames relied on temporal dilation "
