@@ -5,7 +5,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from tests.media.scenes import BLUE, plate_scene
+from tests.media.scenes import BLUE, plate_scene, speech, tone
 
 from onshore.media.faces import resolve_precision
 
@@ -91,3 +91,69 @@ def test_truncated_video_is_skipped_without_output(clip, tmp: Path, anonymizer) 
     junk = tmp / "junk.mp4"
     junk.write_bytes(b"\x00" * 4096)
     assert anonymizer.anonymize_file(junk, tmp / "out" / "junk.mp4").status == "skipped"
+
+
+def _talking_clip(path: Path, seconds: float = 6.0, rate: int = 16_000) -> np.ndarray:
+    """Grey frames with a soundtrack: tone, 2.6 s of speech, tone; returns the soundtrack."""
+    sound = np.concatenate([tone(1.5, rate=rate), speech(), tone(seconds - 4.1, rate=rate)])
+    with av.open(str(path), "w") as out:
+        video = out.add_stream("libx264", rate=10)
+        video.width, video.height, video.pix_fmt = 160, 120, "yuv420p"
+        audio = out.add_stream("aac", rate=rate, layout="mono")
+        for _ in range(int(seconds * 10)):
+            frame = av.VideoFrame.from_ndarray(np.full((120, 160, 3), 90, np.uint8), "bgr24")
+            for packet in video.encode(frame):
+                out.mux(packet)
+        chunk = av.AudioFrame.from_ndarray(sound[None, :], format="flt", layout="mono")
+        chunk.sample_rate, chunk.pts = rate, 0
+        for packet in [*audio.encode(chunk), *audio.encode(None), *video.encode()]:
+            out.mux(packet)
+    return sound
+
+
+def _soundtrack(path: Path) -> tuple[str, int, np.ndarray] | None:
+    with av.open(str(path)) as c:
+        if not c.streams.audio:
+            return None
+        s = c.streams.audio[0]
+        rate = int(s.codec_context.sample_rate)
+        frames = [f.to_ndarray().reshape(-1) for f in c.decode(s)]
+        return s.codec_context.name, rate, np.concatenate(frames)
+
+
+def _rms(x: np.ndarray) -> float:
+    return float(np.sqrt(np.mean(x.astype(np.float64) ** 2)))
+
+
+def test_speech_in_a_video_soundtrack_is_muted_and_the_rest_kept(tmp: Path, anonymizer) -> None:  # type: ignore[no-untyped-def]
+    src = tmp / "cabin_talk.mp4"
+    _talking_clip(src)
+    report = anonymizer.anonymize_file(src, tmp / "out" / "cabin_talk.mp4")
+    assert report.status == "done", report.error
+    audio = report.details["audio"]
+    assert audio["codec"] == "aac" and audio["speech_segments"] == 1
+    assert report.found["speech_segments"] == 1 and report.residual["speech_segments"] == 0
+    (segment,) = audio["speech"]
+    assert 1.3 < segment["start_s"] < 1.8 and 3.8 < segment["end_s"] < 4.4
+    assert "speech" in {d["kind"] for d in report.detectors}
+    codec, rate, out = _soundtrack(tmp / "out" / "cabin_talk.mp4")  # type: ignore[misc]
+    assert codec == "aac" and rate == 16_000
+    before = _soundtrack(src)[2]  # type: ignore[index]
+    mid = slice(int(2.0 * rate), int(3.8 * rate))
+    assert _rms(before[mid]) > 0.02 and _rms(out[mid]) < 0.002  # the speech is gone
+    head, tail = slice(int(0.2 * rate), int(1.2 * rate)), slice(int(4.8 * rate), int(5.8 * rate))
+    for part in (head, tail):  # the tone around it is kept
+        assert abs(_rms(out[part]) - _rms(before[part])) < 0.01
+
+
+def test_video_audio_can_be_dropped(tmp: Path, pack) -> None:  # type: ignore[no-untyped-def]
+    from onshore.media.anonymizer import AnonymizeSettings, MediaAnonymizer
+    from onshore.media.video import VideoSettings
+
+    src = tmp / "talk.mp4"
+    _talking_clip(src, seconds=4.5)
+    runner = MediaAnonymizer(AnonymizeSettings(video=VideoSettings(audio="drop")), pack=pack)
+    report = runner.anonymize_file(src, tmp / "out" / "talk.mp4")
+    assert report.status == "done", report.error
+    assert report.details["audio"].startswith("dropped")
+    assert _soundtrack(tmp / "out" / "talk.mp4") is None

@@ -74,6 +74,13 @@ def media() -> None:
     help="Video: re-detect on every n-th masked frame (1: every frame, 0: never).",
 )
 @click.option(
+    "--video-audio",
+    type=click.Choice(["clean", "drop"]),
+    default="clean",
+    show_default=True,
+    help="Video: keep the first audio track with its speech removed (as --speech), or drop it.",
+)
+@click.option(
     "--speech",
     type=click.Choice(["mute", "tone"]),
     default="mute",
@@ -106,6 +113,7 @@ def anonymize(
     upscale: bool,
     window: int,
     verify_every: int,
+    video_audio: str,
     speech: str,
     origin: str,
     no_sidecar: bool,
@@ -116,11 +124,12 @@ def anonymize(
 
     Faces (CenterFace) and licence plates (Chinese formats; four-corner detector) are masked
     in JPEG, PNG and video; video is written as MP4/H.264, and a detection also masks its
-    neighbouring frames. Speech (Silero VAD) is muted in WAV audio, the rest of the sound is
-    kept. The detectors run again on the output; each file gets a sidecar
-    OUT.anonymize.json (detectors, versions, licences, thresholds, boxes, residuals, and the
-    pack's classification before and after). A folder is processed recursively and keeps its
-    layout. A corrupt or truncated file is reported and skipped; the exit status is then 2.
+    neighbouring frames. Speech (Silero VAD) is muted in WAV audio and in a video's audio
+    track (written as AAC), the rest of the sound is kept. The detectors run again on the
+    output; each file gets a sidecar OUT.anonymize.json (detectors, versions, licences,
+    thresholds, boxes, residuals, and the pack's classification before and after). A folder
+    is processed recursively and keeps its layout. A corrupt or truncated file is reported
+    and skipped; the exit status is then 2.
 
     \b
     Examples:
@@ -170,7 +179,11 @@ def anonymize(
     settings = AnonymizeSettings(
         detect=DetectorSettings(faces=faces, plates=plates, face=face, plate=plate),
         mask=mask,
-        video=VideoSettings(window=window, verify_every=verify_every),
+        video=VideoSettings(
+            window=window,
+            verify_every=verify_every,
+            audio=video_audio,  # type: ignore[arg-type]
+        ),
         speech_mode=speech,  # type: ignore[arg-type]
         origin=None if origin == "auto" else origin,  # type: ignore[arg-type]
         sidecars=not no_sidecar,

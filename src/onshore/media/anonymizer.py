@@ -15,7 +15,7 @@ from onshore.media.images import IMAGE_SUFFIXES, anonymize_image
 from onshore.media.masking import MaskSettings
 from onshore.media.report import SIDECAR_SUFFIX, BatchReport, FileReport
 from onshore.media.speech import SpeechDetector, SpeechSettings
-from onshore.media.video import VIDEO_SUFFIXES, VideoSettings, anonymize_video
+from onshore.media.video import VIDEO_SUFFIXES, VideoSettings, anonymize_video, has_audio
 from onshore.packs import Pack, load_pack
 
 
@@ -173,6 +173,19 @@ class MediaAnonymizer:
                     anonymize_image(src, dst, self.detectors, self.settings.mask, report)
                 else:
                     report.detectors = self.video_detectors.describe()
+                    cleans_audio = self.settings.video.audio == "clean" and has_audio(src)
+                    if cleans_audio:
+                        report.detectors.append(
+                            {
+                                "kind": "speech",
+                                **self.speech.card.as_dict(),
+                                "thresholds": self.speech.thresholds(),
+                            }
+                        )
+                        report.masking = {
+                            **report.masking,
+                            "speech": self.settings.speech_mode,
+                        }
                     anonymize_video(
                         src,
                         dst,
@@ -181,6 +194,8 @@ class MediaAnonymizer:
                         self.settings.video,
                         report,
                         on_frame,
+                        speech=self.speech if cleans_audio else None,
+                        speech_mode=self.settings.speech_mode,
                     )
         except (OnshoreError, OSError, MemoryError) as exc:
             dst.unlink(missing_ok=True)

@@ -3,8 +3,12 @@
 Three stages overlap on their own threads: a decoder thread turns packets into BGR arrays,
 the calling thread detects (onnxruntime spreads each inference over the cores), and an
 encoder thread masks and encodes. FFmpeg and onnxruntime release the GIL, so decode, detect
-and encode run at the same time on different cores. Audio tracks are not copied: a cabin or
-street recording carries voices, and muting speech inside video is not done here.
+and encode run at the same time on different cores.
+
+The first audio track is kept with its speech removed, as in WAV files: it is decoded (mono
+stays mono, anything else becomes stereo), the Silero VAD finds the speech, those segments are
+muted or replaced by a tone, the VAD runs again on the result, and the track is written as AAC
+next to the video. ``VideoSettings(audio="drop")`` writes no audio at all.
 """
 
 from __future__ import annotations
@@ -15,17 +19,19 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
 from onshore.errors import BadInput
+from onshore.media.audio import Pcm, SpeechMode, replace_segments
 from onshore.media.detectors import Detectors, count_kinds
 from onshore.media.frames import mask_and_verify
 from onshore.media.geometry import Detection
 from onshore.media.masking import MaskSettings, apply_masks
 from onshore.media.report import FileReport
 from onshore.media.runtime import require
+from onshore.media.speech import SpeechDetector
 from onshore.media.temporal import TemporalDilation
 
 VIDEO_SUFFIXES = {".mp4", ".mov", ".m4v", ".mkv", ".avi"}
@@ -42,6 +48,73 @@ class VideoSettings:
     verify_every: int = 10  # re-detect on every n-th output frame (1: all)
     crf: int = 20
     preset: str = "veryfast"
+    audio: Literal["clean", "drop"] = "clean"  # clean: keep the sound, speech removed
+
+
+@dataclass(frozen=True)
+class CleanAudio:
+    """A video's first audio track, decoded, with its speech muted or replaced."""
+
+    samples: np.ndarray  # (frames, channels) float32 in [-1, 1]
+    rate: int
+    layout: str  # "mono" or "stereo"
+    codec_in: str
+    channels_in: int
+    mode: SpeechMode
+    segments: list[tuple[float, float]]
+    residual: list[tuple[float, float]]
+
+    def details(self) -> dict[str, Any]:
+        return {
+            "codec": "aac",
+            "codec_in": self.codec_in,
+            "rate": self.rate,
+            "channels_in": self.channels_in,
+            "layout": self.layout,
+            "duration_s": round(len(self.samples) / self.rate, 3),
+            "speech_mode": self.mode,
+            "speech_segments": len(self.segments),
+            "speech_s": round(sum(e - s for s, e in self.segments), 3),
+            "residual_speech_segments": len(self.residual),
+            "speech": [{"start_s": round(s, 3), "end_s": round(e, 3)} for s, e in self.segments],
+        }
+
+
+def has_audio(src: Path) -> bool:
+    """Whether ``src`` opens and has an audio track (a broken file is reported later)."""
+    av = require("av")
+    try:
+        with av.open(str(src)) as container:
+            return bool(container.streams.audio)
+    except (av.FFmpegError, OSError):
+        return False
+
+
+def clean_audio(src: Path, speech: SpeechDetector, mode: SpeechMode) -> CleanAudio | None:
+    """Decode the first audio track of ``src`` and remove its speech; None without audio."""
+    av = require("av")
+    with av.open(str(src)) as container:
+        if not container.streams.audio:
+            return None
+        stream = container.streams.audio[0]
+        ctx = stream.codec_context
+        channels = int(ctx.layout.nb_channels) if ctx.layout is not None else 1
+        layout = "mono" if channels == 1 else "stereo"
+        rate = int(ctx.sample_rate or 48_000)
+        width = 1 if layout == "mono" else 2
+        resampler = av.AudioResampler(format="flt", layout=layout, rate=rate)
+        chunks = []
+        for frame in container.decode(stream):
+            chunks.extend(f.to_ndarray().reshape(-1, width) for f in resampler.resample(frame))
+        chunks.extend(f.to_ndarray().reshape(-1, width) for f in resampler.resample(None))
+        codec_in = str(ctx.name)
+    samples = np.concatenate(chunks) if chunks else np.zeros((0, width), np.float32)
+    segments = speech.segments(samples.mean(axis=1), rate) if len(samples) else []
+    cleaned = replace_segments(Pcm(samples, rate, 2), segments, mode).samples
+    residual = speech.segments(cleaned.mean(axis=1), rate) if segments else []
+    return CleanAudio(
+        cleaned.astype(np.float32), rate, layout, codec_in, channels, mode, segments, residual
+    )
 
 
 def _decode(
@@ -76,6 +149,7 @@ class _Encoder:
         settings: VideoSettings,
         mask: MaskSettings,
         verify: Detectors | None,
+        audio: CleanAudio | None = None,
     ):
         av = require("av")
         self.container = av.open(str(path), mode="w")
@@ -84,6 +158,8 @@ class _Encoder:
         self.stream.pix_fmt = "yuv420p"
         self.stream.options = {"crf": str(settings.crf), "preset": settings.preset}
         self.stream.thread_type = "AUTO"
+        if audio is not None:
+            self._write_audio(av, audio)
         self.size = size
         self.mask = mask
         self.verify = verify
@@ -98,6 +174,20 @@ class _Encoder:
         self._av = av
         self._t = threading.Thread(target=self._run, daemon=True)
         self._t.start()
+
+    def _write_audio(self, av: Any, audio: CleanAudio) -> None:
+        """The whole cleaned track, written before the first video packet (MP4 interleaves
+        by its sample tables, not by write order)."""
+        stream = self.container.add_stream("aac", rate=audio.rate, layout=audio.layout)
+        step = audio.rate  # one second per frame handed to the encoder
+        for start in range(0, len(audio.samples), step):
+            chunk = np.ascontiguousarray(audio.samples[start : start + step]).reshape(1, -1)
+            frame = av.AudioFrame.from_ndarray(chunk, format="flt", layout=audio.layout)
+            frame.sample_rate, frame.pts = audio.rate, start
+            for packet in stream.encode(frame):
+                self.container.mux(packet)
+        for packet in stream.encode(None):
+            self.container.mux(packet)
 
     def put(self, index: int, frame: np.ndarray, dets: list[Detection]) -> None:
         if self.errors:
@@ -147,9 +237,13 @@ def anonymize_video(
     settings: VideoSettings,
     report: FileReport,
     on_frame: Callable[[int, int], None] | None = None,
+    speech: SpeechDetector | None = None,
+    speech_mode: SpeechMode = "mute",
 ) -> None:
-    """Anonymize one video into ``dst`` (MP4/H.264). A truncated or corrupt file raises
-    :class:`BadInput` and leaves no output behind."""
+    """Anonymize one video into ``dst`` (MP4/H.264). With a ``speech`` detector and
+    ``settings.audio == "clean"`` the first audio track is kept with its speech removed;
+    otherwise no audio is written. A truncated or corrupt file raises :class:`BadInput` and
+    leaves no output behind."""
     av = require("av")
     try:
         container = av.open(str(src))
@@ -165,6 +259,9 @@ def anonymize_video(
         size = (int(stream.codec_context.width) // 2 * 2, int(stream.codec_context.height) // 2 * 2)
         if size[0] < 2 or size[1] < 2:
             raise BadInput("video has no frame size", file=str(src))
+        audio = None
+        if container.streams.audio and speech is not None and settings.audio == "clean":
+            audio = clean_audio(src, speech, speech_mode)
         _run(
             container,
             stream,
@@ -178,7 +275,18 @@ def anonymize_video(
             size,
             declared,
             on_frame,
+            audio,
         )
+        if audio is not None:
+            report.found["speech_segments"] = len(audio.segments)
+            report.residual["speech_segments"] = len(audio.residual)
+            report.details["audio"] = audio.details()
+        elif container.streams.audio:
+            report.details["audio"] = (
+                "dropped (--video-audio drop)" if settings.audio == "drop" else "not copied"
+            )
+        else:
+            report.details["audio"] = "none"
     except av.FFmpegError as exc:  # translated once, here: a video FFmpeg cannot handle
         dst.unlink(missing_ok=True)
         raise BadInput(f"video could not be processed: {exc}", file=str(src)) from exc
@@ -202,11 +310,12 @@ def _run(
     size: tuple[int, int],
     declared: int,
     on_frame: Callable[[int, int], None] | None,
+    audio: CleanAudio | None = None,
 ) -> None:
     av = require("av")
     started = time.perf_counter()
     encoder = _Encoder(
-        dst, rate, size, settings, mask, detectors if settings.verify_every else None
+        dst, rate, size, settings, mask, detectors if settings.verify_every else None, audio
     )
     dilation: TemporalDilation[np.ndarray] = TemporalDilation(settings.window)
     errors: list[BaseException] = []
@@ -255,7 +364,6 @@ def _run(
         "redetected_in_masks": encoder.in_masks,
         "verify_every": settings.verify_every,
         "codec": "h264 (libx264)",
-        "audio": "not copied",
         "boxes_listed": min(len(found), _MAX_BOXES),
         "processing_fps": round(frames / elapsed, 2) if elapsed > 0 else None,
     }
