@@ -92,9 +92,13 @@ def ingest(
     started = time.perf_counter()
     pack = home.pack
     origin = (origin or pack.jurisdiction).upper()
-    label = str(source) if isinstance(source, str | Path) else None
-    reader = open_source(Path(source), fmt=fmt, batch_rows=batch_rows) if label else None
-    batches: Batches = reader.batches() if reader is not None else source  # type: ignore[assignment]
+    reader = None
+    if isinstance(source, str | Path):
+        label: str | None = str(source)
+        reader = open_source(Path(source), fmt=fmt, batch_rows=batch_rows)
+        batches: Batches = reader.batches()
+    else:
+        label, batches = None, source
     gate = ConsentGate(pack, purpose, ConsentRegistry(home).windows(purpose), now=home.now())
     classifier = Classifier(pack, areas, subject=subject, source=label)
     quarantine_file = home.path / "quarantine" / f"{dataset}-{home.now():%Y%m%dT%H%M%S%f}.jsonl"

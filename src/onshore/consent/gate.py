@@ -237,7 +237,7 @@ class ConsentGate:
     def _role_column(self, schema: pa.Schema, role: str) -> str | None:
         for name in schema.names:
             if self.pack.resolve_field(name).role == role:
-                return name
+                return str(name)
         return None
 
     def report(self) -> GateReport:

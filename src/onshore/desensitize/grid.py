@@ -36,9 +36,10 @@ _MIN_KX = 1.0  # metres per degree of longitude near the poles (keeps columns fi
 def meridian_arc(lat: ArrayLike) -> F64:
     """Metres of meridian from the equator to latitude ``lat`` (degrees), to well under 1 mm."""
     phi = np.radians(np.asarray(lat, dtype=np.float64))
-    return WGS84_A * (
+    arc: F64 = WGS84_A * (
         _M0 * phi - _M2 * np.sin(2 * phi) + _M4 * np.sin(4 * phi) - _M6 * np.sin(6 * phi)
     )
+    return arc
 
 
 def latitude_of_arc(arc: ArrayLike) -> F64:

@@ -38,7 +38,8 @@ class _DistinctRows:
         self._rows += table.num_rows
         if self._rows > _COMPACT_ROWS and len(self._parts) > 1:
             merged = self.table()
-            self._parts, self._rows = [merged], merged.num_rows
+            if merged is not None:  # always, with parts to merge
+                self._parts, self._rows = [merged], merged.num_rows
 
     def merge(self, table: pa.Table | None) -> None:
         """Add the distinct rows another part kept."""
@@ -69,8 +70,8 @@ class Aggregate(Operator):
 
     def bind(self, layout: Layout) -> Layout:
         self.lat, self.lon, self.ts = layout.lat, layout.lon, layout.ts
-        names = ("flow", "ts", "cell", "cell_lon", "cell_lat", "dest_cell", "dest_lon")
-        names += ("dest_lat", "vehicle_count", "trips_count")
+        names: tuple[str, ...] = ("flow", "ts", "cell", "cell_lon", "cell_lat", "dest_cell")
+        names += ("dest_lon", "dest_lat", "vehicle_count", "trips_count")
         return Layout(
             names=names,
             categories={n: None for n in names},

@@ -45,7 +45,8 @@ def register(op: str, builder: Builder) -> None:
 
 def build(step: BaseModel, resources: Resources) -> Operator:
     """The operator for one validated step."""
-    return REGISTRY[str(step.op)](step, resources)
+    op = step.op  # type: ignore[attr-defined]  # every step model declares its own ``op``
+    return REGISTRY[str(op)](step, resources)
 
 
 register("drop", lambda s, r: Drop(s, r.pack))  # type: ignore[arg-type]

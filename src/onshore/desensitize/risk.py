@@ -96,7 +96,7 @@ class UnicityMeter:
     ) -> None:
         """One batch: subject and trace values (``None`` trace: each row its own), positions
         (NaN: unknown, skipped) and times in epoch milliseconds."""
-        ok = ~(np.isnan(lon) | np.isnan(lat)) & np.not_equal(subject, None)
+        ok = ~(np.isnan(lon) | np.isnan(lat)) & np.not_equal(subject, np.array(None, dtype=object))
         if not ok.any():
             return
         s = self._subjects.encode(subject[ok])

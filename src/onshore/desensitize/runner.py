@@ -131,8 +131,8 @@ class Desensitizer:
                         "trip-end trimming is measured before reduction to regions: a region's "
                         "representative point may lie nearer a trip end than the trim distance"
                     )
-                else:
-                    guard += Generalize(step, None).max_displacement_m()
+                else:  # a grid step: max_displacement_m is a number
+                    guard += Generalize(step, None).max_displacement_m() or 0.0
         return guard
 
     def _add_final_sweep(self, catalogue: AreaCatalogue | None) -> None:

@@ -108,7 +108,7 @@ class Trips(Operator):
 
     def _observe_order(self, batch: pa.RecordBatch) -> None:
         subject = batch.column(SUBJECT)
-        ts = pc.cast(batch.column(self.ts), pa.int64())  # type: ignore[arg-type]
+        ts = pc.cast(batch.column(self.ts), pa.int64())
         first, last = subject[0].as_py(), subject[-1].as_py()
         n = batch.num_rows
         if self._by_vehicle:

@@ -103,7 +103,7 @@ def clean_audio(src: Path, speech: SpeechDetector, mode: SpeechMode) -> CleanAud
         rate = int(ctx.sample_rate or 48_000)
         width = 1 if layout == "mono" else 2
         resampler = av.AudioResampler(format="flt", layout=layout, rate=rate)
-        chunks = []
+        chunks: list[np.ndarray] = []
         for frame in container.decode(stream):
             chunks.extend(f.to_ndarray().reshape(-1, width) for f in resampler.resample(frame))
         chunks.extend(f.to_ndarray().reshape(-1, width) for f in resampler.resample(None))

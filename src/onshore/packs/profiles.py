@@ -149,6 +149,10 @@ class TripsStep(_Strict):
     trim: Trim | None = None
 
 
+def _both_flows() -> list[Literal["presence", "od"]]:
+    return ["presence", "od"]
+
+
 class AggregateStep(_Strict):
     """Replace the rows by k-anonymous aggregates per grid cell and hour: distinct vehicles
     (``presence``) and origin-destination trips (``od``); groups under ``k`` are suppressed."""
@@ -157,9 +161,7 @@ class AggregateStep(_Strict):
     k: Annotated[int, Field(ge=2)]
     grid_m: Annotated[float, Field(ge=10, le=1_000_000, allow_inf_nan=False)] = 1000.0
     every_s: Annotated[int, Field(gt=0)] = 3600
-    flows: list[Literal["presence", "od"]] = Field(
-        default_factory=lambda: ["presence", "od"], min_length=1
-    )
+    flows: list[Literal["presence", "od"]] = Field(default_factory=_both_flows, min_length=1)
 
 
 Step = Annotated[

@@ -240,7 +240,8 @@ class StagedWrite:
                     size,
                     part.level.label,
                     tuple(categories),
-                    *(part.ts or [None, None]),
+                    part.ts[0] if part.ts else None,
+                    part.ts[1] if part.ts else None,
                     written,
                 )
             )
@@ -367,7 +368,7 @@ class Lake:
         table = pq.read_table(path)
         mask = keep(table)
         kept = table.filter(mask)
-        removed = table.num_rows - kept.num_rows
+        removed = int(table.num_rows - kept.num_rows)
         if removed == 0:
             return 0
         meta = file_meta(table.schema)

@@ -86,12 +86,11 @@ def purge(home: DataHome, *, now: datetime | None = None, dry_run: bool = False)
             table = pq.read_table(path)
             count = int(expired_mask(home, table, lake_file, moment).sum())
         else:
-            count = lake.rewrite(
-                store,
-                lake_file,
-                lambda t, f=lake_file: pa.array(~expired_mask(home, t, f, moment)),
-                action="retention purge",
-            )
+
+            def unexpired(table: pa.Table, f: LakeFile = lake_file) -> pa.Array:
+                return pa.array(~expired_mask(home, table, f, moment))
+
+            count = lake.rewrite(store, lake_file, unexpired, action="retention purge")
             if count:
                 if path.exists():
                     rewritten += 1

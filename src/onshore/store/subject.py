@@ -22,6 +22,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
@@ -140,10 +141,14 @@ def delete_subject(
         if found is None or found.num_rows == 0:
             continue
         column = file_meta(found.schema).get("vin_column") or "vin"
+
+        def others(table: pa.Table, c: str = column) -> pa.Array:
+            return pc.fill_null(pc.not_equal(table.column(c), vin), True)
+
         n = lake.rewrite(
             store,
             lake_file,
-            lambda t, c=column: pc.fill_null(pc.not_equal(t.column(c), vin), True),
+            others,
             action="subject deletion",
             before_replace=before_replace,
         )
