@@ -60,6 +60,7 @@ test-fast: dev
 lint: dev
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
+	$(BIN)/python -m mypy --strict src
 
 docs: install
 	$(BIN)/python scripts/cli_reference.py --write README.md
