@@ -1,0 +1,142 @@
+"""``/v1/console/overview``: what is stored by level and category over time, distinct
+individuals and vehicles (:func:`onshore.report.collect`, the annual report's own figures),
+and this year's cumulative exports against each threshold of the pack's ``transfer.yaml``
+(the transfer registry's counters) with the headroom left before the next mechanism."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import numpy as np
+from fastapi import APIRouter, Depends, Query, Request
+
+from onshore.model import Level
+from onshore.service.auth import Principal, require, state_of
+from onshore.service.routes.console.shared import ERRORS, READERS, legal_ref
+from onshore.service.state import ServiceState
+from onshore.store import DataHome, Lake
+from onshore.transfer import transfer_policy
+
+router = APIRouter(tags=["console"])
+
+
+def _thresholds(home: DataHome, state: ServiceState, year: int) -> dict[str, Any]:
+    """This year's cumulative exported individuals against each tier of ``transfer.yaml``."""
+    policy = transfer_policy(home.pack)
+    gate = state.gate()
+    counts = gate.registry.count([], np.zeros(0, dtype=bool), year=year, recipient="", purpose="")
+    current = {
+        "non_sensitive": counts.cumulative_non_sensitive,
+        "sensitive": counts.cumulative_sensitive,
+    }
+    tiers = policy.tiers
+    named = [
+        ("standard_contract_or_certification", tiers.standard_contract_or_certification),
+        ("security_assessment", tiers.security_assessment),
+    ]
+    measures: list[dict[str, Any]] = []
+    for measure, attr in (("non_sensitive", "non_sensitive_gte"), ("sensitive", "sensitive_gte")):
+        value = current[measure]
+        steps = []
+        for mechanism, tier in named:
+            threshold = getattr(tier, attr)
+            if threshold is None:
+                continue
+            steps.append(
+                {
+                    "mechanism": mechanism,
+                    "gte": threshold,
+                    "reached": value >= threshold,
+                    "headroom": max(threshold - value, 0),
+                    "ref": legal_ref(home, tier.ref),
+                }
+            )
+        steps.sort(key=lambda s: s["gte"])
+        reached = [s for s in steps if s["reached"]]
+        upcoming = next((s for s in steps if not s["reached"]), None)
+        measures.append(
+            {
+                "measure": measure,
+                "value": value,
+                "mechanism": reached[-1]["mechanism"] if reached else "none_required",
+                "tiers": steps,
+                "next": upcoming,
+            }
+        )
+    order = ["none_required", "standard_contract_or_certification", "security_assessment"]
+    return {
+        "year": year,
+        "window": policy.counting.window,
+        "mechanism": max((str(m["mechanism"]) for m in measures), key=order.index),
+        "none_required_ref": legal_ref(home, tiers.none_required.ref),
+        "measures": measures,
+    }
+
+
+def _timeline(home: DataHome) -> dict[str, Any]:
+    """Rows stored per partition day, by level and by category (from the lake's index)."""
+    by_level: dict[str, dict[str, int]] = {}
+    by_category: dict[str, dict[str, int]] = {}
+    for f in Lake(home).files():
+        day = by_level.setdefault(f.part_date, {})
+        day[f.level] = day.get(f.level, 0) + f.rows
+        for category in f.categories:
+            cats = by_category.setdefault(f.part_date, {})
+            cats[category] = cats.get(category, 0) + f.rows
+    return {
+        "days": sorted(by_level),
+        "by_level": [{"date": d, **by_level[d]} for d in sorted(by_level)],
+        "by_category": [{"date": d, "rows": by_category.get(d, {})} for d in sorted(by_level)],
+    }
+
+
+def _level(home: DataHome, category: str) -> str | None:
+    known = home.pack.categories.get(category)
+    return known.level if known is not None else None
+
+
+def _table(data: dict[str, Any], name: str) -> list[dict[str, Any]]:
+    table = data["tables"][name]
+    return [dict(zip(table["columns"], row, strict=True)) for row in table["rows"]]
+
+
+@router.get(
+    "/v1/console/overview",
+    summary="Stored data by level and category over time, scale, and the year's export volume",
+    responses=ERRORS,
+)
+def overview(
+    principal: Annotated[Principal, Depends(require(*READERS))],
+    request: Request,
+    year: int | None = Query(None, ge=2000, le=2100, description="Default: this year (China)"),
+) -> dict[str, Any]:
+    """Aggregates only (no individual is named): the annual report's scale, category and
+    export tables (:func:`onshore.report.collect`), the lake index per day, and the transfer
+    registry's counters of distinct individuals exported since 1 January."""
+    from onshore.report import collect
+
+    state = state_of(request)
+    with state.session(principal.actor) as home:
+        year = year or state.gate().today().year
+        data = collect(home, state.config, year)
+        scale = _table(data, "scale")
+        total = next((r for r in scale if r["dataset"] == "*"), None)
+        return {
+            "year": year,
+            "as_of": data["as_of"],
+            "levels": [level.label for level in sorted(Level)],
+            "individuals": total["individuals"] if total else 0,
+            "vehicles": total["vehicles"] if total else 0,
+            "records": total["records"] if total else 0,
+            "scale": [r for r in scale if r["dataset"] != "*"],
+            "categories": [
+                c | {"level": _level(home, c["category"])} for c in _table(data, "categories")
+            ],
+            "volume_by_month": _table(data, "volume_by_month"),
+            "stores": _table(data, "stores"),
+            "exports": _table(data, "exports"),
+            "export_mechanisms": _table(data, "export_mechanisms"),
+            "timeline": _timeline(home),
+            "thresholds": _thresholds(home, state, year),
+            "ledger_size": home.ledger.size(),
+        }
