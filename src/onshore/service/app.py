@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import Any
 
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
 
 from onshore.service import problems
+from onshore.service.auth import AbroadRule
 from onshore.service.console import mount_console
 from onshore.service.limits import BodyLimit
 from onshore.service.routes import console, data, ingest, ledger, meta, subjects, transfer
@@ -89,21 +91,42 @@ def create_app(
 
 
 ROUTERS = (ingest, data, transfer, subjects, ledger, meta, console)
+ABROAD_DOC: dict[str, str] = {
+    "refuse": " Clients abroad: refused (403 abroad-refused).",
+    "gate": " Clients abroad: the personal data in the answer passes the transfer gate first.",
+    "open": " Clients abroad: allowed (nothing personal in the answer).",
+}
 
 
-def endpoint_roles() -> dict[tuple[str, str], tuple[str, ...]]:
-    """``(METHOD, path)`` → the roles that may call it (empty: no key needed)."""
-    out: dict[tuple[str, str], tuple[str, ...]] = {}
+@dataclass(frozen=True)
+class EndpointRule:
+    """Who may call an endpoint: its roles (empty: no key needed) and its rule for clients
+    abroad (``refuse``, ``gate`` or ``open``; ``None`` where no key is needed)."""
+
+    roles: tuple[str, ...]
+    abroad: AbroadRule | None
+
+
+def endpoint_rules() -> dict[tuple[str, str], EndpointRule]:
+    """``(METHOD, path)`` → its :class:`EndpointRule`, from the route table."""
+    out: dict[tuple[str, str], EndpointRule] = {}
     for module in ROUTERS:
         for route in module.router.routes:
             if not isinstance(route, APIRoute):
                 continue
-            roles: tuple[str, ...] = ()
+            rule = EndpointRule((), None)
             for dependency in route.dependant.dependencies:
-                roles = getattr(dependency.call, "roles", roles)
+                roles = getattr(dependency.call, "roles", None)
+                if roles is not None:
+                    rule = EndpointRule(roles, getattr(dependency.call, "abroad", None))
             for method in route.methods or ():
-                out[(method, route.path)] = roles
+                out[(method, route.path)] = rule
     return out
+
+
+def endpoint_roles() -> dict[tuple[str, str], tuple[str, ...]]:
+    """``(METHOD, path)`` → the roles that may call it (empty: no key needed)."""
+    return {k: rule.roles for k, rule in endpoint_rules().items()}
 
 
 def _document_roles(app: FastAPI) -> None:
@@ -114,13 +137,17 @@ def _document_roles(app: FastAPI) -> None:
         if app.openapi_schema is not None:
             return app.openapi_schema
         schema = build()
-        for (method, path), roles in endpoint_roles().items():
+        for (method, path), rule in endpoint_rules().items():
             operation = schema["paths"].get(path, {}).get(method.lower())
             if operation is None:
                 continue
-            operation["x-onshore-roles"] = list(roles)
-            who = ", ".join(roles) if roles else "anyone (no key)"
-            operation["description"] = (operation.get("description") or "") + f"\n\nRoles: {who}."
+            operation["x-onshore-roles"] = list(rule.roles)
+            operation["x-onshore-abroad"] = rule.abroad
+            who = ", ".join(rule.roles) if rule.roles else "anyone (no key)"
+            abroad = ABROAD_DOC[rule.abroad] if rule.abroad else ""
+            operation["description"] = (
+                (operation.get("description") or "") + f"\n\nRoles: {who}." + abroad
+            )
         app.openapi_schema = schema
         return schema
 

@@ -56,7 +56,7 @@ def _bad(records: list[BadRecord]) -> list[dict[str, Any]]:
 )
 def scan(
     body: Annotated[bytes, Depends(raw_body)],
-    principal: Annotated[Principal, Depends(require("operator", "compliance"))],
+    principal: Annotated[Principal, Depends(require("operator", "compliance", abroad="refuse"))],
     request: Request,
     subject: str | None = Query(None, description="Column naming the data subject, if not a VIN"),
     crs: Literal["wgs84", "gcj02"] = Query("wgs84", description="CRS of positions without crs"),
@@ -129,7 +129,7 @@ def _plain(value: Any) -> Any:
 )
 def desensitize(
     body: Annotated[bytes, Depends(raw_body)],
-    principal: Annotated[Principal, Depends(require("operator", "compliance"))],
+    principal: Annotated[Principal, Depends(require("operator", "compliance", abroad="refuse"))],
     request: Request,
     profile: str = Query(description="A profile of the pack, e.g. export-default"),
     subject: str | None = Query(None, description="Column naming the data subject, if not a VIN"),

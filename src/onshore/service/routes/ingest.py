@@ -55,7 +55,7 @@ def _rejections(fmt: str, payloads: list[bytes], numbers: list[int]) -> list[dic
 )
 def ingest(
     body: Annotated[bytes, Depends(raw_body)],
-    principal: Annotated[Principal, Depends(require("ingest", "operator"))],
+    principal: Annotated[Principal, Depends(require("ingest", "operator", abroad="refuse"))],
     request: Request,
     dataset: str = Path(pattern=DATASET, description="Lake dataset name"),
     purpose: str | None = Query(None, description="Purpose of collection (bases.yaml)"),

@@ -49,7 +49,9 @@ def _time(text: str | None, field: str) -> dt.datetime | None:
     responses=documented(400, 401, 403, 422, 503),
 )
 def list_consents(
-    principal: Annotated[Principal, Depends(require("compliance", "auditor", "operator"))],
+    principal: Annotated[
+        Principal, Depends(require("compliance", "auditor", "operator", abroad="gate"))
+    ],
     request: Request,
     vin: str | None = Query(None, pattern=VIN),
     purpose: str | None = Query(None, min_length=1),
@@ -85,7 +87,7 @@ def list_consents(
     responses=documented(400, 401, 403, 413, 422, 503),
 )
 def grant_consent(
-    principal: Annotated[Principal, Depends(require("compliance", "operator"))],
+    principal: Annotated[Principal, Depends(require("compliance", "operator", abroad="refuse"))],
     body: ConsentIn,
     request: Request,
 ) -> dict[str, Any]:
@@ -119,7 +121,7 @@ def grant_consent(
     responses=documented(400, 401, 403, 413, 422, 503),
 )
 def withdraw_consent(
-    principal: Annotated[Principal, Depends(require("compliance", "operator"))],
+    principal: Annotated[Principal, Depends(require("compliance", "operator", abroad="refuse"))],
     body: WithdrawIn,
     request: Request,
 ) -> list[dict[str, Any]]:
@@ -160,7 +162,7 @@ def _vehicle_rows(home: DataHome, vin: str) -> pa.Table:
     },
 )
 def export(
-    principal: Annotated[Principal, Depends(require("compliance"))],
+    principal: Annotated[Principal, Depends(require("compliance", abroad="gate"))],
     request: Request,
     vin: str = Path(pattern=VIN, description="The vehicle's VIN"),
 ) -> Response:
@@ -197,7 +199,7 @@ def export(
     responses=documented(400, 401, 403, 409, 422, 503),
 )
 def delete(
-    principal: Annotated[Principal, Depends(require("compliance"))],
+    principal: Annotated[Principal, Depends(require("compliance", abroad="refuse"))],
     request: Request,
     vin: str = Path(pattern=VIN, description="The vehicle's VIN"),
     received: str | None = Query(None, description="When the request was received (ISO time)"),

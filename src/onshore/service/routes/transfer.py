@@ -68,7 +68,7 @@ def _out(outcome: Outcome, body: TransferIn) -> dict[str, Any]:
     responses=ERRORS,
 )
 def assess(
-    principal: Annotated[Principal, Depends(require("operator", "compliance"))],
+    principal: Annotated[Principal, Depends(require("operator", "compliance", abroad="refuse"))],
     body: TransferIn,
     request: Request,
 ) -> dict[str, Any]:
@@ -85,7 +85,7 @@ def assess(
     responses=ERRORS,
 )
 def run(
-    principal: Annotated[Principal, Depends(require("compliance"))],
+    principal: Annotated[Principal, Depends(require("compliance", abroad="refuse"))],
     body: TransferIn,
     request: Request,
 ) -> dict[str, Any]:
@@ -115,7 +115,9 @@ def run(
     responses=documented(401, 403, 503),
 )
 def list_approvals(
-    principal: Annotated[Principal, Depends(require("compliance", "auditor", "operator"))],
+    principal: Annotated[
+        Principal, Depends(require("compliance", "auditor", "operator", abroad="open"))
+    ],
     request: Request,
 ) -> list[dict[str, Any]]:
     """As `onshore transfer approvals list --json`: the effective expiry, the start of the
@@ -142,7 +144,7 @@ def _date(text: str | None, field: str) -> dt.date | None:
     responses=documented(401, 403, 413, 422, 503),
 )
 def add_approval(
-    principal: Annotated[Principal, Depends(require("compliance"))],
+    principal: Annotated[Principal, Depends(require("compliance", abroad="refuse"))],
     body: ApprovalIn,
     request: Request,
 ) -> dict[str, Any]:

@@ -21,7 +21,7 @@ router = APIRouter(tags=["console"])
     responses=documented(401, 403, 503),
 )
 def approvals(
-    principal: Annotated[Principal, Depends(require(*READERS))], request: Request
+    principal: Annotated[Principal, Depends(require(*READERS, abroad="open"))], request: Request
 ) -> dict[str, Any]:
     """As `onshore transfer approvals list --json`: ``renew_from`` is the start of the pack's
     renewal window (working days before expiry); ``status`` is valid, renew now or expired."""

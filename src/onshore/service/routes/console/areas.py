@@ -31,7 +31,7 @@ router = APIRouter(tags=["console"])
     responses=documented(401, 403, 503),
 )
 def areas(
-    principal: Annotated[Principal, Depends(require(*READERS))], request: Request
+    principal: Annotated[Principal, Depends(require(*READERS, abroad="open"))], request: Request
 ) -> dict[str, Any]:
     import shapely.geometry
 
@@ -64,7 +64,7 @@ MAX_POINTS = 5000
     responses=ERRORS,
 )
 def area_hits(
-    principal: Annotated[Principal, Depends(require(*READERS))],
+    principal: Annotated[Principal, Depends(require(*READERS, abroad="gate"))],
     request: Request,
     dataset: str = Query(min_length=1, description="A lake dataset (GET /v1/datasets)"),
     limit: int = Query(MAX_POINTS, ge=1, le=50_000, description="Most points returned"),

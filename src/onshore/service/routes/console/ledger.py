@@ -4,6 +4,7 @@ gate first for a client abroad)."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 from typing import Annotated, Any
 
@@ -15,6 +16,7 @@ from onshore.ledger import Activity
 from onshore.service.abroad import gate_read
 from onshore.service.auth import Principal, require, state_of
 from onshore.service.routes.console.shared import ERRORS, READERS
+from onshore.text import check_text
 
 router = APIRouter(tags=["console"])
 
@@ -25,7 +27,7 @@ router = APIRouter(tags=["console"])
     responses=ERRORS,
 )
 def ledger_entries(
-    principal: Annotated[Principal, Depends(require(*READERS))],
+    principal: Annotated[Principal, Depends(require(*READERS, abroad="gate"))],
     request: Request,
     q: str | None = Query(None, max_length=200, description="Text anywhere in the entry"),
     kind: str | None = Query(None, description="An activity: collection, export, view …"),
@@ -39,6 +41,8 @@ def ledger_entries(
             f"unknown kind {kind!r} (one of {', '.join(a.value for a in Activity)})",
             field="kind",
         )
+    if q is not None:
+        q = check_text(q, field="q", empty=True) or None
     needle = q.casefold() if q else None
     state = state_of(request)
     with state.session(principal.actor) as home:
@@ -64,6 +68,11 @@ def ledger_entries(
                 dataset="ledger",
                 counts={"entries": len(shown), "subjects": len(subjects)},
                 decision="read",
-                details={"q": q, "kind": kind, "country": principal.country},
+                # The search term may be a VIN or any text: the ledger keeps its digest only.
+                details={
+                    "q_sha256": hashlib.sha256(q.encode()).hexdigest() if q else None,
+                    "kind": kind,
+                    "country": principal.country,
+                },
             )
     return {"size": size, "matched": matched, "entries": shown}

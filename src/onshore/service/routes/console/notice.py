@@ -30,7 +30,7 @@ router = APIRouter(tags=["console"])
     },
 )
 def notice(
-    principal: Annotated[Principal, Depends(require("compliance", "auditor"))],
+    principal: Annotated[Principal, Depends(require("compliance", "auditor", abroad="open"))],
     request: Request,
     lang: Literal["zh", "en"] = Query("zh"),
     format: Literal["html", "md"] = Query("html"),

@@ -106,7 +106,7 @@ def _table(data: dict[str, Any], name: str) -> list[dict[str, Any]]:
     responses=ERRORS,
 )
 def overview(
-    principal: Annotated[Principal, Depends(require(*READERS))],
+    principal: Annotated[Principal, Depends(require(*READERS, abroad="open"))],
     request: Request,
     year: int | None = Query(None, ge=2000, le=2100, description="Default: this year (China)"),
 ) -> dict[str, Any]:

@@ -22,7 +22,7 @@ router = APIRouter(tags=["console"])
 )
 def session(
     principal: Annotated[
-        Principal, Depends(require("ingest", "operator", "compliance", "auditor"))
+        Principal, Depends(require("ingest", "operator", "compliance", "auditor", abroad="open"))
     ],
     request: Request,
 ) -> dict[str, Any]:

@@ -18,6 +18,7 @@ from onshore.service.problems import documented
 from onshore.service.routes.data import _plain
 from onshore.service.routes.subjects import VIN
 from onshore.store import Lake
+from onshore.text import check_text
 
 router = APIRouter(tags=["console"])
 SAMPLE_ROWS = 10  # per dataset
@@ -29,7 +30,7 @@ SAMPLE_ROWS = 10  # per dataset
     responses=documented(400, 401, 403, 422, 503),
 )
 def subject(
-    principal: Annotated[Principal, Depends(require("compliance", "auditor"))],
+    principal: Annotated[Principal, Depends(require("compliance", "auditor", abroad="gate"))],
     request: Request,
     vin: str = Path(pattern=VIN, description="The vehicle's VIN"),
 ) -> dict[str, Any]:
@@ -139,7 +140,7 @@ def subject(
     responses=documented(401, 403, 503),
 )
 def subject_requests(
-    principal: Annotated[Principal, Depends(require("compliance", "auditor"))],
+    principal: Annotated[Principal, Depends(require("compliance", "auditor", abroad="gate"))],
     request: Request,
     kind: str | None = Query(None, description="deletion, access …"),
 ) -> dict[str, Any]:
@@ -154,6 +155,7 @@ def subject_requests(
         )
         params: list[Any] = []
         if kind:
+            kind = check_text(kind, field="kind", max_length=40)
             sql += " WHERE kind = ?"
             params.append(kind)
         rows = home.meta.query(sql + " ORDER BY received_at DESC", params)
@@ -181,6 +183,10 @@ def subject_requests(
                 due and ((not done and today.isoformat() > due) or (done and done[:10] > due))
             )
             out.append(item)
+        subjects = sorted({str(item["subject"]) for item in out if item["subject"]})
+        if subjects:
+            table = pa.table({"vehicle_id_pseudonym": subjects})
+            gate_read(state, home, principal, table, "subject request queue")
         days = home.pack.retention.deletion_due_working_days if home.pack.retention else None
         home.record(
             Activity.VIEW,

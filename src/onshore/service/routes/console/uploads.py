@@ -133,7 +133,7 @@ FileName = Annotated[str, Query(max_length=200, description="The file's name, fo
 )
 def assess_upload(
     body: Annotated[bytes, Depends(raw_body)],
-    principal: Annotated[Principal, Depends(require("operator", "compliance"))],
+    principal: Annotated[Principal, Depends(require("operator", "compliance", abroad="refuse"))],
     request: Request,
     recipient: Recipient,
     country: Country,
@@ -155,7 +155,7 @@ def assess_upload(
 )
 def run_upload(
     body: Annotated[bytes, Depends(raw_body)],
-    principal: Annotated[Principal, Depends(require("compliance"))],
+    principal: Annotated[Principal, Depends(require("compliance", abroad="refuse"))],
     request: Request,
     recipient: Recipient,
     country: Country,
