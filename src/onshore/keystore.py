@@ -38,6 +38,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives.hashes import SHA256
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from onshore.errors import StorageError
@@ -94,7 +96,7 @@ class Key:
     kind: str
     key_id: str
     material: bytes = field(repr=False)
-    source: str = "file"  # "file" or "env"
+    source: str = "file"  # "file", "env" or "derived"
 
     def ed25519_private(self) -> Ed25519PrivateKey:
         """The key as an Ed25519 private key (for kind ``ledger-ed25519``)."""
@@ -102,6 +104,28 @@ class Key:
 
     def ed25519_public(self) -> Ed25519PublicKey:
         return self.ed25519_private().public_key()
+
+
+def derive_key(master: Key, info: bytes) -> Key:
+    """A key derived from ``master`` for the one use ``info`` names (HKDF-SHA256).
+
+    The same master and ``info`` always give the same key; other ``info`` give keys that
+    cannot be told apart from random ones, nor computed from each other without the master.
+    The key id is that of the derived material, so it differs per ``info``. Derived keys are
+    never written anywhere: they are derived again when needed.
+
+    >>> master = Key("hmac-sha256", "0123456789abcdef", bytes(32))
+    >>> a, b = derive_key(master, b"a"), derive_key(master, b"b")
+    >>> a.key_id != b.key_id != master.key_id, a == derive_key(master, b"a"), a.source
+    (True, True, 'derived')
+    """
+    material = HKDF(
+        algorithm=SHA256(),
+        length=len(master.material),
+        salt=None,
+        info=b"onshore-derived-key\x00" + master.kind.encode() + b"\x00" + info,
+    ).derive(master.material)
+    return Key(master.kind, _random_id(material), material, source="derived")
 
 
 class Keystore:

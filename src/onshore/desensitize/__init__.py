@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Iterable
 
 import pyarrow as pa
@@ -27,7 +28,7 @@ from onshore.desensitize.runner import Desensitizer
 from onshore.errors import BadInput
 from onshore.geo.areas import AreaCatalogue
 from onshore.geo.index import AreaIndex
-from onshore.keystore import HMAC_KEY, Key, Keystore
+from onshore.keystore import HMAC_KEY, Key, Keystore, derive_key
 from onshore.packs import Pack, load_pack
 from onshore.packs.profiles import Profile
 
@@ -42,6 +43,8 @@ __all__ = [
     "UnicityFigure",
     "desensitize",
     "pseudonym_key",
+    "recipient_label",
+    "recipient_pseudonym_key",
     "register",
 ]
 
@@ -54,6 +57,39 @@ def pseudonym_key(keys: Keystore | Key | None, key_id: str | None = None) -> Key
     if key_id is not None:
         return keys.get(HMAC_KEY, key_id)
     return keys.get_or_create(HMAC_KEY)
+
+
+def recipient_label(name: str, country: str) -> str:
+    """A recipient as its pseudonym key is derived for: the name NFKC-normalised, case-folded,
+    its spaces collapsed, then ``@`` and the country code in upper case.
+
+    >>> recipient_label("  ACME  GmbH ", "de")
+    'acme gmbh@DE'
+    """
+    folded = " ".join(unicodedata.normalize("NFKC", name).casefold().split())
+    return f"{folded}@{country.strip().upper()}"
+
+
+def recipient_pseudonym_key(
+    keys: Keystore | Key, name: str, country: str, master_key_id: str | None = None
+) -> Key:
+    """The pseudonym key of one transfer recipient: derived (HKDF) from the home's HMAC key
+    (``keys``; the current one, or ``master_key_id``) with the recipient as its use.
+
+    A recipient's pseudonyms are stable across its packages (while the home key is not
+    rotated) but share no value with another recipient's or with the home key's own (the
+    ledger's, ``POST /v1/desensitize``'s), so recipients cannot join their data on them, nor
+    can anyone holding home-key pseudonyms of chosen VINs find those VINs in a package. The
+    derived key has its own key id and is never stored.
+    """
+    if isinstance(keys, Key):
+        master = keys
+    elif master_key_id is not None:
+        master = keys.get(HMAC_KEY, master_key_id)
+    else:
+        master = keys.get_or_create(HMAC_KEY)
+    label = recipient_label(name, country)
+    return derive_key(master, b"transfer-recipient\x00" + label.encode("utf-8"))
 
 
 def desensitize(

@@ -4,6 +4,12 @@
 with the SHA-256 of every file, the decision and the approval used. The counters and the
 transfer log are updated in one transaction and the export is entered on the ledger; a refusal
 is entered on the ledger too, and nothing reaches the outbox.
+
+A profile that pseudonymizes does so under the recipient's own key, derived from the home's
+HMAC key for the recipient's name and country (:meth:`TransferGate.pseudonym_key`): the same
+recipient gets the same pseudonyms in every package (per trip or day where the profile's scope
+says so), two recipients get none in common, and none equals a home-key pseudonym (the
+ledger's, ``POST /v1/desensitize``'s). The manifest and the ledger name the key by its id.
 """
 
 from __future__ import annotations
@@ -14,7 +20,7 @@ import json
 import shutil
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +33,7 @@ from onshore.config import Config
 from onshore.errors import BadInput
 from onshore.geo import AreaIndex
 from onshore.io import open_source
+from onshore.keystore import Key
 from onshore.store import DataHome
 from onshore.transfer.decide import decide_transfer
 from onshore.transfer.facts import DatasetFacts, dataset_facts
@@ -78,6 +85,7 @@ class Outcome:
     package: Path | None = None
     ledger_index: int | None = None
     dataset_name: str | None = None
+    pseudonym_key_id: str | None = None
 
     @property
     def dataset(self) -> str:
@@ -101,6 +109,7 @@ class Outcome:
             "categories": list(self.facts.categories),
             "important_rules": list(self.facts.important_rules),
             "risk": self.risk,
+            "pseudonym_key_id": self.pseudonym_key_id,
             "package": str(self.package) if self.package else None,
             "ledger_index": self.ledger_index,
         }
@@ -124,26 +133,33 @@ class TransferGate:
         day = self.today() if today is None else today
         return approval_statuses(self.registry.approvals(), self.home.pack, day)
 
+    def pseudonym_key(self, request: TransferRequest) -> Key:
+        """The key a package for ``request``'s recipient is pseudonymized with: derived from the
+        home's HMAC key for that recipient (name and country, normalised), never the home key
+        itself, so recipients' pseudonyms cannot be joined with each other's or the home's."""
+        from onshore.desensitize import recipient_pseudonym_key
+
+        r = request.recipient
+        return recipient_pseudonym_key(self.home.keystore, r.name, r.country)
+
     def _stage(
         self, request: TransferRequest, staging: Path, label: str
-    ) -> tuple[Path, dict[str, Any] | None]:
-        """Write the (desensitized) data to ``staging``; returns the file and the risk report."""
+    ) -> tuple[Path, dict[str, Any] | None, str | None]:
+        """Write the (desensitized) data to ``staging``; returns the file, the risk report and
+        the id of the recipient's pseudonym key when the profile pseudonymizes."""
         source = open_source(request.dataset)
         batches: Iterator[pa.RecordBatch] = (b for b, _rows in source.batches())
         risk: dict[str, Any] | None = None
         runner = None
+        key: Key | None = None
         if request.profile:
-            from onshore.desensitize import Desensitizer, pseudonym_key
+            from onshore.desensitize import Desensitizer
 
             pack = self.home.pack
             profile = pack.profile(request.profile)
-            runner = Desensitizer(
-                profile,
-                pack,
-                key=pseudonym_key(self.home.keystore),
-                areas=self.areas,
-                source=label,
-            )
+            if any(step.op == "pseudonymize" for step in profile.steps):
+                key = self.pseudonym_key(request)
+            runner = Desensitizer(profile, pack, key=key, areas=self.areas, source=label)
         staging.mkdir(parents=True, exist_ok=True)
         target = staging / "data.parquet"
         writer: pq.ParquetWriter | None = None
@@ -163,7 +179,7 @@ class TransferGate:
                 writer.close()
         if writer is None:
             raise BadInput("the dataset has no rows to transfer", file=request.dataset)
-        return target, risk
+        return target, risk, key.key_id if key is not None else None
 
     def _decide(
         self, request: TransferRequest, staged: Path
@@ -215,11 +231,13 @@ class TransferGate:
         staging = self.outbox / ".staging" / tid
         label = dataset_name or request.dataset
         try:
-            staged, risk = self._stage(request, staging, label)
+            staged, risk, key_id = self._stage(request, staging, label)
             decision, facts, _h, _s = self._decide(request, staged)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
-        return Outcome(tid, request, decision, facts, risk, dataset_name=dataset_name)
+        return Outcome(
+            tid, request, decision, facts, risk, dataset_name=dataset_name, pseudonym_key_id=key_id
+        )
 
     def run(self, request: TransferRequest, *, dataset_name: str | None = None) -> Outcome:
         """Re-assess and, only if allowed, package the data into the outbox and record it.
@@ -231,9 +249,17 @@ class TransferGate:
         staging = self.outbox / ".staging" / tid
         label = dataset_name or request.dataset
         try:
-            staged, risk = self._stage(request, staging, label)
+            staged, risk, key_id = self._stage(request, staging, label)
             decision, facts, hashes, sensitive = self._decide(request, staged)
-            outcome = Outcome(tid, request, decision, facts, risk, dataset_name=dataset_name)
+            outcome = Outcome(
+                tid,
+                request,
+                decision,
+                facts,
+                risk,
+                dataset_name=dataset_name,
+                pseudonym_key_id=key_id,
+            )
             if not decision.allowed:
                 head = self.home.record(
                     "policy_refusal",
@@ -250,9 +276,7 @@ class TransferGate:
                     },
                 )
                 self._log(outcome, None, head.tree_size - 1)
-                return Outcome(
-                    tid, request, decision, facts, risk, None, head.tree_size - 1, dataset_name
-                )
+                return replace(outcome, ledger_index=head.tree_size - 1)
             package = self.outbox / tid
             package.mkdir(parents=True, exist_ok=False)
             final = package / "data.parquet"
@@ -288,6 +312,7 @@ class TransferGate:
                     "country": request.recipient.country,
                     "approval": decision.approval_used,
                     "manifest_sha256": _sha256(package / "manifest.json"),
+                    "pseudonym_key_id": key_id,
                 },
             )
         except BaseException:
@@ -296,9 +321,7 @@ class TransferGate:
             self.registry.remove_individuals_since(iso(started))
             shutil.rmtree(package, ignore_errors=True)
             raise
-        done = Outcome(
-            tid, request, decision, facts, risk, package, head.tree_size - 1, dataset_name
-        )
+        done = replace(outcome, package=package, ledger_index=head.tree_size - 1)
         self._log(done, package, head.tree_size - 1)
         return done
 
