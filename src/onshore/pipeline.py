@@ -27,6 +27,7 @@ from onshore.consent import ConsentGate, ConsentRegistry, GateReport
 from onshore.io import QuarantineWriter, open_source
 from onshore.ledger import Activity
 from onshore.model import Assessment
+from onshore.private import make_private, make_private_dir
 from onshore.store.home import DEFAULT_STORE, DataHome
 from onshore.store.lake import Lake, LakeFile, record_storage
 
@@ -102,7 +103,7 @@ def ingest(
     gate = ConsentGate(pack, purpose, ConsentRegistry(home).windows(purpose), now=home.now())
     classifier = Classifier(pack, areas, subject=subject, source=label)
     quarantine_file = home.path / "quarantine" / f"{dataset}-{home.now():%Y%m%dT%H%M%S%f}.jsonl"
-    quarantine_file.parent.mkdir(parents=True, exist_ok=True)
+    make_private_dir(quarantine_file.parent)  # 0700; the file is made 0600 once closed
     qwriter = QuarantineWriter(quarantine_file, source=label)
     staged = None
     rows_read = 0
@@ -160,8 +161,10 @@ def ingest(
         if staged is not None:
             staged.abort()
         qwriter.close()
+        make_private(quarantine_file)
         raise
     qwriter.close()
+    make_private(quarantine_file)
     return IngestResult(
         dataset=dataset,
         store=store,

@@ -1,4 +1,5 @@
-"""Messages that could not be ingested, kept with the reason: ``HOME/quarantine/*.jsonl``.
+"""Messages that could not be ingested, kept with the reason: ``HOME/quarantine/*.jsonl``
+(owner-only: files ``0600`` in a ``0700`` folder).
 
 Each line is durable (flushed and fsynced) before the message is acknowledged, so nothing
 the worker acknowledges is lost, not even what it could not use.
@@ -14,6 +15,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from onshore.private import open_private_append
 from onshore.store.db import iso
 
 
@@ -60,13 +62,13 @@ class Quarantine:
     def put(self, items: Sequence[QuarantinedMessage], at: datetime) -> None:
         if not items:
             return
-        self.folder.mkdir(parents=True, exist_ok=True)
         by_dataset: dict[str, list[str]] = {}
         for item in items:
             line = json.dumps(item.to_dict(at), ensure_ascii=False)
             by_dataset.setdefault(item.dataset, []).append(line)
         for dataset, lines in by_dataset.items():
-            with open(self.path(dataset), "a", encoding="utf-8") as fh:
+            fd = open_private_append(self.path(dataset))  # 0600 in a 0700 folder
+            with open(fd, "a", encoding="utf-8") as fh:
                 fh.write("\n".join(lines) + "\n")
                 fh.flush()
                 os.fsync(fh.fileno())

@@ -38,6 +38,7 @@ from onshore.ledger.backend import (
     state_from_row,
 )
 from onshore.ledger.head import SignedTreeHead
+from onshore.private import create_private_file
 
 
 class _SQLiteAppend:
@@ -110,7 +111,8 @@ class SQLiteBackend:
         if not create and str(path) != ":memory:" and not self.path.exists():
             raise StorageError(f"no ledger database at {self.path}")
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            if str(path) != ":memory:":
+                create_private_file(self.path)  # owner-only; -wal and -shm take its mode
             self._conn = sqlite3.connect(
                 self.path, timeout=busy_timeout_s, isolation_level=None, check_same_thread=False
             )

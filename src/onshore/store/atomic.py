@@ -1,5 +1,7 @@
 """Crash-safe file writes: write a temporary file, fsync it, ``os.replace`` it, fsync the folder.
 
+Files written here are owner-only (``0600``, folders ``0700``; :mod:`onshore.private`).
+
 A reader (or a restart after a crash) sees the old file or the new one, never a mix: the rename
 is atomic on POSIX file systems, and the fsyncs make it survive a power cut. Temporaries are
 dot-files (``.NAME.tmp-PID-RANDOM``) that lake listings skip and :func:`remove_stale_temps`
@@ -23,6 +25,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from onshore.errors import StorageError
+from onshore.private import create_private_file, make_private_dir
 
 ROW_GROUP_ROWS = 131_072
 TEMP_MARK = ".tmp-"
@@ -54,7 +57,7 @@ def replace_atomic(source: Path, target: Path) -> None:
     """fsync ``source``, rename it over ``target``, fsync the target's folder."""
     try:
         fsync_file(source)
-        target.parent.mkdir(parents=True, exist_ok=True)
+        make_private_dir(target.parent)
         os.replace(source, target)
         fsync_dir(target.parent)
     except OSError as exc:
@@ -72,9 +75,9 @@ def write_parquet_atomic(
     ``before_replace`` is called with the finished, fsynced temporary file just before the
     rename (tests use it to crash there).
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = temp_path(path)
     try:
+        create_private_file(tmp)  # owner-only (0600); pyarrow truncates it and keeps the mode
         pq.write_table(table, tmp, compression="zstd", row_group_size=ROW_GROUP_ROWS)
         fsync_file(tmp)
         if before_replace is not None:

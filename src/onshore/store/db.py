@@ -40,6 +40,7 @@ from typing import Any
 
 from onshore.errors import BadInput, StorageError
 from onshore.ledger.backend import MIGRATIONS_TABLE, default_db_url
+from onshore.private import create_private_file, make_private, sqlite_files
 
 COMPONENT = "store"
 
@@ -145,13 +146,18 @@ class MetaDB:
         self.where = path
         self._errors: tuple[type[BaseException], ...] = (sqlite3.Error,)
         try:
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            if path != ":memory:":
+                # Owner-only: SQLite gives the -wal and -shm files the database file's mode.
+                create_private_file(Path(path))
             self._conn: Any = sqlite3.connect(
                 path, timeout=60, isolation_level=None, check_same_thread=False
             )
             self._conn.execute("PRAGMA busy_timeout = 60000")
             self._conn.execute("PRAGMA journal_mode = WAL")
             self._conn.execute("PRAGMA synchronous = FULL")
+            if path != ":memory:":
+                for file in sqlite_files(Path(path)):
+                    make_private(file)
         except (sqlite3.Error, OSError) as exc:
             raise StorageError(f"cannot open the metadata database {path}: {exc}") from exc
 

@@ -6,6 +6,10 @@ A data home (``$ONSHORE_HOME`` or ``./onshore-data``) holds::
     keys/          the keystore (ledger signing key, pseudonymization key)
     lake/          the default store's Parquet lake: dataset=NAME/date=YYYY-MM-DD/part-*.parquet
 
+The home is owner-only (``0700``) whatever the umask, and so is what the storage layer writes in
+it (folders ``0700``, files ``0600``); an existing home others may enter is fixed at open with a
+warning (:mod:`onshore.private`).
+
 Every store declares a jurisdiction and a location. The default store ``local`` is declared on
 first use with the jurisdiction in ``$ONSHORE_JURISDICTION`` or, failing that, the pack's (CN
 for cn-auto): the operator vouches for where the home's disk is. Other stores are declared with
@@ -38,6 +42,7 @@ from onshore.errors import BadInput
 from onshore.keystore import HMAC_KEY, Keystore, onshore_home
 from onshore.ledger import Activity, Ledger, SignedTreeHead, utc_now
 from onshore.packs import Pack, load_pack
+from onshore.private import secure_home
 from onshore.store.db import MetaDB, iso
 
 DEFAULT_STORE = "local"
@@ -80,6 +85,7 @@ class DataHome:
     ) -> None:
         self.environ = dict(os.environ if environ is None else environ)
         self.path = Path(path) if path is not None else onshore_home(self.environ)
+        secure_home(self.path)
         self.db_url = db
         self.pack = pack or load_pack()
         self.keystore = keystore or Keystore(self.path / "keys", environ=self.environ)

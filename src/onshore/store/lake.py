@@ -28,6 +28,7 @@ import pyarrow.parquet as pq
 from onshore.errors import StorageError
 from onshore.ledger import Activity
 from onshore.model import Level
+from onshore.private import create_private_file
 from onshore.store.atomic import (
     fsync_file,
     remove_atomic,
@@ -193,7 +194,7 @@ class StagedWrite:
         if part is None:
             rel = Path(f"dataset={self.dataset}") / f"date={day}" / f"part-{self.id}.parquet"
             staged = self._staging / rel
-            staged.parent.mkdir(parents=True, exist_ok=True)
+            create_private_file(staged)  # 0600 in 0700 folders, whatever the umask
             schema = batch.schema.with_metadata({**(batch.schema.metadata or {}), **self._meta})
             writer = pq.ParquetWriter(staged, schema, compression="zstd")
             part = self._parts[day] = _Part(writer, staged, self.store.root / rel)

@@ -31,6 +31,7 @@ from onshore.consent.model import VIN_RE
 from onshore.errors import BadInput, IntegrityError, PackError
 from onshore.ledger import Activity
 from onshore.packs.bases import DueDate
+from onshore.private import create_private_file
 from onshore.store.atomic import remove_atomic, replace_atomic, temp_path
 from onshore.store.db import iso
 from onshore.store.home import DataHome
@@ -232,6 +233,7 @@ def _scrub_quarantine(home: DataHome, vin: str) -> int:
             remove_atomic(path)
             continue
         tmp = temp_path(path)
+        create_private_file(tmp)
         tmp.write_text("".join(keep), encoding="utf-8")
         replace_atomic(tmp, path)
     return removed
