@@ -20,6 +20,9 @@ onshore.errors.BadInput: field 'purpose': character U+0000 at position 1 is not 
 from __future__ import annotations
 
 import unicodedata
+from typing import Annotated
+
+from pydantic import AfterValidator
 
 from onshore.errors import BadInput
 
@@ -60,3 +63,23 @@ def is_clean(value: str, *, max_length: int = NAME_MAX) -> bool:
     except BadInput:
         return False
     return True
+
+
+def _name(value: str) -> str:
+    try:
+        return check_text(value, field="-")
+    except BadInput as exc:
+        raise ValueError(exc.message) from None
+
+
+def _note(value: str) -> str:
+    try:
+        return check_text(value, field="-", max_length=NOTE_MAX, empty=True)
+    except BadInput as exc:
+        raise ValueError(exc.message) from None
+
+
+Name = Annotated[str, AfterValidator(_name)]
+"""A pydantic field type: a name, purpose or id (:func:`check_text`, at most :data:`NAME_MAX`)."""
+Note = Annotated[str, AfterValidator(_note)]
+"""A pydantic field type: a free note, possibly empty (at most :data:`NOTE_MAX`)."""

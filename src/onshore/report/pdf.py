@@ -3,6 +3,11 @@ the SVG charts drawn as vectors, and the data block attached as ``onshore-report
 
 Chinese needs a CJK font that fontconfig can find; the Makefile installs Debian's
 ``fonts-wqy-zenhei`` when none is present. :func:`cjk_font` says which one is used.
+
+The typesetter fetches nothing but ``data:`` URLs (:func:`url_fetcher`): no ``file:``,
+``http:`` or any other link in the HTML can pull a file of the server into the PDF (as an
+attachment, an image or a stylesheet), whatever the HTML holds. The report's fonts come from
+fontconfig, its charts are inline SVG: it needs nothing else.
 """
 
 from __future__ import annotations
@@ -30,6 +35,20 @@ def cjk_font() -> str | None:
     return found[0].rstrip(":") if found else None
 
 
+def url_fetcher() -> Any:
+    """WeasyPrint's fetcher, allowed ``data:`` URLs only and no redirects; any other URL fails
+    (WeasyPrint then leaves the resource out and logs a warning)."""
+    from weasyprint.urls import URLFetcher
+
+    class DataOnly(URLFetcher):  # type: ignore[misc]
+        def fetch(self, url: str, headers: Any = None) -> Any:
+            if not url[:5].lower() == "data:":
+                raise ValueError(f"the report fetches only data: URLs, not {url[:60]!r}")
+            return super().fetch(url, headers)
+
+    return DataOnly(allowed_protocols={"data"}, allow_redirects=False, timeout=1)
+
+
 def html_to_pdf(html: str, block: str, created: str) -> bytes:
     """Typeset ``html``; attach the JSON ``block``; fixed dates so runs differ only in fonts."""
     try:
@@ -47,7 +66,7 @@ def html_to_pdf(html: str, block: str, created: str) -> bytes:
         created=when,
         modified=when,
     )
-    document = HTML(string=html).render()
+    document = HTML(string=html, base_url=None, url_fetcher=url_fetcher()).render()
     pdf: bytes = document.write_pdf(attachments=[attachment])
     return pdf
 

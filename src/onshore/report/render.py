@@ -1,7 +1,13 @@
 """Render the report's data block as Markdown or HTML (Jinja2 templates), Chinese or English.
 
 The document is a pure function of the data block, the language and the format, so
-``onshore report verify`` can render it again and compare. The data block itself is embedded in
+``onshore report verify`` can render it again and compare.
+
+Every value a template prints is data, never markup: HTML templates (``*.html.j2``) are
+autoescaped, Markdown templates (``*.md.j2``) backslash-escape Markdown's punctuation and the
+characters of inline HTML (:func:`md_escape`). Only values the code marks as :class:`Markup`
+(the charts, drawn from escaped text, and the data block, serialized for its place) go out as
+they are. The data block itself is embedded in
 every format: a ``<script type="application/json">`` element in HTML, a fenced ``json`` block in
 Markdown, a file attachment in PDF (:mod:`onshore.report.pdf`).
 """
@@ -18,6 +24,7 @@ from importlib import resources
 from typing import Any
 
 import yaml
+from markupsafe import Markup
 
 from onshore.errors import BadInput
 from onshore.report.charts import horizontal_bars, stacked_bars
@@ -187,10 +194,47 @@ def context(data: Mapping[str, Any], lang: str) -> dict[str, Any]:
     }
 
 
-def embed_json(data: Mapping[str, Any]) -> str:
-    """The data block as compact JSON that is safe inside a ``<script>`` element."""
+def embed_json(data: Mapping[str, Any]) -> Markup:
+    """The data block as compact JSON that is safe inside a ``<script>`` element (and a
+    Markdown code fence): ``<``, ``>`` and ``&`` are written as JSON escapes, so no text in it
+    can close the element, open a comment or start a tag."""
     text = json.dumps(data, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
-    return text.replace("</", "<\\/")
+    for char, escape in (("&", "\\u0026"), ("<", "\\u003c"), (">", "\\u003e")):
+        text = text.replace(char, escape)
+    return Markup(text)
+
+
+_MD_SPECIAL = re.compile(r"([\\`*\[\]<>|!&~{}#]|(?<!\w)_|_(?!\w))")
+
+
+def md_escape(value: Any) -> str:
+    """``value`` as Markdown text that renders as itself: punctuation that could start
+    emphasis, a link, code, a table cell or inline HTML is backslash-escaped; line breaks
+    become spaces (a table row is one line). :class:`Markup` passes unchanged.
+
+    >>> md_escape('<img src=x onerror=alert(1)> [a](javascript:x) | *b*')
+    '\\\\<img src=x onerror=alert(1)\\\\> \\\\[a\\\\](javascript:x) \\\\| \\\\*b\\\\*'
+    >>> md_escape("national_monitoring")
+    'national_monitoring'
+    """
+    if isinstance(value, Markup):
+        return str(value)
+    text = "" if value is None else str(value)
+    text = " ".join(text.splitlines()) if ("\n" in text or "\r" in text) else text
+    return _MD_SPECIAL.sub(r"\\\1", text)
+
+
+class CodeSpan(str):
+    """Text for a Markdown code span (the ``code`` filter): shown literally there; an HTML
+    template escapes it as any other text."""
+
+    __slots__ = ()
+
+
+def md_code(value: Any) -> CodeSpan:
+    """``value`` for a Markdown code span: backticks (which would end it) and line breaks go;
+    nothing else is interpreted inside a code span."""
+    return CodeSpan(" ".join(str(value).splitlines()).replace("`", "'"))
 
 
 @cache
@@ -199,13 +243,38 @@ def _env() -> Any:
         import jinja2
     except ImportError as exc:
         raise BadInput("the report needs Jinja2: pip install 'onshore[report]'") from exc
-    return jinja2.Environment(
+
+    @jinja2.pass_eval_context
+    def finalize(eval_ctx: Any, value: Any) -> Any:
+        # HTML templates are autoescaped (after this); Markdown ones are escaped here.
+        if eval_ctx.autoescape:
+            return value
+        return str(value) if isinstance(value, CodeSpan) else md_escape(value)
+
+    env = jinja2.Environment(
         loader=jinja2.PackageLoader("onshore.report", "templates"),
-        autoescape=jinja2.select_autoescape(enabled_extensions=("html",), default=False),
+        autoescape=jinja2.select_autoescape(
+            enabled_extensions=("html", "htm", "xml", "html.j2", "htm.j2", "xml.j2"),
+            disabled_extensions=("md", "md.j2"),
+            default=True,
+        ),
+        finalize=finalize,
         keep_trailing_newline=True,
         trim_blocks=True,
         lstrip_blocks=True,
     )
+    env.filters["code"] = md_code
+    return env
+
+
+def autoescaped(template: str) -> bool:
+    """Whether ``template`` is rendered with HTML autoescaping (else Markdown escaping)."""
+    return bool(_env().autoescape(template))
+
+
+def templates() -> list[str]:
+    """Every template this package renders."""
+    return sorted(_env().list_templates(extensions=("j2",)))
 
 
 def render_text(template: str, ctx: Mapping[str, Any]) -> str:

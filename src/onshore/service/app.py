@@ -13,6 +13,7 @@ from fastapi.routing import APIRoute
 from onshore.service import problems
 from onshore.service.auth import AbroadRule
 from onshore.service.console import mount_console
+from onshore.service.docs import mount_docs
 from onshore.service.limits import BodyLimit
 from onshore.service.routes import console, data, ingest, ledger, meta, subjects, transfer
 from onshore.service.state import ServiceSettings, ServiceState
@@ -79,6 +80,8 @@ def create_app(
         description=DESCRIPTION,
         openapi_tags=TAGS,
         lifespan=lifespan,
+        docs_url=None,  # /docs and /redoc are served from the package: onshore.service.docs
+        redoc_url=None,
     )
     app.state.onshore = ServiceState(settings, environ=environ)
     problems.install(app)
@@ -87,6 +90,7 @@ def create_app(
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     _document_roles(app)
     mount_console(app)
+    mount_docs(app)
     return app
 
 

@@ -11,6 +11,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from onshore.text import Name, Note
 from onshore.transfer.policy import Exemption
 
 
@@ -72,18 +73,18 @@ class DesensitizeResult(BaseModel):
 
 class RecipientIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    name: str = Field(min_length=1)
+    name: Name = Field(min_length=1)
     country: str = Field(min_length=2, max_length=2, pattern="^[A-Za-z]{2}$")
-    contact: str = ""
+    contact: Note = ""
 
 
 class TransferIn(BaseModel):
     """A transfer request; ``dataset`` names a dataset of the data home's lake."""
 
     model_config = ConfigDict(extra="forbid")
-    dataset: str = Field(min_length=1, description="A lake dataset (see GET /v1/datasets)")
+    dataset: Name = Field(min_length=1, description="A lake dataset (see GET /v1/datasets)")
     recipient: RecipientIn
-    purpose: str = Field(min_length=1)
+    purpose: Name = Field(min_length=1)
     access_mode: Literal["push", "remote_access"] = "push"
     exemption: Exemption | None = None
     profile: str | None = Field(default=None, description="A desensitization profile of the pack")
@@ -104,7 +105,7 @@ class TransferOutcome(_Open):
 
 class ApprovalIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    id: str = Field(min_length=1, max_length=200)
+    id: Name = Field(min_length=1, max_length=200)
     kind: Literal[
         "security_assessment",
         "standard_contract",
@@ -112,13 +113,13 @@ class ApprovalIn(BaseModel):
         "mapping_approval",
         "regulator_filing",
     ]
-    recipient: str | None = None
-    purpose: str | None = None
-    categories: list[str] = Field(default_factory=list)
+    recipient: Name | None = None
+    purpose: Name | None = None
+    categories: list[Name] = Field(default_factory=list)
     max_individuals: int | None = Field(default=None, ge=0)
     issued: str = Field(pattern=r"^\d{4}-\d{2}-\d{2}$", description="YYYY-MM-DD")
     expires: str | None = Field(default=None, pattern=r"^\d{4}-\d{2}-\d{2}$")
-    reference: str = ""
+    reference: Note = ""
 
 
 class ApprovalOut(BaseModel):
@@ -138,23 +139,23 @@ class ApprovalOut(BaseModel):
 
 class ConsentIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    vin: str
-    category: str
-    purpose: str
+    vin: Name
+    category: Name
+    purpose: Name
     expires_at: str | None = Field(default=None, description="ISO 8601 time with a zone")
     days: int | None = Field(default=None, ge=1, le=36_500, description="Or: days after grant")
-    person: str = "owner"
-    channel: str = "app"
-    necessity: str | None = None
-    granted_at: str | None = None
+    person: Name = "owner"
+    channel: Name = "app"
+    necessity: Note | None = None
+    granted_at: str | None = Field(default=None, max_length=64)
 
 
 class WithdrawIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    id: str | None = None
-    vin: str | None = None
-    category: str | None = None
-    purpose: str | None = None
+    id: Name | None = None
+    vin: Name | None = None
+    category: Name | None = None
+    purpose: Name | None = None
 
 
 class ConsentOut(_Open):

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from onshore.errors import BadInput
 from onshore.model import LegalRef
+from onshore.text import Name, Note
 from onshore.transfer.policy import Exemption
 
 Mechanism = Literal["none_required", "standard_contract_or_certification", "security_assessment"]
@@ -25,16 +26,16 @@ ApprovalKind = Literal[
 
 class _RecipientModel(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    name: str = Field(min_length=1)
+    name: Name = Field(min_length=1)
     country: str = Field(min_length=2, max_length=2)
-    contact: str = ""
+    contact: Note = ""
 
 
 class _RequestModel(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    dataset: str = Field(min_length=1)
+    dataset: Note = Field(min_length=1)
     recipient: _RecipientModel
-    purpose: str = Field(min_length=1)
+    purpose: Name = Field(min_length=1)
     access_mode: Literal["push", "remote_access"] = "push"
     exemption: Exemption | None = None
     profile: str | None = None
