@@ -14,6 +14,7 @@ from onshore.service import problems
 from onshore.service.auth import AbroadRule
 from onshore.service.console import mount_console
 from onshore.service.docs import mount_docs
+from onshore.service.headers import SecurityHeaders
 from onshore.service.limits import BodyLimit
 from onshore.service.routes import console, data, ingest, ledger, meta, subjects, transfer
 from onshore.service.state import ServiceSettings, ServiceState
@@ -88,6 +89,7 @@ def create_app(
     for module in ROUTERS:
         app.include_router(module.router)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(SecurityHeaders)  # outermost: on 413s and errors too
     _document_roles(app)
     mount_console(app)
     mount_docs(app)
