@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -10,7 +11,7 @@ import click
 from rich.table import Table
 
 from onshore.cli._common import err_console, out_console, print_json
-from onshore.cli.store import home_options, open_home
+from onshore.cli.store import home_options, open_home, parse_time
 from onshore.errors import BadInput
 
 ROLES = ("ingest", "operator", "compliance", "auditor")
@@ -137,10 +138,15 @@ def keys() -> None:
     \b
     Roles: ingest (send telemetry), operator (run the pipeline), compliance (transfers,
     approvals, subject rights), auditor (read only).
+
+    Keys expire (--expires, default 365 days); `rotate` gives the holder a new key and
+    retires the old one, at once or after --grace hours.
+
     \b
     Example:
-      onshore serve keys add --role auditor --name "external audit"
+      onshore serve keys add --role auditor --name "external audit" --expires 90
       onshore serve keys list
+      onshore serve keys rotate 3f9a1c2b7d4e --grace 24
       onshore serve keys revoke 3f9a1c2b7d4e
     """
 
@@ -151,6 +157,28 @@ def _keys(home: Path | None, db: str | None, actor: str) -> tuple[Any, Any]:
     return data_home, service.ApiKeys(data_home.meta)
 
 
+DEFAULT_EXPIRY_DAYS = 365
+_EXPIRES_HELP = (
+    "When the key stops working: DAYS from now, a DATE (YYYY-MM-DD, at 00:00 UTC) or time, "
+    "or 'never' (said explicitly; not advised)."
+)
+
+
+def _validity(text: str) -> timedelta | datetime | None:
+    """``--expires``: days, a date or time, or ``never`` (``None``)."""
+    value = text.strip().lower()
+    if value == "never":
+        return None
+    if value.isdigit():
+        days = int(value)
+        if days < 1:
+            raise BadInput("--expires DAYS must be 1 or more", field="expires")
+        return timedelta(days=days)
+    moment = parse_time(text.strip(), "expires")
+    assert moment is not None
+    return moment
+
+
 @keys.command("add")
 @click.option("--role", required=True, type=click.Choice(ROLES))
 @click.option(
@@ -159,12 +187,20 @@ def _keys(home: Path | None, db: str | None, actor: str) -> tuple[Any, Any]:
     help="Who holds the key (for a client abroad: the recipient named in transfer approvals).",
 )
 @click.option("--country", help="Where the holder is (ISO 3166 alpha-2); not CN = abroad.")
+@click.option(
+    "--expires",
+    default=str(DEFAULT_EXPIRY_DAYS),
+    show_default=True,
+    metavar="DAYS|DATE|never",
+    help=_EXPIRES_HELP,
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the key and its record as JSON.")
 @home_options
 def add(
     role: str,
     name: str,
     country: str | None,
+    expires: str,
     as_json: bool,
     home: Path | None,
     db: str | None,
@@ -175,17 +211,32 @@ def add(
     \b
     Example:
       onshore serve keys add --role compliance --name "DPO office"
-      onshore serve keys add --role auditor --name "Acme GmbH" --country DE
+      onshore serve keys add --role auditor --name "Acme GmbH" --country DE --expires 2027-06-30
     """
+    validity = _validity(expires)
     data_home, store = _keys(home, db, actor)
     try:
-        made = store.add(role, name=name, country=country, created_by=actor, now=data_home.now())
+        made = store.add(
+            role,
+            name=name,
+            country=country,
+            created_by=actor,
+            now=data_home.now(),
+            validity=validity,
+        )
+        until = made.record.expires_at or "never"
         data_home.record(
             "use",
             purpose="HTTP service access control",
             dataset="-",
-            decision=f"API key {made.record.id} made for {name!r} with role {role}",
-            details={"key_id": made.record.id, "role": role, "country": made.record.country},
+            decision=f"API key {made.record.id} made for {name!r} with role {role}, "
+            f"expires {until}",
+            details={
+                "key_id": made.record.id,
+                "role": role,
+                "country": made.record.country,
+                "expires_at": made.record.expires_at,
+            },
         )
     finally:
         data_home.close()
@@ -194,7 +245,8 @@ def add(
         return
     click.echo(made.key)
     err_console.print(
-        f"key {made.record.id} ({role}) for {name}: shown once, keep it safe", highlight=False
+        f"key {made.record.id} ({role}) for {name}, expires {until}: shown once, keep it safe",
+        highlight=False,
     )
 
 
@@ -202,19 +254,27 @@ def add(
 @click.option("--json", "as_json", is_flag=True)
 @home_options
 def list_keys(as_json: bool, home: Path | None, db: str | None, actor: str) -> None:
-    """List keys (never their secrets): id, name, role, country, status."""
+    """List keys (never their secrets): id, name, role, country, expiry, status.
+
+    Status: active, retiring (rotated, valid until its revocation time), expired, revoked.
+    """
     data_home, store = _keys(home, db, actor)
     try:
         records = store.list()
+        now = data_home.now()
     finally:
         data_home.close()
     if as_json:
-        print_json([r.to_dict() for r in records])
+        print_json([r.to_dict(now) for r in records])
         return
-    table = Table("id", "name", "role", "country", "created", "status")
+    table = Table("id", "name", "role", "country", "created", "expires", "status")
     for r in records:
-        d = r.to_dict()
-        table.add_row(r.id, r.name, r.role, r.country or "", r.created_at, d["status"])
+        status = r.status(now)
+        if status == "retiring":
+            status = f"retiring at {r.revoked_at} (replaced by {r.replaced_by})"
+        table.add_row(
+            r.id, r.name, r.role, r.country or "", r.created_at, r.expires_at or "never", status
+        )
     out_console.print(table)
 
 
@@ -236,3 +296,77 @@ def revoke(key_id: str, home: Path | None, db: str | None, actor: str) -> None:
     finally:
         data_home.close()
     click.echo(f"revoked {key_id} ({record.role}, {record.name})")
+
+
+@keys.command("rotate")
+@click.argument("key_id")
+@click.option(
+    "--grace",
+    default=0.0,
+    show_default=True,
+    type=click.FloatRange(min=0, max=24 * 365),
+    metavar="HOURS",
+    help="Keep the old key working this long, for clients to move to the new one.",
+)
+@click.option(
+    "--expires",
+    default=str(DEFAULT_EXPIRY_DAYS),
+    show_default=True,
+    metavar="DAYS|DATE|never",
+    help="When the new key stops working: " + _EXPIRES_HELP.split(": ", 1)[1],
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the new key and both records.")
+@home_options
+def rotate(
+    key_id: str,
+    grace: float,
+    expires: str,
+    as_json: bool,
+    home: Path | None,
+    db: str | None,
+    actor: str,
+) -> None:
+    """Give KEY_ID's holder a new key (same name, role and country) and revoke KEY_ID, at once
+    or after --grace HOURS. The new key is printed, once.
+
+    \b
+    Example:
+      onshore serve keys rotate 3f9a1c2b7d4e --grace 24
+    """
+    validity = _validity(expires)
+    data_home, store = _keys(home, db, actor)
+    try:
+        old, made = store.rotate(
+            key_id,
+            grace=timedelta(hours=grace),
+            created_by=actor,
+            now=data_home.now(),
+            validity=validity,
+        )
+        data_home.record(
+            "use",
+            purpose="HTTP service access control",
+            dataset="-",
+            decision=f"API key {key_id} rotated: replaced by {made.record.id}, "
+            f"revoked at {old.revoked_at}",
+            details={
+                "key_id": key_id,
+                "new_key_id": made.record.id,
+                "role": old.role,
+                "revoked_at": old.revoked_at,
+                "expires_at": made.record.expires_at,
+            },
+        )
+        now = data_home.now()
+    finally:
+        data_home.close()
+    if as_json:
+        print_json({"old": old.to_dict(now), "new": made.record.to_dict(now), "key": made.key})
+        return
+    click.echo(made.key)
+    err_console.print(
+        f"key {made.record.id} ({old.role}) for {old.name} replaces {key_id}, which stops "
+        f"working at {old.revoked_at}; the new key expires {made.record.expires_at or 'never'}: "
+        "shown once, keep it safe",
+        highlight=False,
+    )
