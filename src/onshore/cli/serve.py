@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import ipaddress
+import ssl
+import stat
 from datetime import datetime, timedelta
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import Any, NamedTuple
 
 import click
 from rich.table import Table
@@ -68,6 +71,23 @@ def _service() -> ModuleType:
 )
 @click.option("--access-log/--no-access-log", default=True, show_default=True)
 @click.option(
+    "--certfile",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    envvar="ONSHORE_CERTFILE",
+    help="Serve HTTPS with this PEM certificate (chain); env ONSHORE_CERTFILE.",
+)
+@click.option(
+    "--keyfile",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    envvar="ONSHORE_KEYFILE",
+    help="The certificate's PEM private key (default: in --certfile); env ONSHORE_KEYFILE.",
+)
+@click.option(
+    "--keyfile-password-file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="A file holding the password of an encrypted --keyfile (never on the command line).",
+)
+@click.option(
     "--home",
     type=click.Path(file_okay=False, path_type=Path),
     help="Data home (default: $ONSHORE_HOME or ./onshore-data).",
@@ -90,6 +110,9 @@ def serve(
     max_body_bytes: int,
     log_level: str,
     access_log: bool,
+    certfile: Path | None,
+    keyfile: Path | None,
+    keyfile_password_file: Path | None,
     home: Path | None,
     db: str | None,
 ) -> None:
@@ -100,16 +123,22 @@ def serve(
     personal or important data only through the transfer gate. Errors are RFC 9457 problem
     details. Needs the service extra: pip install 'onshore[service]'.
 
+    With --certfile (and --keyfile) it serves HTTPS; without, plain HTTP, which is for
+    loopback or behind a TLS-terminating proxy: API keys and personal data would cross the
+    network in clear.
+
     \b
     Example:
       onshore serve keys add --role ingest --name "gateway 1"
       onshore serve --host 127.0.0.1 --port 8000 --areas sample/areas.geojson
+      onshore serve --host 0.0.0.0 --port 8443 --certfile tls/cert.pem --keyfile tls/key.pem
     """
     if ctx.invoked_subcommand is not None:
         ctx.obj = {"home": home, "db": db}
         return
     if max_body_bytes < 1:
         raise BadInput("--max-body-bytes must be positive", field="max-body-bytes")
+    tls = _tls_options(certfile, keyfile, keyfile_password_file)
     service = _service()
     import uvicorn
 
@@ -123,12 +152,68 @@ def serve(
         default_purpose=purpose,
     )
     app = service.create_app(settings)
+    base = f"{'https' if tls else 'http'}://{host}:{port}"
     err_console.print(
-        f"onshore serving {app.state.onshore.home.path} on http://{host}:{port} "
-        f"(OpenAPI: http://{host}:{port}/docs; console: http://{host}:{port}/console/)",
+        f"onshore serving {app.state.onshore.home.path} on {base} "
+        f"(OpenAPI: {base}/docs; console: {base}/console/)",
         highlight=False,
     )
-    uvicorn.run(app, host=host, port=port, log_level=log_level, access_log=access_log)
+    if tls is None and not _loopback(host):
+        err_console.print(
+            f"warning: plain HTTP on {host}: API keys and personal data cross the network in "
+            "clear; use --certfile/--keyfile or a TLS-terminating proxy",
+            highlight=False,
+        )
+    uvicorn.run(
+        app,
+        host=host,
+        port=port,
+        log_level=log_level,
+        access_log=access_log,
+        ssl_certfile=tls.certfile if tls else None,
+        ssl_keyfile=tls.keyfile if tls else None,
+        ssl_keyfile_password=tls.password if tls else None,
+    )
+
+
+def _loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return host == "localhost"
+
+
+class _TLS(NamedTuple):
+    certfile: str
+    keyfile: str | None
+    password: str | None
+
+
+def _tls_options(
+    certfile: Path | None, keyfile: Path | None, password_file: Path | None
+) -> _TLS | None:
+    """What uvicorn needs for ``--certfile``/``--keyfile``, checked before serving."""
+    if certfile is None:
+        if keyfile is not None or password_file is not None:
+            raise BadInput(
+                "--keyfile and --keyfile-password-file need --certfile", field="certfile"
+            )
+        return None
+    if keyfile is not None and stat.S_IMODE(keyfile.stat().st_mode) & 0o077:
+        err_console.print(
+            f"warning: {keyfile} may be read by group or others: chmod 600 {keyfile}",
+            highlight=False,
+        )
+    password = None
+    if password_file is not None:
+        password = password_file.read_text(encoding="utf-8").rstrip("\r\n")
+    tls = _TLS(str(certfile), str(keyfile) if keyfile else None, password)
+    try:  # a wrong password or a key that does not match fails here, not in uvicorn's thread
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(tls.certfile, tls.keyfile, tls.password)
+    except (ssl.SSLError, OSError) as exc:
+        raise BadInput(f"cannot use the TLS certificate and key: {exc}", field="certfile") from exc
+    return tls
 
 
 @serve.group("keys")
