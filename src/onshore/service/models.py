@@ -19,12 +19,18 @@ class _Open(BaseModel):
     model_config = ConfigDict(extra="allow")
 
 
-class Health(BaseModel):
-    status: Literal["ok"]
-    version: str
+class HealthDetails(BaseModel):
     jurisdiction: str = Field(description="The pack's jurisdiction; clients elsewhere are abroad")
     ledger_size: int
     max_body_bytes: int
+
+
+class Health(BaseModel):
+    status: Literal["ok"]
+    version: str = Field(description="Onshore's version (as in /openapi.json)")
+    details: HealthDetails | None = Field(
+        default=None, description="Only for a request with a valid API key (any role)"
+    )
 
 
 class Rejection(BaseModel):

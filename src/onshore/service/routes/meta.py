@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import Response
 
+from onshore.ledger import Ledger
 from onshore.service.auth import Principal, require, state_of
 from onshore.service.models import DatasetOut, Health
 from onshore.service.problems import documented
@@ -21,22 +22,37 @@ REPORT_TYPES = {
 
 
 @router.get(
-    "/v1/health", summary="Liveness: the service and its data home answer", response_model=Health
+    "/v1/health",
+    summary="Liveness: the service answers (with a key: a few details)",
+    response_model=Health,
+    response_model_exclude_none=True,
 )
 def health(request: Request) -> dict[str, Any]:
-    """No key needed; says nothing about the data."""
+    """No key needed: without one (or with a key that is not valid) the answer is only that the
+    service is up, and its version. With a valid API key of any role it adds the jurisdiction,
+    the ledger's size and the body limit. It never waits for a request in progress: it takes
+    no session on the data home (the ledger's size is read on a connection of its own)."""
     from onshore import __version__
 
     state = state_of(request)
-    with state.session("service") as home:
-        size = home.ledger.size()
-        return {
-            "status": "ok",
-            "version": __version__,
-            "jurisdiction": home.pack.jurisdiction,
+    out: dict[str, Any] = {"status": "ok", "version": __version__}
+    key = request.headers.get("x-api-key") or _bearer(request.headers.get("authorization"))
+    if key and state.authenticate(key) is not None:
+        with Ledger.open(
+            state.settings.db, home=state.home.path, keystore=state.home.keystore, read_only=True
+        ) as ledger:
+            size = ledger.size()
+        out["details"] = {
+            "jurisdiction": state.home.pack.jurisdiction,
             "ledger_size": size,
             "max_body_bytes": state.settings.max_body_bytes,
         }
+    return out
+
+
+def _bearer(header: str | None) -> str | None:
+    scheme, _, token = (header or "").partition(" ")
+    return token.strip() or None if scheme.lower() == "bearer" else None
 
 
 @router.get(
