@@ -64,6 +64,14 @@ def _service() -> ModuleType:
     help="Larger request bodies are refused with 413.",
 )
 @click.option(
+    "--readers",
+    default=4,
+    show_default=True,
+    type=click.IntRange(min=0),
+    help="Read-only requests served at once, each on database connections of its own, "
+    "whatever a write is doing; 0 serves every request in turn behind the writer lock.",
+)
+@click.option(
     "--log-level",
     default="info",
     show_default=True,
@@ -108,6 +116,7 @@ def serve(
     pack_name: str,
     purpose: str,
     max_body_bytes: int,
+    readers: int,
     log_level: str,
     access_log: bool,
     certfile: Path | None,
@@ -150,6 +159,7 @@ def serve(
         config=config_path,
         max_body_bytes=max_body_bytes,
         default_purpose=purpose,
+        readers=readers,
     )
     app = service.create_app(settings)
     base = f"{'https' if tls else 'http'}://{host}:{port}"

@@ -1,17 +1,29 @@
 """What the service holds while it runs: the data home, its keys, the gate, the ingestors.
 
-One :class:`DataHome` serves every request, one request at a time (:meth:`ServiceState.session`
-holds a lock and names the request's key as the ledger actor): the embedded metadata database
-takes one writer at a time anyway, and the pipeline is CPU-bound. API keys are checked on a
-connection of their own, so authentication never waits for a long request.
+Requests that change the data home (ingest, consents, approvals, transfers, deletion) run one
+at a time on the writer's :class:`DataHome` (:meth:`ServiceState.session` with ``write=True``
+holds the writer lock): the embedded metadata database takes one writer at a time anyway, and
+the pipeline is CPU-bound. Read-only requests (``write=False``) do not wait for that lock: each
+borrows one of a few reader homes, a :class:`DataHome` with database connections of its own
+(SQLite in WAL mode lets readers run during a write; PostgreSQL connections are independent),
+for the length of the request. The ledger entries a read makes (``view``, or the export of a
+remote read from abroad) are appended on the reader's own connections, as a second process on
+the same home would: the ledger takes its own lock for every append. Each home, the writer's
+or a reader's, serves one request at a time, so the request's key can be its ledger actor.
+API keys are checked on a connection of their own, so authentication never waits either.
+
+``readers=0`` (``onshore serve --readers 0``) serialises every request behind the writer lock.
 """
 
 from __future__ import annotations
 
 import os
+import queue
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -28,6 +40,10 @@ if TYPE_CHECKING:
 
 WORKER = "http-service"
 DEFAULT_MAX_BODY = 64 << 20
+DEFAULT_READERS = 4
+CLOSE_WAIT_S = 30.0
+# The home of the session this request (thread, task) is in: what gate() and ingestor() use.
+_CURRENT: ContextVar[DataHome | None] = ContextVar("onshore_service_home", default=None)
 
 
 @dataclass(frozen=True)
@@ -41,6 +57,7 @@ class ServiceSettings:
     config: str | None = None
     max_body_bytes: int = DEFAULT_MAX_BODY
     default_purpose: str = "national_monitoring"
+    readers: int = DEFAULT_READERS  # read-only requests at once; 0: every request in turn
 
 
 class ServiceState:
@@ -49,8 +66,12 @@ class ServiceState:
     def __init__(self, settings: ServiceSettings, environ: dict[str, str] | None = None) -> None:
         self.settings = settings
         self.environ = dict(os.environ if environ is None else environ)
+        if settings.readers < 0:
+            raise ValueError("readers must be 0 or more")
         self._keys_lock = threading.Lock()
-        self._lock = threading.RLock()
+        self._lock = threading.RLock()  # the writer lock
+        self._readers: queue.LifoQueue[DataHome] = queue.LifoQueue()
+        self._reader_homes: list[DataHome] = []
         self.closed = True
         self.open()
 
@@ -78,45 +99,114 @@ class ServiceState:
             self._ingestors: dict[tuple[str, str, str | None], Ingestor] = {}
             # Batches a killed service left between claiming and storing are settled first.
             recover(self.ingestor(settings.default_purpose).index)
+            self._open_readers()
             self.closed = False
+
+    def _open_readers(self) -> None:
+        """The reader homes, opened now (their schema checks and ledger opening take the
+        database's write lock for a moment, which a long write would make them wait for)."""
+        self._readers = queue.LifoQueue()
+        self._reader_homes = []
+        for _ in range(self.settings.readers):
+            reader = DataHome(
+                self.home.path,
+                db=self.settings.db,
+                pack=self.home.pack,
+                keystore=self.home.keystore,
+                environ=self.environ,
+            )
+            reader.actor = "service"
+            _ = reader.ledger
+            self._reader_homes.append(reader)
+            self._readers.put(reader)
 
     def authenticate(self, key: str) -> ApiKey | None:
         with self._keys_lock:
             return self.keys.authenticate(key)
 
     @contextmanager
-    def session(self, actor: str) -> Iterator[DataHome]:
-        """The data home, for one request at a time, with ``actor`` on its ledger entries."""
-        with self._lock:
-            previous = self.home.actor
-            self.home.actor = actor
-            try:
-                yield self.home
-            finally:
-                self.home.actor = previous
+    def session(self, actor: str, *, write: bool = True) -> Iterator[DataHome]:
+        """A data home for one request, with ``actor`` on its ledger entries.
+
+        ``write=True``: the writer's home, one writing request at a time (the writer lock).
+        ``write=False``, for a request that only reads: a reader home of its own, whatever a
+        writer is doing; it waits only when every reader home is busy. Such a request may still
+        append to the ledger (its ``view`` entry, the export of a remote read from abroad):
+        that takes the database's write lock for a moment, as another process on the home
+        would, not the writer lock. A session inside a session goes on with the outer one's
+        home.
+        """
+        outer = _CURRENT.get()
+        if outer is not None:
+            with self._acting(outer, actor):
+                yield outer
+            return
+        if write or not self._reader_homes:
+            with self._lock, self._acting(self.home, actor):
+                token = _CURRENT.set(self.home)
+                try:
+                    yield self.home
+                finally:
+                    _CURRENT.reset(token)
+            return
+        readers = self._readers
+        reader = readers.get()
+        try:
+            with self._acting(reader, actor):
+                token = _CURRENT.set(reader)
+                try:
+                    yield reader
+                finally:
+                    _CURRENT.reset(token)
+        finally:
+            readers.put(reader)
+
+    @staticmethod
+    @contextmanager
+    def _acting(home: DataHome, actor: str) -> Iterator[None]:
+        """``actor`` on ``home``'s ledger entries meanwhile (the home is this request's alone)."""
+        previous = home.actor
+        home.actor = actor
+        try:
+            yield
+        finally:
+            home.actor = previous
+
+    def _home(self) -> DataHome:
+        """The home of the current session (the writer's outside any)."""
+        return _CURRENT.get() or self.home
 
     def ingestor(
         self, purpose: str, store: str = DEFAULT_STORE, origin: str | None = None
     ) -> Ingestor:
-        """The batch ingestor for a purpose and store (inside a session)."""
+        """The batch ingestor for a purpose and store (inside a writing session)."""
+        home = self._home()
+        options = PipelineOptions(purpose=purpose, store=store, origin=origin)
+        if home is not self.home:
+            return Ingestor(home, worker=WORKER, options=options, areas=self.areas)
         key = (purpose, store, origin)
         if key not in self._ingestors:
-            self._ingestors[key] = Ingestor(
-                self.home,
-                worker=WORKER,
-                options=PipelineOptions(purpose=purpose, store=store, origin=origin),
-                areas=self.areas,
-            )
+            self._ingestors[key] = Ingestor(home, worker=WORKER, options=options, areas=self.areas)
         return self._ingestors[key]
 
     def gate(self) -> TransferGate:
-        """The transfer gate on the data home (inside a session)."""
-        return TransferGate(self.home, self.config, areas=self.areas)
+        """The transfer gate on the current session's data home."""
+        return TransferGate(self._home(), self.config, areas=self.areas)
 
     def close(self) -> None:
         with self._lock:
             if self.closed:
                 return
             self.keys.meta.close()
+            # Reads still running get a moment to finish (a lifespan ends after its requests).
+            deadline = time.monotonic() + CLOSE_WAIT_S
+            for _ in self._reader_homes:
+                try:
+                    self._readers.get(timeout=max(0.0, deadline - time.monotonic()))
+                except queue.Empty:
+                    break
+            for reader in self._reader_homes:
+                reader.close()
+            self._reader_homes = []
             self.home.close()
             self.closed = True

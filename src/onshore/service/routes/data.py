@@ -65,7 +65,7 @@ def scan(
     cannot be read are counted and listed (row, field, error), and never stop the scan."""
     state = state_of(request)
     media = bodies.media_type(request.headers.get("content-type"))
-    with bodies.Spool() as spool, state.session(principal.actor) as home:
+    with bodies.Spool() as spool, state.session(principal.actor, write=False) as home:
         upload = spool.upload(body, media)
         classifier = Classifier(
             home.pack, state.areas, subject=subject, source=bodies.BODY, crs=crs
@@ -140,7 +140,7 @@ def desensitize(
     the risk report, as `onshore desensitize` exits 4."""
     state = state_of(request)
     media = bodies.media_type(request.headers.get("content-type"))
-    with bodies.Spool() as spool, state.session(principal.actor) as home:
+    with bodies.Spool() as spool, state.session(principal.actor, write=False) as home:
         pack = home.pack
         if profile not in pack.profiles:
             raise BadInput(

@@ -74,7 +74,7 @@ def ingest(
     if not body:
         raise ServiceProblem(400, "the body is empty", file=bodies.BODY)
     purpose = purpose or state.settings.default_purpose
-    with state.session(principal.actor) as home:
+    with state.session(principal.actor, write=True) as home:
         check_purpose(home.pack, purpose)
         home.store(store)
         ingestor = state.ingestor(purpose, store)

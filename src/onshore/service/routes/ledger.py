@@ -33,7 +33,7 @@ def verify(
     """200 with the report when the ledger is intact; 409 (integrity failure, exit code 3 on
     the command line) with the report, naming the first bad entry, when it is not."""
     state = state_of(request)
-    with state.session(principal.actor) as home:
+    with state.session(principal.actor, write=False) as home:
         report = home.ledger.verify()
     if not report.ok:
         raise ServiceProblem(
@@ -56,7 +56,7 @@ def head(
     principal: Annotated[Principal, Depends(require(*READERS, abroad="open"))], request: Request
 ) -> dict[str, Any]:
     state = state_of(request)
-    with state.session(principal.actor) as home:
+    with state.session(principal.actor, write=False) as home:
         latest = home.ledger.head()
     return {"signed_tree_head": latest.to_dict() if latest else None}
 
@@ -75,7 +75,7 @@ def inclusion(
 ) -> dict[str, Any]:
     """Check it with the public key alone: `python -m onshore.ledger.audit --proof FILE`."""
     state = state_of(request)
-    with state.session(principal.actor) as home:
+    with state.session(principal.actor, write=False) as home:
         proof = home.ledger.inclusion_proof(index, tree_size)
         payload = proof.to_dict()
         subject = payload.get("entry", {}).get("subject")
@@ -108,5 +108,5 @@ def consistency(
     new_size: int | None = Query(None, ge=1, le=2**62, description="Default: latest"),
 ) -> dict[str, Any]:
     state = state_of(request)
-    with state.session(principal.actor) as home:
+    with state.session(principal.actor, write=False) as home:
         return home.ledger.consistency_proof(old_size, new_size).to_dict()

@@ -57,7 +57,7 @@ def list_consents(
     purpose: str | None = Query(None, min_length=1),
 ) -> dict[str, Any]:
     state = state_of(request)
-    with state.session(principal.actor) as home:
+    with state.session(principal.actor, write=False) as home:
         now = home.now()
         items = [c.to_dict(now) for c in ConsentRegistry(home).list(vin=vin, purpose=purpose)]
         table = pa.Table.from_pylist([{k: v for k, v in c.items() if k != "actor"} for c in items])
@@ -96,7 +96,7 @@ def grant_consent(
     if body.expires_at is not None and body.days is not None:
         raise BadInput("give expires_at or days, not both", field="expires_at")
     state = state_of(request)
-    with state.session(principal.actor) as home:
+    with state.session(principal.actor, write=True) as home:
         granted = _time(body.granted_at, "granted_at") or home.now()
         expires = _time(body.expires_at, "expires_at")
         if body.days is not None:
@@ -127,7 +127,7 @@ def withdraw_consent(
 ) -> list[dict[str, Any]]:
     """Effective at once for every later ingest."""
     state = state_of(request)
-    with state.session(principal.actor) as home:
+    with state.session(principal.actor, write=True) as home:
         done = ConsentRegistry(home).withdraw(
             body.id, vin=body.vin, category=body.category, purpose=body.purpose
         )
@@ -171,7 +171,7 @@ def export(
     state = state_of(request)
     with (
         tempfile.TemporaryDirectory(prefix="onshore-export-") as tmp,
-        state.session(principal.actor) as home,
+        state.session(principal.actor, write=True) as home,
     ):
         if principal.abroad:
             gate_read(
@@ -207,6 +207,6 @@ def delete(
     """As `onshore subject delete`: due date in Chinese working days, atomic rewrites, the
     whole lake scanned again before the request completes, a ``deletion`` ledger entry."""
     state = state_of(request)
-    with state.session(principal.actor) as home:
+    with state.session(principal.actor, write=True) as home:
         result = delete_subject(home, vin, received_at=_time(received, "received"))
     return result.to_dict()

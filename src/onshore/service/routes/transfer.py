@@ -35,7 +35,7 @@ def _request(home: DataHome, body: TransferIn, staged: str) -> TransferRequest:
 
 
 def _decide(state: ServiceState, principal: Principal, body: TransferIn, run: bool) -> Outcome:
-    with state.session(principal.actor) as home:
+    with state.session(principal.actor, write=run) as home:
         folder = home.path / "outbox" / ".lake-snapshots" / uuid.uuid4().hex[:12]
         try:
             staged = snapshot_dataset(
@@ -123,7 +123,7 @@ def list_approvals(
     """As `onshore transfer approvals list --json`: the effective expiry, the start of the
     renewal window (``renew_from``, working days before expiry) and the status today."""
     state = state_of(request)
-    with state.session(principal.actor):
+    with state.session(principal.actor, write=False):
         return [s.to_dict() for s in state.gate().approval_statuses()]
 
 
@@ -151,7 +151,7 @@ def add_approval(
     """Its scope (recipient, purpose, categories, most individuals per year) is what the
     gate checks a transfer against; the addition is recorded on the ledger."""
     state = state_of(request)
-    with state.session(principal.actor) as home:
+    with state.session(principal.actor, write=True) as home:
         unknown = [c for c in body.categories if c not in home.pack.categories]
         if unknown:
             raise BadInput(f"unknown categories: {', '.join(unknown)}", field="categories")

@@ -26,7 +26,7 @@ def approvals(
     """As `onshore transfer approvals list --json`: ``renew_from`` is the start of the pack's
     renewal window (working days before expiry); ``status`` is valid, renew now or expired."""
     state = state_of(request)
-    with state.session(principal.actor) as home:
+    with state.session(principal.actor, write=False) as home:
         gate = state.gate()
         today = gate.today()
         policy = transfer_policy(home.pack)

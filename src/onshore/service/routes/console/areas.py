@@ -73,7 +73,7 @@ def area_hits(
     WGS-84 as the classifier does). Positions of vehicles are personal data: a ``view``
     entry, and the transfer gate first for a client abroad. No VIN is returned."""
     state = state_of(request)
-    with state.session(principal.actor) as home:
+    with state.session(principal.actor, write=False) as home:
         if state.areas is None:
             raise BadInput("the service has no sensitive-area catalogue (--areas)", field="areas")
         catalogue = state.areas.catalogue

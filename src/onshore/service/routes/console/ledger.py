@@ -45,7 +45,7 @@ def ledger_entries(
         q = check_text(q, field="q", empty=True) or None
     needle = q.casefold() if q else None
     state = state_of(request)
-    with state.session(principal.actor) as home:
+    with state.session(principal.actor, write=False) as home:
         size = home.ledger.size()
         stop = size if before is None else min(before, size)
         found: list[dict[str, Any]] = []

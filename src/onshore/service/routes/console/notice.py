@@ -39,7 +39,7 @@ def notice(
     from onshore.report import render_notice
 
     state = state_of(request)
-    with state.session(principal.actor) as home:
+    with state.session(principal.actor, write=False) as home:
         text = render_notice(home, state.config, lang=lang, fmt=format)
     media = "text/html" if format == "html" else "text/markdown"
     return Response(

@@ -116,7 +116,7 @@ def overview(
     from onshore.report import collect
 
     state = state_of(request)
-    with state.session(principal.actor) as home:
+    with state.session(principal.actor, write=False) as home:
         year = year or state.gate().today().year
         data = collect(home, state.config, year)
         scale = _table(data, "scale")

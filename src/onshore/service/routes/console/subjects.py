@@ -37,7 +37,7 @@ def subject(
     """A read of personal data: a ``view`` entry naming the vehicle by its pseudonym, and for
     a client abroad the transfer gate first (on the rows shown)."""
     state = state_of(request)
-    with state.session(principal.actor) as home:
+    with state.session(principal.actor, write=False) as home:
         lake = Lake(home)
         per: dict[str, dict[str, Any]] = {}
         parts: dict[str, list[pa.Table]] = {}
@@ -147,7 +147,7 @@ def subject_requests(
     """Each request names its vehicle by pseudonym only; the list is a ``view`` entry.
     ``overdue``: still open after its due date, or completed after it."""
     state = state_of(request)
-    with state.session(principal.actor) as home:
+    with state.session(principal.actor, write=False) as home:
         today = state.gate().today()
         sql = (
             "SELECT id, kind, subject, received_at, due_date, due_confidence, completed_at, "

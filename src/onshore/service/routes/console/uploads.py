@@ -37,7 +37,7 @@ def _upload_decide(
         raise bodies.unsupported(media, UPLOAD_TYPES)
     if not body:
         raise ServiceProblem(400, "the body is empty", file=bodies.BODY)
-    with state.session(principal.actor) as home:
+    with state.session(principal.actor, write=run) as home:
         if request.profile is not None and request.profile not in home.pack.profiles:
             raise BadInput(
                 f"no profile {request.profile!r} (profiles: {', '.join(home.pack.profiles)})",
