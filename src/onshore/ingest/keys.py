@@ -3,10 +3,13 @@
 Two tables in the metadata database (component ``ingest`` of ``onshore_migrations``)::
 
     ingest_batches(id, worker, dataset, purpose, state, started_at, finished_at, ledger_size, files)
-    ingest_keys(vin, ts, kind, batch)          PRIMARY KEY (vin, ts, kind)
+    ingest_keys(dataset, vin, ts, kind, batch) PRIMARY KEY (dataset, vin, ts, kind)
 
 A batch *claims* its keys before the pipeline runs (state ``pending``): a key already claimed
-by an earlier batch is a duplicate and its row is dropped. When the pipeline has stored the
+in the same dataset by an earlier batch is a duplicate and its row is dropped. Keys are per
+dataset: the same rows sent to another dataset are that dataset's rows, not duplicates
+(migration 2 rebuilt the table of migration 1, whose keys were global, taking each key's
+dataset from its batch). When the pipeline has stored the
 batch, the batch becomes ``stored``; only then are its messages acknowledged. A worker that
 dies in between leaves a ``pending`` batch; :meth:`KeyIndex.recover` looks in the lake for its
 keys, keeps those that were stored and releases the others, so the broker's redelivery stores
@@ -52,6 +55,27 @@ MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
             "CREATE INDEX ingest_keys_batch ON ingest_keys (batch)",
         ),
     ),
+    (
+        2,
+        (
+            # Keys per dataset: rebuild with the dataset of each key's batch (a key whose
+            # batch is gone belongs to no batch that could be settled or pruned: dropped).
+            """CREATE TABLE ingest_keys_v2 (
+                dataset TEXT NOT NULL,
+                vin TEXT NOT NULL,
+                ts BIGINT NOT NULL,
+                kind TEXT NOT NULL,
+                batch TEXT NOT NULL,
+                PRIMARY KEY (dataset, vin, ts, kind)
+            )""",
+            """INSERT INTO ingest_keys_v2 (dataset, vin, ts, kind, batch)
+                SELECT b.dataset, k.vin, k.ts, k.kind, k.batch
+                FROM ingest_keys k JOIN ingest_batches b ON b.id = k.batch""",
+            "DROP TABLE ingest_keys",
+            "ALTER TABLE ingest_keys_v2 RENAME TO ingest_keys",
+            "CREATE INDEX ingest_keys_batch ON ingest_keys (batch)",
+        ),
+    ),
 )
 
 
@@ -93,7 +117,8 @@ class KeyIndex:
         migrate(self.meta)
 
     def claim(self, dataset: str, purpose: str, keys: Sequence[Key]) -> Claim:
-        """Record ``keys`` as pending for a new batch; duplicates (earlier or within) are False."""
+        """Record ``keys`` as pending for a new batch of ``dataset``; duplicates (earlier in
+        the dataset, or within the batch) are False."""
         batch = f"{datetime.now(UTC):%Y%m%dT%H%M%S}-{secrets.token_hex(6)}"
         size = self.home.ledger.size()
         with self.meta.transaction():
@@ -102,9 +127,9 @@ class KeyIndex:
                 (batch, self.worker, dataset, purpose, iso(self.home.now()), size),
             )
             self.meta.executemany(
-                "INSERT INTO ingest_keys (vin, ts, kind, batch) VALUES (?, ?, ?, ?)"
+                "INSERT INTO ingest_keys (dataset, vin, ts, kind, batch) VALUES (?, ?, ?, ?, ?)"
                 " ON CONFLICT DO NOTHING",
-                [(v, t, k, batch) for v, t, k in keys],
+                [(dataset, v, t, k, batch) for v, t, k in keys],
             )
             mine = set(self._keys(batch))
         new = []
@@ -131,9 +156,10 @@ class KeyIndex:
     def keep_only(self, batch: str, keys: set[Key], files: Sequence[str]) -> None:
         """Keep the claims of ``keys`` (found stored) and release the rest of the batch."""
         with self.meta.transaction():
-            gone = [r for r in self._keys(batch) if (r[0], r[1], r[2]) not in keys]
+            gone = [(batch, *r) for r in self._keys(batch) if r not in keys]
             self.meta.executemany(
-                "DELETE FROM ingest_keys WHERE vin = ? AND ts = ? AND kind = ?", gone
+                "DELETE FROM ingest_keys WHERE batch = ? AND vin = ? AND ts = ? AND kind = ?",
+                gone,
             )
             if keys:
                 self.meta.execute(
