@@ -24,6 +24,7 @@ import pyarrow as pa
 
 from onshore.classify import Classifier
 from onshore.consent import ConsentGate, ConsentRegistry, GateReport
+from onshore.consent.gate import read_sidecar_file
 from onshore.io import QuarantineWriter, open_source
 from onshore.ledger import Activity
 from onshore.model import Assessment
@@ -100,7 +101,14 @@ def ingest(
         batches: Batches = reader.batches()
     else:
         label, batches = None, source
-    gate = ConsentGate(pack, purpose, ConsentRegistry(home).windows(purpose), now=home.now())
+    gate = ConsentGate(
+        pack,
+        purpose,
+        ConsentRegistry(home).windows(purpose),
+        now=home.now(),
+        # exterior media keep only with their anonymizer sidecar; relative paths are the file's
+        read_sidecar=read_sidecar_file(Path(label).parent if label is not None else None),
+    )
     classifier = Classifier(pack, areas, subject=subject, source=label)
     quarantine_file = home.path / "quarantine" / f"{dataset}-{home.now():%Y%m%dT%H%M%S%f}.jsonl"
     make_private_dir(quarantine_file.parent)  # 0700; the file is made 0600 once closed

@@ -8,7 +8,15 @@ For the purpose of an ingest, each column is judged once (so every batch has the
   of vehicles without one, or outside the consent's window, become null;
 * ``drop``: no basis for this purpose (or consent would be the basis but nobody gave it), or an
   unknown column (treated as personal until the pack maps it);
-* ``refuse``: a biometric category outside the pack's biometric purposes (driving safety).
+* ``refuse``: a biometric category outside the pack's biometric purposes (driving safety);
+* ``anonymized``: exterior images or video (bystanders, who cannot consent: Provisions 2021
+  Art. 8): kept only in rows whose anonymizer sidecar (``MEDIA_sidecar``, else
+  ``anonymization_sidecar``) shows the file was masked with no residual face or plate; other
+  values become null. Without a sidecar column the media column is dropped.
+
+Sensitive personal information rests on consent only for a purpose that serves the person
+(``bases.yaml`` ``serves_person``): for fleet analytics or marketing a trajectory is dropped
+whatever consent was given.
 
 Everything dropped or nulled is counted per category; :meth:`ConsentGate.report` says what.
 
@@ -26,21 +34,66 @@ Everything dropped or nulled is counted per category; :meth:`ConsentGate.report`
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import json
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from onshore.errors import BadInput
+from onshore.model import Level
 from onshore.packs import Pack
 
 from .model import check_purpose, pack_bases
 
 KEEP, PER_VEHICLE, DROP, REFUSE = "keep", "per_vehicle", "drop", "refuse"
+ANONYMIZED = "anonymized"
 LABEL_PREFIX = "onshore_"
+SIDECAR_COLUMN = "anonymization_sidecar"
+SidecarReader = Callable[[str], Mapping[str, Any] | None]
+
+
+def read_sidecar_file(root: Path | None = None) -> SidecarReader:
+    """A reader of anonymizer sidecars (JSON files; relative paths from ``root``); None when a
+    sidecar is missing or unreadable."""
+
+    def read(path: str) -> Mapping[str, Any] | None:
+        p = Path(path)
+        if not p.is_absolute() and root is not None:
+            p = root / p
+        try:
+            raw = json.loads(p.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        return raw if isinstance(raw, dict) else None
+
+    return read
+
+
+def sidecar_clean(media: str, sidecar: Mapping[str, Any] | None) -> bool:
+    """True when ``sidecar`` proves ``media`` was anonymized: the anonymizer finished
+    (``status: done``), its output is this file, and no face or plate is left (``residual``)."""
+    if sidecar is None or sidecar.get("status") != "done":
+        return False
+    output = sidecar.get("output")
+    if not isinstance(output, str) or _basename(output) != _basename(media):
+        return False
+    residual = sidecar.get("residual")
+    if not isinstance(residual, Mapping):
+        return False
+    try:
+        return all(int(v) == 0 for v in residual.values())
+    except (TypeError, ValueError):
+        return False
+
+
+def _basename(path: str) -> str:
+    return PurePosixPath(path.replace("\\", "/")).name
 
 
 @dataclass(frozen=True)
@@ -81,7 +134,11 @@ class GateReport:
     def kept_categories(self) -> tuple[str, ...]:
         return tuple(
             sorted(
-                {c.category for c in self.columns if c.action in (KEEP, PER_VEHICLE) and c.category}
+                {
+                    c.category
+                    for c in self.columns
+                    if c.action in (KEEP, PER_VEHICLE, ANONYMIZED) and c.category
+                }
             )
         )
 
@@ -115,9 +172,18 @@ class ConsentGate:
         windows: Mapping[str, pa.Table],
         *,
         now: datetime,
+        read_sidecar: SidecarReader | None = None,
     ) -> None:
         check_purpose(pack, purpose)
+        if pack_bases(pack).purpose(purpose).outbound:
+            raise BadInput(
+                f"{purpose!r} is the consent to an export, not a purpose of collection",
+                field="purpose",
+            )
         self.pack, self.purpose, self.windows = pack, purpose, dict(windows)
+        self.read_sidecar = read_sidecar or read_sidecar_file()
+        self._sidecars: dict[str, Mapping[str, Any] | None] = {}
+        self._markers: dict[str, str] = {}
         self.now_ms = int(now.timestamp() * 1000)
         self._plans: dict[pa.Schema, tuple[ColumnDecision, ...]] = {}
         self._columns: dict[str, ColumnDecision] = {}
@@ -145,6 +211,15 @@ class ConsentGate:
                 bases.biometric.rule_id,
                 f"biometrics only for {', '.join(bases.biometric.purposes)}",
             )
+        if bases.is_bystander_media(pack, category):
+            assert bases.bystanders is not None
+            return ColumnDecision(
+                name,
+                category,
+                ANONYMIZED,
+                bases.bystanders.rule_id,
+                "exterior media of bystanders: kept only anonymized (sidecar, no residual)",
+            )
         if not bases.needs_basis(pack, category):
             return ColumnDecision(name, category, KEEP, None, "not personal information")
         covering = bases.covering(pack, category, self.purpose)
@@ -160,6 +235,19 @@ class ConsentGate:
             return ColumnDecision(
                 name, category, DROP, consent[0].id, f"{consent[0].basis} needed; none in force"
             )
+        rule = bases.sensitive_purpose
+        if (
+            rule is not None
+            and not bases.consent_may_cover_sensitive(self.purpose)
+            and pack.level_of(category) >= Level.SENSITIVE_PERSONAL
+        ):
+            return ColumnDecision(
+                name,
+                category,
+                DROP,
+                rule.rule_id,
+                f"sensitive personal information: {self.purpose} does not serve the person",
+            )
         return ColumnDecision(name, category, DROP, None, f"no legal basis for {self.purpose}")
 
     def _windows_for(self, category: str) -> pa.Table | None:
@@ -170,10 +258,42 @@ class ConsentGate:
 
     def plan(self, schema: pa.Schema) -> tuple[ColumnDecision, ...]:
         if schema not in self._plans:
-            self._plans[schema] = tuple(self.decide(name) for name in schema.names)
+            self._plans[schema] = tuple(
+                self._with_marker(self.decide(name), schema) for name in schema.names
+            )
             for decision in self._plans[schema]:
                 self._columns.setdefault(decision.name, decision)
         return self._plans[schema]
+
+    def _with_marker(self, decision: ColumnDecision, schema: pa.Schema) -> ColumnDecision:
+        """An exterior-media column needs its sidecar column, else it is dropped."""
+        if decision.action != ANONYMIZED:
+            return decision
+        for marker in (f"{decision.name}_sidecar", SIDECAR_COLUMN):
+            if marker in schema.names:
+                self._markers[decision.name] = marker
+                return decision
+        return ColumnDecision(
+            decision.name,
+            decision.category,
+            DROP,
+            decision.rule_id,
+            "exterior media of bystanders without an anonymizer sidecar column",
+        )
+
+    def _anonymized(self, batch: pa.RecordBatch, name: str) -> np.ndarray:
+        """True for rows whose media file has a sidecar proving anonymization."""
+        media = batch.column(name).to_pylist()
+        sidecars = batch.column(self._markers[name]).to_pylist()
+        out = np.zeros(batch.num_rows, dtype=bool)
+        for i, (m, s) in enumerate(zip(media, sidecars, strict=True)):
+            if m is None or s is None:
+                continue
+            key = str(s)
+            if key not in self._sidecars:
+                self._sidecars[key] = self.read_sidecar(key)
+            out[i] = sidecar_clean(str(m), self._sidecars[key])
+        return out
 
     # -- data -----------------------------------------------------------------------------------
     def apply(self, batch: pa.RecordBatch) -> pa.RecordBatch:
@@ -188,9 +308,12 @@ class ConsentGate:
                 if present:
                     self._dropped[key] = self._dropped.get(key, 0) + present
                 continue
-            if decision.action == PER_VEHICLE:
+            if decision.action in (PER_VEHICLE, ANONYMIZED):
                 assert decision.category is not None
-                mask = self._consented(batch, decision.category)
+                if decision.action == PER_VEHICLE:
+                    mask = self._consented(batch, decision.category)
+                else:
+                    mask = self._anonymized(batch, decision.name)
                 nulled = present - int(
                     pc.sum(pc.and_(pc.is_valid(column), pa.array(mask))).as_py() or 0
                 )

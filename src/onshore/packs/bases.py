@@ -47,8 +47,14 @@ CONSENT_KINDS = frozenset({"consent", "separate_consent"})
 
 # -- bases.yaml ------------------------------------------------------------------------------
 class Purpose(_Strict):
+    """A purpose of processing; ``serves_person`` when it directly serves the driver or
+    passenger (the only purposes sensitive PI may rest on consent for); ``outbound`` for the
+    separate consent to an export (PIPL Art. 39), which is not an ingest purpose."""
+
     key: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")]
     description: str
+    serves_person: bool = False
+    outbound: bool = False
 
 
 class BasisSettings(_Strict):
@@ -64,6 +70,22 @@ class BiometricRule(_Strict):
     categories: list[str] = Field(min_length=1)
     purposes: list[str] = Field(min_length=1)
     require_necessity: bool = True
+    rule_id: Annotated[str, Field(pattern=RULE_ID_RE)]
+    ref: Ref
+
+
+class SensitivePurposeRule(_Strict):
+    """Sensitive PI rests on (separate) consent only for a purpose that serves the person."""
+
+    rule_id: Annotated[str, Field(pattern=RULE_ID_RE)]
+    ref: Ref
+
+
+class BystanderRule(_Strict):
+    """Exterior media are kept only where the anonymizer's sidecar shows no residual."""
+
+    categories: list[str] = Field(min_length=1)
+    marker_category: str
     rule_id: Annotated[str, Field(pattern=RULE_ID_RE)]
     ref: Ref
 
@@ -88,6 +110,8 @@ class Bases(_Strict):
     settings: BasisSettings
     biometric: BiometricRule
     bases: list[Basis] = Field(min_length=1)
+    sensitive_purpose: SensitivePurposeRule | None = None
+    bystanders: BystanderRule | None = None
 
     @model_validator(mode="after")
     def _unique(self) -> Bases:
@@ -104,11 +128,32 @@ class Bases(_Strict):
     def purpose_keys(self) -> frozenset[str]:
         return frozenset(p.key for p in self.purposes)
 
+    @cached_property
+    def _purposes(self) -> dict[str, Purpose]:
+        return {p.key: p for p in self.purposes}
+
+    def purpose(self, key: str) -> Purpose:
+        return self._purposes[key]
+
+    def consent_may_cover_sensitive(self, purpose: str) -> bool:
+        """True when sensitive PI may rest on consent for ``purpose`` (it serves the person,
+        or it is the consent to an export); always true without a ``sensitive_purpose`` rule."""
+        p = self._purposes.get(purpose)
+        if self.sensitive_purpose is None:
+            return True
+        return p is not None and (p.serves_person or p.outbound)
+
+    def is_bystander_media(self, pack: Pack, category: str) -> bool:
+        return self.bystanders is not None and any(
+            pack.is_within(category, c) for c in self.bystanders.categories
+        )
+
     def covering(self, pack: Pack, category: str, purpose: str) -> list[Basis]:
         """The bases that cover ``category`` (directly or through an ancestor) for ``purpose``.
 
         Plain ``consent`` never covers sensitive personal information, which needs separate
-        consent (PIPL Art. 29), unless the pack turns that setting off.
+        consent (PIPL Art. 29), unless the pack turns that setting off; and no consent covers
+        it for a purpose that does not serve the person (Provisions 2021 Art. 9(1)).
         """
         sensitive = pack.level_of(category) >= Level.SENSITIVE_PERSONAL
         return [
@@ -120,6 +165,9 @@ class Bases(_Strict):
                 sensitive
                 and b.basis == "consent"
                 and self.settings.sensitive_needs_separate_consent
+            )
+            and not (
+                sensitive and b.needs_consent and not self.consent_may_cover_sensitive(purpose)
             )
         ]
 
@@ -274,6 +322,35 @@ def _weakest(marks: Iterable[str]) -> str:
 
 
 # -- cross-file checks -----------------------------------------------------------------------
+def _check_sensitive_purposes(pack: Pack, bases: Bases) -> None:
+    """No consent basis may cover sensitive PI for a purpose that does not serve the person."""
+    rule = bases.sensitive_purpose
+    assert rule is not None
+    for i, basis in enumerate(bases.bases):
+        separate = basis.basis == "separate_consent" or (
+            basis.basis == "consent" and not bases.settings.sensitive_needs_separate_consent
+        )
+        if not separate:
+            continue
+        sensitive = sorted(
+            key
+            for key in pack.categories
+            if pack.level_of(key) == Level.SENSITIVE_PERSONAL
+            and any(pack.is_within(key, c) for c in basis.categories)
+        )
+        if not sensitive:
+            continue
+        for j, purpose in enumerate(basis.purposes):
+            if purpose in bases.purpose_keys and not bases.consent_may_cover_sensitive(purpose):
+                raise PackError(
+                    f"{basis.id} gives sensitive personal information ({sensitive[0]}) a consent "
+                    f"basis for {purpose!r}, a purpose that does not serve the person "
+                    f"[{rule.rule_id}; {pack.legal_ref(rule.ref)}]",
+                    file=str(pack.path / "bases.yaml"),
+                    field=f"bases[{i}].purposes[{j}]",
+                )
+
+
 def check_bases(
     pack: Pack,
     bases: Bases | None,
@@ -301,6 +378,16 @@ def check_bases(
         for j, key in enumerate(bases.biometric.categories):
             need_category(key, "bases.yaml", f"biometric.categories[{j}]")
         need_instrument(bases.biometric.ref, "bases.yaml", "biometric.ref")
+        if bases.bystanders is not None:
+            for j, key in enumerate(bases.bystanders.categories):
+                need_category(key, "bases.yaml", f"bystanders.categories[{j}]")
+            need_category(
+                bases.bystanders.marker_category, "bases.yaml", "bystanders.marker_category"
+            )
+            need_instrument(bases.bystanders.ref, "bases.yaml", "bystanders.ref")
+        if bases.sensitive_purpose is not None:
+            need_instrument(bases.sensitive_purpose.ref, "bases.yaml", "sensitive_purpose.ref")
+            _check_sensitive_purposes(pack, bases)
         for i, basis in enumerate(bases.bases):
             for j, key in enumerate(basis.categories):
                 need_category(key, "bases.yaml", f"bases[{i}].categories[{j}]")
