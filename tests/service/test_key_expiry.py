@@ -162,6 +162,7 @@ def test_cli_expires_rotate_list_and_the_service(tmp_path: Path) -> None:
         )
         refused = client.get("/v1/ledger/head", headers={"X-API-Key": now_rotated["key"]})
         assert refused.status_code == 401
+        assert refused.json()["reason"] == "expired" and "expired" in refused.json()["detail"]
         assert keys.refusal(now_rotated["key"]) == "expired"
     with DataHome(home, environ={}) as data_home:
         decisions = [e.decision or "" for _i, e in data_home.ledger.entries(kind=Activity.USE)]

@@ -85,7 +85,12 @@ def _principal(
     state = state_of(request)
     record = state.authenticate(key)
     if record is None:
-        raise ServiceProblem(401, "unknown or revoked API key", headers=challenge)
+        why = state.key_refusal(key) or "unknown"
+        detail = {
+            "expired": "this API key has expired: ask for a new one (onshore serve keys rotate)",
+            "revoked": "this API key was revoked",
+        }.get(why, "unknown API key")
+        raise ServiceProblem(401, detail, headers=challenge, reason=why)
     try:
         claimed = check_country(declared, field=COUNTRY_HEADER) if declared else None
         stated = check_text(purpose, field=PURPOSE_HEADER, empty=True) if purpose else ""

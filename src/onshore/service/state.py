@@ -124,6 +124,11 @@ class ServiceState:
         with self._keys_lock:
             return self.keys.authenticate(key)
 
+    def key_refusal(self, key: str) -> str | None:
+        """Why ``key`` does not authenticate: ``unknown``, ``revoked`` or ``expired``."""
+        with self._keys_lock:
+            return self.keys.refusal(key)
+
     @contextmanager
     def session(self, actor: str, *, write: bool = True) -> Iterator[DataHome]:
         """A data home for one request, with ``actor`` on its ledger entries.
