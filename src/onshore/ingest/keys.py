@@ -29,6 +29,8 @@ from onshore.store.db import MetaDB, iso
 from onshore.store.home import DataHome
 
 COMPONENT = "ingest"
+CLAIM_CHUNK = 20_000
+"""Keys claimed per transaction."""
 MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
     (
         1,
@@ -121,17 +123,22 @@ class KeyIndex:
         the dataset, or within the batch) are False."""
         batch = f"{datetime.now(UTC):%Y%m%dT%H%M%S}-{secrets.token_hex(6)}"
         size = self.home.ledger.size()
-        with self.meta.transaction():
-            self.meta.execute(
-                "INSERT INTO ingest_batches VALUES (?, ?, ?, ?, 'pending', ?, NULL, ?, '[]')",
-                (batch, self.worker, dataset, purpose, iso(self.home.now()), size),
-            )
-            self.meta.executemany(
-                "INSERT INTO ingest_keys (dataset, vin, ts, kind, batch) VALUES (?, ?, ?, ?, ?)"
-                " ON CONFLICT DO NOTHING",
-                [(dataset, v, t, k, batch) for v, t, k in keys],
-            )
-            mine = set(self._keys(batch))
+        self.meta.execute(
+            "INSERT INTO ingest_batches VALUES (?, ?, ?, ?, 'pending', ?, NULL, ?, '[]')",
+            (batch, self.worker, dataset, purpose, iso(self.home.now()), size),
+        )
+        # In chunks, each its own transaction: a large batch never holds the database's write
+        # lock for long (the service's reads write their ledger entries in between). A crash
+        # between chunks leaves a pending batch with part of its keys: recovery settles it.
+        rows = [(dataset, v, t, k, batch) for v, t, k in keys]
+        for start in range(0, len(rows), CLAIM_CHUNK):
+            with self.meta.transaction():
+                self.meta.executemany(
+                    "INSERT INTO ingest_keys (dataset, vin, ts, kind, batch)"
+                    " VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                    rows[start : start + CLAIM_CHUNK],
+                )
+        mine = set(self._keys(batch))
         new = []
         for key in keys:
             fresh = key in mine
