@@ -15,8 +15,11 @@ import pytest
 
 from onshore.classify.vin import vin_check_char
 from onshore.config import load_config
+from onshore.consent import ConsentRegistry
+from onshore.geo import AreaIndex, load_areas
 from onshore.store import DataHome
 from onshore.transfer.execute import TransferGate, read_request
+from onshore.transfer.models import Approval, TransferRequest
 
 
 def _vin(i: int) -> str:
@@ -42,6 +45,7 @@ def setup(tmp_path: Path) -> tuple[Path, Path]:
                 "dataset": "trips.parquet",
                 "purpose": "warranty analytics",
                 "recipient": {"name": "Acme GmbH", "country": "DE"},
+                "impact_assessment": "PIPIA-2026-07",
             }
         )
     )
@@ -49,6 +53,17 @@ def setup(tmp_path: Path) -> tuple[Path, Path]:
     (tmp_path / "home" / "config.yaml").write_text(
         "processor: {legal_entity: Demo Auto Co., ciio: false, province: Beijing}\n"
     )
+    # every owner told of the recipient and consenting separately to the export (PIPL Art. 39)
+    with DataHome(tmp_path / "home") as h:
+        consents = ConsentRegistry(h)
+        for i in range(20):
+            for category in ("vehicle.identity", "driving", "location"):
+                consents.grant(
+                    _vin(i),
+                    category,
+                    "cross_border_transfer",
+                    expires_at=h.now() + dt.timedelta(days=365),
+                )
     return tmp_path / "home", request
 
 
@@ -196,3 +211,89 @@ def test_owners_counted_by_vin_dedup_against_this_years_exports(setup: tuple[Pat
     # two owners by VIN (already exported this year) and one driver
     assert counts.decision.counts["individuals"] == 3
     assert counts.decision.counts["cumulative_non_sensitive"] == 21
+
+
+def test_an_export_without_the_owners_consent_or_an_impact_assessment_is_refused(
+    setup: tuple[Path, Path],
+) -> None:
+    """PIPL Art. 39 (告知…境外接收方…并取得个人的单独同意) and Art. 55(4) (impact assessment), not
+    waived by the 2024 exemptions; the lawful twin is the test above."""
+    home, request = setup
+    raw = json.loads(request.read_text())
+    table = pq.read_table(request.parent / "trips.parquet")
+    extra = pa.table(
+        {"vin": [_vin(50), _vin(51)], "ts": ["2026-11-02T09:00:00Z"] * 2, "speed_kmh": [1.0, 2.0]}
+    )
+    pq.write_table(pa.concat_tables([table, extra]), request.parent / "more.parquet")
+    request.write_text(json.dumps(raw | {"dataset": "more.parquet"}))
+    with DataHome(home) as h:
+        outcome = TransferGate(h, load_config(None, home=home)).run(read_request(request))
+    d = outcome.decision
+    assert d.mechanism == "none_required" and not d.allowed and outcome.package is None
+    assert d.counts["without_outbound_consent"] == 2
+    assert any("of 2 of 22 individuals" in m for m in d.missing)
+    del raw["impact_assessment"]
+    request.write_text(json.dumps(raw))
+    with DataHome(home) as h:
+        outcome = TransferGate(h, load_config(None, home=home)).assess(read_request(request))
+    assert outcome.decision.missing == (
+        "a personal information protection impact assessment reference (PIPL Art. 55(4))",
+    )
+
+
+def test_pseudonyms_are_not_counted_as_people(setup: tuple[Path, Path]) -> None:
+    """The thresholds count natural persons (X万人): a per-trip pseudonym is not a person."""
+    home, request = setup
+    start = dt.datetime(2026, 11, 2, 8, 0, tzinfo=dt.UTC)
+    rows = [  # 5 owners (consenting, see setup), 2 trips of 20 minutes each, an hour apart
+        (_vin(v), start + dt.timedelta(hours=trip, seconds=10 * i), 31.2 + v * 0.01, i)
+        for v in range(5)
+        for trip in range(2)
+        for i in range(120)
+    ]
+    table = pa.table(
+        {
+            "vin": [r[0] for r in rows],
+            "ts": pa.array([r[1] for r in rows], pa.timestamp("ms", tz="UTC")),
+            "lat": [r[2] for r in rows],
+            "lon": [121.4 + r[3] * 1e-3 for r in rows],
+            "speed_kmh": [40.0] * len(rows),
+        }
+    )
+    pq.write_table(table, request.parent / "pos.parquet")
+    raw = json.loads(request.read_text()) | {"dataset": "pos.parquet"}
+    zone = {
+        "type": "FeatureCollection",
+        "features": [
+            {
+                "type": "Feature",
+                "properties": {"id": "mz-1", "kind": "military_zone", "name": "test zone"},
+                "geometry": {
+                    "type": "Polygon",
+                    "coordinates": [[[100.0, 30.0], [100.1, 30.0], [100.1, 30.1], [100.0, 30.0]]],
+                },
+            }
+        ],
+    }
+    with DataHome(home) as h:
+        areas = AreaIndex.build(load_areas(zone, kinds=h.pack.area_buffers()))
+        gate = TransferGate(h, load_config(None, home=home), areas=areas)
+        gate.registry.add_approval(
+            Approval("SCC-A", "standard_contract", dt.date(2026, 1, 5), recipient="Acme GmbH")
+        )
+        pseudo = gate.run(
+            TransferRequest.from_mapping(
+                raw | {"dataset": str(request.parent / "pos.parquet"), "profile": "export-default"}
+            )
+        )
+        assert pseudo.package is not None, pseudo.decision.missing
+        written = pq.read_table(pseudo.package / "data.parquet")
+        plain = gate.run(
+            TransferRequest.from_mapping(raw | {"dataset": str(request.parent / "pos.parquet")})
+        )
+    subject_cols = [c for c in written.column_names if c.endswith("pseudonym")]
+    assert subject_cols and len(set(written.column(subject_cols[0]).to_pylist())) == 10
+    assert pseudo.decision.counts["individuals"] == 5
+    # the later raw transfer of the same five people: still five people this year
+    assert plain.decision.counts["cumulative_individuals"] == 5
+    assert plain.decision.counts["cumulative_sensitive"] <= 5

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ from onshore.transfer import (
     decide_transfer,
 )
 from onshore.transfer.facts import dataset_facts
+from onshore.transfer.policy import transfer_policy
 
 FILE = Path(__file__).resolve().parents[1] / "vectors" / "transfer" / "scenarios.yaml"
 TABLE = yaml.safe_load(FILE.read_text(encoding="utf-8"))
@@ -34,21 +36,27 @@ def _merge(base: dict[str, Any], over: dict[str, Any] | None) -> dict[str, Any]:
     return out
 
 
-def _people(spec: dict[str, Any]) -> dict[str, bool]:
-    sensitive = bool(spec.get("sensitive", False))
+def _people(spec: dict[str, Any]) -> dict[str, bool | tuple[bool, bool]]:
+    """``sensitive: true`` for sensitive PI only, ``both: true`` for both kinds."""
+    kinds: bool | tuple[bool, bool] = bool(spec.get("sensitive", False))
+    if spec.get("both"):
+        kinds = (True, True)
     if "ids" in spec:
-        return dict.fromkeys(spec["ids"], sensitive)
+        return dict.fromkeys(spec["ids"], kinds)
     lo, hi = spec["range"]
-    return {f"person-{i}": sensitive for i in range(lo, hi)}
+    return {f"person-{i}": kinds for i in range(lo, hi)}
 
 
-def _classified(spec: dict[str, Any]) -> tuple[dict[str, bool], dict[str, Any]]:
-    """The individuals of ``rows`` (id → sensitive) and the facts the gate classifies from them."""
+def _classified(
+    spec: dict[str, Any],
+) -> tuple[dict[str, bool | tuple[bool, bool]], dict[str, Any]]:
+    """The individuals of ``rows`` (id → kinds) and the facts the gate classifies from them."""
     table = pa.table({c: [r[i] for r in spec["values"]] for i, c in enumerate(spec["columns"])})
     facts = dataset_facts(table.to_batches(max_chunksize=2), PACK)
-    current = dict(
-        zip(*(facts.subjects.column(c).to_pylist() for c in ("subject", "sensitive")), strict=True)
-    )
+    cols = (facts.subjects.column(c).to_pylist() for c in ("subject", "sensitive", "non_sensitive"))
+    current: dict[str, bool | tuple[bool, bool]] = {
+        subject: (s, n) for subject, s, n in zip(*cols, strict=True)
+    }
     return current, {
         "important_rules": list(facts.important_rules),
         "categories": list(facts.categories),
@@ -90,8 +98,10 @@ def test_scenario(case: dict[str, Any]) -> None:
             year=today.year,
             recipient=request.recipient.name,
             purpose=request.purpose,
+            people_with_both=transfer_policy(PACK).counting.people_with_both,
         )
         facts_raw |= {
+            "cumulative_individuals": counts.cumulative_individuals,
             "individuals": counts.individuals,
             "sensitive_individuals": counts.sensitive_individuals,
             "cumulative_non_sensitive": counts.cumulative_non_sensitive,
@@ -111,9 +121,18 @@ def test_scenario(case: dict[str, Any]) -> None:
         cumulative_non_sensitive=facts_raw["cumulative_non_sensitive"],
         cumulative_sensitive=facts_raw["cumulative_sensitive"],
         group_individuals=facts_raw["group_individuals"],
+        cumulative_individuals=facts_raw.get("cumulative_individuals"),
+        without_outbound_consent=facts_raw.get("without_outbound_consent"),
     )
     approvals = [_approval(k) for k in case.get("approvals", [])]
-    decision = decide_transfer(request, facts, approvals, settings, PACK, today=today)
+    pack = PACK
+    if "pi_over_100k_is_important" in case:
+        transfer = dict(PACK.extra["transfer"])
+        transfer["important_data"] = dict(transfer["important_data"]) | {
+            "pi_over_100k_is_important": case["pi_over_100k_is_important"]
+        }
+        pack = dataclasses.replace(PACK, extra=dict(PACK.extra) | {"transfer": transfer})
+    decision = decide_transfer(request, facts, approvals, settings, pack, today=today)
     expect = case["expect"]
     explain = decision.to_dict()
     assert decision.mechanism == expect["mechanism"], explain
@@ -123,9 +142,20 @@ def test_scenario(case: dict[str, Any]) -> None:
         assert decision.approval_used == expect["approval_used"]
     if "missing_contains" in expect:
         assert any(expect["missing_contains"] in m for m in decision.missing), decision.missing
+    for absent in expect.get("missing_absent", []):
+        assert not any(absent in m for m in decision.missing), decision.missing
+    if "other_reading" in expect:
+        assert decision.reading["other_reading"]["mechanism"] == expect["other_reading"], explain
+    if "reading_over" in expect:
+        assert decision.reading["over"] == expect["reading_over"], explain
     for rid in expect.get("reasons", []):
         assert rid in [r.rule_id for r in decision.reasons], explain
-    for key in ("individuals", "cumulative_non_sensitive", "cumulative_sensitive"):
+    for key in (
+        "individuals",
+        "cumulative_non_sensitive",
+        "cumulative_sensitive",
+        "cumulative_individuals",
+    ):
         if key in expect:
             assert decision.counts[key] == expect[key]
     for r in decision.reasons:
@@ -134,6 +164,22 @@ def test_scenario(case: dict[str, Any]) -> None:
 
 def test_at_least_thirty_scenarios() -> None:
     assert len(TABLE["cases"]) >= 30
+
+
+def test_every_decision_with_personal_data_states_the_100k_reading() -> None:
+    """2024 Provisions Art. 2 against Provisions 2021 Art. 3(5): always say which applied."""
+    request = TransferRequest.from_mapping(TABLE["defaults"]["request"])
+    facts = TransferFacts(2026, (), ("vehicle.identity.vin",), True, 5, 0, 5, 0, 5, None, 0)
+    d = decide_transfer(request, facts, [], ProcessorSettings("A"), PACK, today=dt.date(2026, 5, 1))
+    assert d.reading["setting"] == "important_data.pi_over_100k_is_important"
+    assert d.reading["other_reading"]["mechanism"] == d.mechanism == "none_required"
+    assert "cn-auto/transfer/pi-over-100k-reading" in [r.rule_id for r in d.reasons]
+
+
+def test_new_scenarios_quote_the_text_they_enforce() -> None:
+    for case in TABLE["cases"]:
+        if case.get("issue") == 18:
+            assert case.get("quote"), case["title"]
 
 
 def test_bad_request_names_the_field() -> None:

@@ -10,6 +10,13 @@ HMAC key for the recipient's name and country (:meth:`TransferGate.pseudonym_key
 recipient gets the same pseudonyms in every package (per trip or day where the profile's scope
 says so), two recipients get none in common, and none equals a home-key pseudonym (the
 ledger's, ``POST /v1/desensitize``'s). The manifest and the ledger name the key by its id.
+
+The volume tiers count natural persons: with a profile, the people are counted on the data
+before desensitization (the gate knows the subjects), never by the pseudonyms the profile writes
+(a per-trip pseudonym would make one person many), and that count is carried into the decision,
+the dataset rules, the counters, the manifest and the ledger. Each person's separate consent to
+the export (PIPL Art. 39) is looked up in the consent registry under the pack's
+``pipl.outbound_consent_purpose``.
 """
 
 from __future__ import annotations
@@ -26,6 +33,7 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import yaml
 
@@ -34,10 +42,12 @@ from onshore.errors import BadInput
 from onshore.geo import AreaIndex
 from onshore.io import open_source
 from onshore.keystore import Key
+from onshore.model import Level
 from onshore.store import DataHome
 from onshore.transfer.decide import decide_transfer
 from onshore.transfer.facts import DatasetFacts, dataset_facts
 from onshore.transfer.models import Decision, ProcessorSettings, TransferFacts, TransferRequest
+from onshore.transfer.policy import transfer_policy
 from onshore.transfer.registry import Registry, TransferRecord
 from onshore.transfer.renewal import ApprovalStatus, approval_statuses
 
@@ -59,14 +69,7 @@ def read_request(path: str | Path) -> TransferRequest:
     dataset = Path(request.dataset)
     if not dataset.is_absolute():
         dataset = p.parent / dataset
-    return TransferRequest(
-        dataset=str(dataset),
-        recipient=request.recipient,
-        purpose=request.purpose,
-        access_mode=request.access_mode,
-        exemption=request.exemption,
-        profile=request.profile,
-    )
+    return replace(request, dataset=str(dataset))
 
 
 @dataclass(frozen=True)
@@ -99,11 +102,16 @@ class Outcome:
             "recipient": {
                 "name": self.request.recipient.name,
                 "country": self.request.recipient.country,
+                "contact": self.request.recipient.contact,
             },
             "purpose": self.request.purpose,
             "access_mode": self.request.access_mode,
             "exemption": self.request.exemption,
             "profile": self.request.profile,
+            "impact_assessment": self.request.impact_assessment,
+            "outbound_basis": self.request.outbound_basis,
+            "outbound_basis_note": self.request.outbound_basis_note,
+            "use_abroad": self.request.use.to_dict(),
             **self.decision.to_dict(),
             "dataset_level": self.facts.assessment.level.label,
             "categories": list(self.facts.categories),
@@ -181,22 +189,85 @@ class TransferGate:
             raise BadInput("the dataset has no rows to transfer", file=request.dataset)
         return target, risk, key.key_id if key is not None else None
 
+    def _people(self, request: TransferRequest, staged: Path) -> tuple[DatasetFacts, pa.Table]:
+        """The staged data's facts, and the natural persons it is about: counted on the data
+        before desensitization when a profile ran, each with whether the exported data holds
+        their sensitive and other PI (columns subject, sensitive, non_sensitive)."""
+        pack = self.home.pack
+        if not request.profile:
+            facts = dataset_facts(
+                pq.ParquetFile(staged).iter_batches(batch_size=65_536), pack, self.areas
+            )
+            return facts, facts.subjects
+        raw = dataset_facts(
+            (b for b, _rows in open_source(request.dataset).batches()), pack, self.areas
+        )
+        persons = raw.subjects
+        facts = dataset_facts(
+            pq.ParquetFile(staged).iter_batches(batch_size=65_536),
+            pack,
+            self.areas,
+            natural_persons=persons.num_rows,
+        )
+        if not facts.has_personal:  # anonymized: nobody's personal information leaves
+            return facts, persons.slice(0, 0)
+        levels = [pack.level_of(c) for c in facts.categories]
+        sensitive_out = any(level == Level.SENSITIVE_PERSONAL for level in levels)
+        other_out = any(level == Level.PERSONAL for level in levels) or not sensitive_out
+        s = pc.and_(persons.column("sensitive"), pa.scalar(sensitive_out))
+        n = pc.and_(persons.column("non_sensitive"), pa.scalar(other_out))
+        # someone whose raw rows were all sensitive keeps counting once the output is not
+        n = pc.or_(n, pc.invert(s))
+        return facts, pa.table(
+            {"subject": persons.column("subject"), "sensitive": s, "non_sensitive": n}
+        )
+
+    def _without_outbound_consent(self, subjects: pa.Array, categories: tuple[str, ...]) -> int:
+        """How many of ``subjects`` (VINs or person ids) have no separate consent to the export
+        in force that covers every personal category exported."""
+        from onshore.consent import ConsentRegistry
+
+        pack = self.home.pack
+        pipl = transfer_policy(pack).pipl
+        if pipl is None or pack.bases is None:
+            return 0
+        now = self.home.now()
+        covered: dict[str, list[str]] = {}
+        for consent in ConsentRegistry(self.home).list(purpose=pipl.outbound_consent_purpose):
+            if consent.active_at(now):
+                for who in {consent.vin, consent.person}:
+                    covered.setdefault(who, []).append(consent.category)
+        personal = [c for c in categories if pack.bases.needs_basis(pack, c)]
+
+        def consented(subject: str) -> bool:
+            cats = covered.get(subject)
+            return cats is not None and all(
+                any(pack.is_within(c, g) for g in cats) for c in personal
+            )
+
+        return sum(1 for subject in subjects.to_pylist() if not consented(str(subject)))
+
     def _decide(
         self, request: TransferRequest, staged: Path
-    ) -> tuple[Decision, DatasetFacts, list[str], np.ndarray]:
-        facts = dataset_facts(
-            pq.ParquetFile(staged).iter_batches(batch_size=65_536), self.home.pack, self.areas
-        )
-        hashes = self.registry.hash_subjects(facts.subjects.column("subject"))
-        sensitive = np.asarray(facts.subjects.column("sensitive").to_numpy(zero_copy_only=False))
+    ) -> tuple[Decision, DatasetFacts, list[str], np.ndarray, np.ndarray]:
+        facts, persons = self._people(request, staged)
+        hashes = self.registry.hash_subjects(persons.column("subject"))
+        sensitive = np.asarray(persons.column("sensitive").to_numpy(zero_copy_only=False))
+        non_sensitive = np.asarray(persons.column("non_sensitive").to_numpy(zero_copy_only=False))
         today = self.today()
+        policy = transfer_policy(self.home.pack)
         counts = self.registry.count(
             hashes,
             sensitive,
+            non_sensitive=non_sensitive,
             year=today.year,
             recipient=request.recipient.name,
             purpose=request.purpose,
+            people_with_both=policy.counting.people_with_both,
         )
+        without = 0
+        if facts.has_personal and request.outbound_basis == "separate_consent":
+            without = self._without_outbound_consent(persons.column("subject"), facts.categories)
         gate_facts = TransferFacts(
             year=today.year,
             important_rules=facts.important_rules,
@@ -207,6 +278,8 @@ class TransferGate:
             cumulative_non_sensitive=counts.cumulative_non_sensitive,
             cumulative_sensitive=counts.cumulative_sensitive,
             group_individuals=counts.group_individuals,
+            cumulative_individuals=counts.cumulative_individuals,
+            without_outbound_consent=without,
         )
         settings = ProcessorSettings(
             self.config.processor.legal_entity, ciio=self.config.processor.ciio
@@ -219,7 +292,7 @@ class TransferGate:
             self.home.pack,
             today=today,
         )
-        return decision, facts, hashes, sensitive
+        return decision, facts, hashes, sensitive, non_sensitive
 
     def assess(self, request: TransferRequest, *, dataset_name: str | None = None) -> Outcome:
         """Decide without moving anything; the staging copy is removed afterwards.
@@ -232,7 +305,7 @@ class TransferGate:
         label = dataset_name or request.dataset
         try:
             staged, risk, key_id = self._stage(request, staging, label)
-            decision, facts, _h, _s = self._decide(request, staged)
+            decision, facts, _h, _s, _n = self._decide(request, staged)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
         return Outcome(
@@ -250,7 +323,7 @@ class TransferGate:
         label = dataset_name or request.dataset
         try:
             staged, risk, key_id = self._stage(request, staging, label)
-            decision, facts, hashes, sensitive = self._decide(request, staged)
+            decision, facts, hashes, sensitive, non_sensitive = self._decide(request, staged)
             outcome = Outcome(
                 tid,
                 request,
@@ -293,6 +366,7 @@ class TransferGate:
             self.registry.add_individuals(
                 hashes,
                 sensitive,
+                non_sensitive=non_sensitive,
                 year=today.year,
                 recipient=request.recipient.name,
                 purpose=request.purpose,

@@ -30,7 +30,9 @@ class DatasetFacts:
     important_rules: tuple[str, ...]
     categories: tuple[str, ...]
     has_personal: bool
-    subjects: pa.Table  # columns: subject (string), sensitive (bool), one row per individual
+    # columns: subject (string), sensitive (bool), non_sensitive (bool), one row per individual:
+    # whether any of their rows held sensitive PI, and whether any held other PI
+    subjects: pa.Table
 
 
 PERSON_FIRST = (
@@ -81,8 +83,13 @@ def dataset_facts(
     areas: object | None = None,
     *,
     subject: str | None = None,
+    natural_persons: int | None = None,
 ) -> DatasetFacts:
-    """Classify ``batches`` and gather what the gate needs, batch by batch."""
+    """Classify ``batches`` and gather what the gate needs, batch by batch.
+
+    ``natural_persons``: the number of people the data is about when counted before
+    desensitization (the dataset rules, "more than 100,000", count people, not pseudonyms).
+    """
     stream = iter(batches)
     first = next(stream, None)
     chosen = subject
@@ -103,17 +110,15 @@ def dataset_facts(
             {
                 "subject": ids,
                 "sensitive": pa.array(level >= int(Level.SENSITIVE_PERSONAL)),
-                "personal": pa.array(level >= int(Level.PERSONAL)),
+                "non_sensitive": _non_sensitive_rows(result.data, pack),
             }
         ).filter(pc.and_(pc.is_valid(ids), pa.array(level >= int(Level.PERSONAL))))
-        parts.append(
-            table.group_by("subject")
-            .aggregate([("sensitive", "max")])
-            .rename_columns(["subject", "sensitive"])
-        )
+        parts.append(_by_subject(table))
     subjects = _merge(parts)
-    # the dataset rules (more than 100,000 individuals) count the same individuals
-    assessment = classifier.assessment(distinct_subjects=subjects.num_rows)
+    # the dataset rules (more than 100,000 individuals) count the same individuals, or the
+    # natural persons counted before desensitization
+    people = subjects.num_rows if natural_persons is None else natural_persons
+    assessment = classifier.assessment(distinct_subjects=people)
     for f in assessment.fields:
         if f.category is not None and f.level >= Level.IMPORTANT:
             important_categories.add(pack.category_rule_id(f.category))
@@ -150,14 +155,31 @@ def dataset_facts(
     return DatasetFacts(assessment, tuple(important), categories, has_personal, subjects)
 
 
+def _non_sensitive_rows(batch: pa.RecordBatch, pack: Pack) -> pa.Array:
+    """True for rows holding personal information that is not sensitive (an identifier, a
+    phone number, driving behaviour; an unknown field counts as personal)."""
+    mask = pa.array([False] * batch.num_rows)
+    for name, column in zip(batch.schema.names, batch.columns, strict=True):
+        if not name.startswith("onshore_") and pack.resolve_field(name).level == Level.PERSONAL:
+            mask = pc.or_(mask, pc.is_valid(column))
+    return mask
+
+
+def _by_subject(table: pa.Table) -> pa.Table:
+    return (
+        table.group_by("subject")
+        .aggregate([("sensitive", "max"), ("non_sensitive", "max")])
+        .rename_columns(["subject", "sensitive", "non_sensitive"])
+    )
+
+
 def _merge(parts: list[pa.Table]) -> pa.Table:
     if not parts:
         return pa.table(
-            {"subject": pa.array([], pa.string()), "sensitive": pa.array([], pa.bool_())}
+            {
+                "subject": pa.array([], pa.string()),
+                "sensitive": pa.array([], pa.bool_()),
+                "non_sensitive": pa.array([], pa.bool_()),
+            }
         )
-    return (
-        pa.concat_tables(parts)
-        .group_by("subject")
-        .aggregate([("sensitive", "max")])
-        .rename_columns(["subject", "sensitive"])
-    )
+    return _by_subject(pa.concat_tables(parts))

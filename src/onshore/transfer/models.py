@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from onshore.errors import BadInput
 from onshore.model import LegalRef
 from onshore.text import Name, Note
-from onshore.transfer.policy import Exemption
+from onshore.transfer.policy import Exemption, OutboundBasis
 
 Mechanism = Literal["none_required", "standard_contract_or_certification", "security_assessment"]
 ApprovalKind = Literal[
@@ -39,6 +39,14 @@ class _RequestModel(BaseModel):
     access_mode: Literal["push", "remote_access"] = "push"
     exemption: Exemption | None = None
     profile: str | None = None
+    impact_assessment: Note | None = None
+    outbound_basis: OutboundBasis = "separate_consent"
+    outbound_basis_note: Note = ""
+    storage_location: Note = ""
+    storage_period: Note = ""
+    scope_of_use: Note = ""
+    manner_of_use: Note = ""
+    necessity: Note = ""
 
 
 @dataclass(frozen=True)
@@ -46,6 +54,22 @@ class Recipient:
     name: str
     country: str
     contact: str = ""
+
+
+@dataclass(frozen=True)
+class UseAbroad:
+    """What the recipient does with the data abroad (Provisions 2021 Art. 14; PIPL Art. 39):
+    where and how long it is stored, the scope and manner of use, and why the export is
+    necessary. Empty strings when the request does not say."""
+
+    storage_location: str = ""
+    storage_period: str = ""
+    scope_of_use: str = ""
+    manner_of_use: str = ""
+    necessity: str = ""
+
+    def to_dict(self) -> dict[str, str]:
+        return asdict(self)
 
 
 @dataclass(frozen=True)
@@ -63,6 +87,10 @@ class TransferRequest:
     access_mode: Literal["push", "remote_access"] = "push"
     exemption: Exemption | None = None
     profile: str | None = None
+    impact_assessment: str | None = None
+    outbound_basis: OutboundBasis = "separate_consent"
+    outbound_basis_note: str = ""
+    use: UseAbroad = field(default_factory=UseAbroad)
 
     @classmethod
     def from_mapping(cls, raw: Mapping[str, Any], *, file: str | None = None) -> TransferRequest:
@@ -79,6 +107,12 @@ class TransferRequest:
             access_mode=m.access_mode,
             exemption=m.exemption,
             profile=m.profile,
+            impact_assessment=(m.impact_assessment or "").strip() or None,
+            outbound_basis=m.outbound_basis,
+            outbound_basis_note=m.outbound_basis_note,
+            use=UseAbroad(
+                m.storage_location, m.storage_period, m.scope_of_use, m.manner_of_use, m.necessity
+            ),
         )
 
 
@@ -125,6 +159,24 @@ class TransferFacts:
     cumulative_non_sensitive: int
     cumulative_sensitive: int
     group_individuals: int
+    cumulative_individuals: int | None = None
+    without_outbound_consent: int | None = None
+
+    @property
+    def year_individuals(self) -> int:
+        """Distinct natural persons exported this year by the processor, across all datasets
+        (at least the larger of the two totals when not given)."""
+        if self.cumulative_individuals is not None:
+            return self.cumulative_individuals
+        return max(self.cumulative_non_sensitive, self.cumulative_sensitive)
+
+    @property
+    def lacking_outbound_consent(self) -> int:
+        """Individuals of this transfer without a separate consent to it on record (all of them
+        when the gate was not told)."""
+        if self.without_outbound_consent is None:
+            return self.individuals
+        return self.without_outbound_consent
 
 
 @dataclass(frozen=True)
@@ -156,6 +208,7 @@ class Decision:
     counts: dict[str, int]
     approval_used: str | None = None
     mapping_approval_used: str | None = None
+    reading: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -166,4 +219,5 @@ class Decision:
             "counts": self.counts,
             "approval_used": self.approval_used,
             "mapping_approval_used": self.mapping_approval_used,
+            "reading": self.reading,
         }

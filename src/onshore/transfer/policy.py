@@ -26,6 +26,9 @@ class _Strict(BaseModel):
 class Counting(_Strict):
     window: Literal["calendar_year"] = "calendar_year"
     sensitive_if_any: bool = True
+    people_with_both: Literal["both", "sensitive_only"] = "both"
+    people_with_both_ref: Ref | None = None
+    natural_persons_ref: Ref | None = None
     group_by: list[Literal["recipient", "purpose"]] = Field(default_factory=list)
 
 
@@ -44,6 +47,9 @@ class Tiers(_Strict):
 class ImportantData(_Strict):
     ref: Ref
     pi_over_100k_is_important: bool = True
+    pi_over_100k_gt: int = Field(default=100_000, ge=1)
+    pi_over_100k_ref: Ref | None = None
+    not_notified_ref: Ref | None = None
 
 
 class RefOnly(_Strict):
@@ -65,6 +71,25 @@ class ApprovalRules(_Strict):
     security_assessment_valid_years: int = Field(ge=1)
     renewal_window_working_days: int = Field(ge=1)
     ref: Ref
+    certification_valid_years: int | None = Field(default=None, ge=1)
+    certification_ref: Ref | None = None
+    period_ref: Ref | None = None
+
+
+OutboundBasis = Literal[
+    "separate_consent", "contract", "hr_management", "legal_obligation", "emergency"
+]
+
+
+class PiplDuties(_Strict):
+    """PIPL duties on every export of PI: separate consent or another basis (Art. 39) and an
+    impact assessment (Art. 55(4))."""
+
+    outbound_consent_purpose: str
+    outbound_consent_ref: Ref
+    other_bases: list[OutboundBasis] = Field(default_factory=list)
+    other_bases_ref: Ref
+    impact_assessment_ref: Ref
 
 
 class TransferPolicy(_Strict):
@@ -78,6 +103,7 @@ class TransferPolicy(_Strict):
     remote_access: RefOnly
     surveying: Surveying
     approvals: ApprovalRules
+    pipl: PiplDuties | None = None
 
 
 def transfer_policy(pack: Pack) -> TransferPolicy:

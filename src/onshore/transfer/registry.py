@@ -4,7 +4,8 @@ Tables (component ``transfer`` of the shared migrations table)::
 
     transfer_approvals(id, kind, recipient, purpose, categories, max_individuals, issued,
                        expires, reference, created_at)
-    transfer_individuals(year, subject_hash, recipient, purpose, sensitive, first_at)
+    transfer_individuals(year, subject_hash, recipient, purpose, sensitive, first_at,
+                         non_sensitive)
     transfers(id, at, dataset, recipient, country, purpose, access_mode, mechanism, allowed,
               approval, package, individuals, sensitive_individuals, ledger_index)
 
@@ -29,7 +30,7 @@ from onshore.errors import BadInput
 from onshore.keystore import KeyKind, _random_id
 from onshore.store import DataHome
 from onshore.store.db import MetaDB, iso
-from onshore.transfer.counting import Counts
+from onshore.transfer.counting import Both, Counts, Kinds, merge, totals
 from onshore.transfer.models import Approval
 
 COMPONENT = "transfer"
@@ -77,12 +78,27 @@ MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
             )""",
         ),
     ),
+    (
+        2,
+        (
+            # whether the person's exported PI held non-sensitive PI too (counted in both
+            # totals); rows from before are assumed to (the larger, conservative count)
+            "ALTER TABLE transfer_individuals ADD COLUMN non_sensitive INTEGER NOT NULL DEFAULT 1",
+        ),
+    ),
 )
 
 
 def migrate(db: MetaDB) -> None:
     """Create or update the transfer tables (idempotent, safe from several processes)."""
     db.apply_migrations(COMPONENT, MIGRATIONS)
+
+
+def _kinds(sensitive: np.ndarray, non_sensitive: np.ndarray | None) -> list[Kinds]:
+    s = [bool(x) for x in sensitive]
+    if non_sensitive is None:
+        return [(x, not x) for x in s]
+    return list(zip(s, (bool(x) for x in non_sensitive), strict=True))
 
 
 @dataclass(frozen=True)
@@ -175,27 +191,37 @@ class Registry:
         year: int,
         recipient: str,
         purpose: str,
+        non_sensitive: np.ndarray | None = None,
+        people_with_both: Both = "both",
     ) -> Counts:
-        """Distinct individuals of this transfer and since 1 January, this one included."""
+        """Distinct individuals of this transfer and since 1 January (every dataset and
+        recipient of this processor), this one included.
+
+        ``non_sensitive`` says whose exported records held PI other than sensitive PI (default:
+        those without sensitive PI); ``people_with_both`` is the pack's counting setting.
+        """
         prior_rows = self.db.query(
-            "SELECT subject_hash, MAX(sensitive), "
+            "SELECT subject_hash, MAX(sensitive), MAX(non_sensitive), "
             "MAX(CASE WHEN recipient = ? AND purpose = ? THEN 1 ELSE 0 END) "
             "FROM transfer_individuals WHERE year = ? GROUP BY subject_hash",
             (recipient.casefold(), purpose.casefold(), year),
         )
-        year_total = {h: bool(s) for h, s, _g in prior_rows}
-        group = {h for h, _s, g in prior_rows if g}
-        current = dict(zip(hashes, (bool(x) for x in sensitive), strict=True))
-        for h, s in current.items():
-            year_total[h] = year_total.get(h, False) or s
+        year_total: dict[str, Kinds] = {h: (bool(s), bool(n)) for h, s, n, _g in prior_rows}
+        group = {h for h, _s, _n, g in prior_rows if g}
+        current: dict[str, Kinds] = {}
+        for h, kinds in zip(hashes, _kinds(sensitive, non_sensitive), strict=True):
+            current[h] = merge(current.get(h), kinds)
+        for h, kinds in current.items():
+            year_total[h] = merge(year_total.get(h), kinds)
             group.add(h)
-        sensitive_total = sum(1 for s in year_total.values() if s)
+        ns_total, s_total = totals(year_total, people_with_both)
         return Counts(
             individuals=len(current),
-            sensitive_individuals=sum(1 for s in current.values() if s),
-            cumulative_non_sensitive=len(year_total) - sensitive_total,
-            cumulative_sensitive=sensitive_total,
+            sensitive_individuals=sum(1 for s, _n in current.values() if s),
+            cumulative_non_sensitive=ns_total,
+            cumulative_sensitive=s_total,
             group_individuals=len(group),
+            cumulative_individuals=len(year_total),
         )
 
     def add_individuals(
@@ -206,26 +232,23 @@ class Registry:
         year: int,
         recipient: str,
         purpose: str,
+        non_sensitive: np.ndarray | None = None,
     ) -> None:
         now = iso(self.home.now())
         rows = [
-            (year, h, recipient.casefold(), purpose.casefold(), int(bool(s)), now)
-            for h, s in zip(hashes, sensitive, strict=True)
+            (year, h, recipient.casefold(), purpose.casefold(), int(s), now, int(n))
+            for h, (s, n) in zip(hashes, _kinds(sensitive, non_sensitive), strict=True)
         ]
-        if self.db.dialect == "postgresql":
-            statement = (
-                "INSERT INTO transfer_individuals VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT "
-                "(year, subject_hash, recipient, purpose) DO UPDATE SET sensitive = "
-                "GREATEST(transfer_individuals.sensitive, EXCLUDED.sensitive)"
-            )
-            self.db.executemany(statement, rows)
-        else:
-            self.db.executemany(
-                "INSERT INTO transfer_individuals VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT "
-                "(year, subject_hash, recipient, purpose) DO UPDATE SET sensitive = "
-                "MAX(transfer_individuals.sensitive, excluded.sensitive)",
-                rows,
-            )
+        columns = "(year, subject_hash, recipient, purpose, sensitive, first_at, non_sensitive)"
+        greatest = "GREATEST" if self.db.dialect == "postgresql" else "MAX"
+        self.db.executemany(
+            f"INSERT INTO transfer_individuals {columns} VALUES (?, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT (year, subject_hash, recipient, purpose) DO UPDATE SET "
+            f"sensitive = {greatest}(transfer_individuals.sensitive, excluded.sensitive), "
+            f"non_sensitive = {greatest}(transfer_individuals.non_sensitive, "
+            "excluded.non_sensitive)",
+            rows,
+        )
 
     def remove_individuals_since(self, moment: str) -> None:
         """Compensate a transfer whose ledger entry could not be written."""

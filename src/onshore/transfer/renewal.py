@@ -32,7 +32,8 @@ Standing = Literal["valid", "renew now", "expired"]
 
 @dataclass(frozen=True)
 class ApprovalStatus:
-    """One approval as of ``today``: ``expires`` and ``renew_from`` are None when it has none."""
+    """One approval as of ``today``: ``expires`` (the last day it is valid, Civil Code
+    Arts. 201-202) and ``renew_from`` are None when it has none."""
 
     approval: Approval
     today: dt.date
@@ -77,7 +78,7 @@ def approval_status(approval: Approval, pack: Pack, today: dt.date) -> ApprovalS
             pack.calendar, expires, policy.approvals.renewal_window_working_days
         )
     status: Standing = "valid"
-    if expires is not None and today >= expires:
+    if expires is not None and today > expires:  # valid through its last day
         status = "expired"
     elif renew_from is not None and today >= renew_from:
         status = "renew now"
