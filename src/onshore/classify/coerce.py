@@ -11,6 +11,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from onshore.times import MAX_MS, MIN_MS, out_of_range
+
 TS_TYPE = pa.timestamp("ms", tz="UTC")
 _NUMBER_RE = r"^[-+]?((\d+\.?\d*|\.\d+)([eE][-+]?\d+)?|(?i:nan|inf|infinity))$"
 _ZONE_RE = r"(Z|z|[+-]\d{2}:?\d{2})$"
@@ -55,7 +57,8 @@ def to_float64(arr: pa.Array) -> tuple[pa.Array, np.ndarray]:
         arr = arr.combine_chunks()
     t = arr.type
     if pa.types.is_floating(t) or pa.types.is_integer(t) or pa.types.is_decimal(t):
-        return pc.cast(arr, pa.float64()), np.zeros(len(arr), dtype=bool)
+        # unsafe: an integer past 2**53 rounds, rather than failing the batch
+        return pc.cast(arr, pa.float64(), safe=False), np.zeros(len(arr), dtype=bool)
     if pa.types.is_null(t):
         return pa.nulls(len(arr), pa.float64()), np.zeros(len(arr), dtype=bool)
     if pa.types.is_string(t) or pa.types.is_large_string(t):
@@ -74,29 +77,44 @@ def to_timestamp(arr: pa.Array) -> tuple[pa.Array, np.ndarray]:
 
     Strings are ISO 8601; without a zone they are taken as UTC. Integers are epoch seconds when
     every value is below 10^11 (before year 5138), else epoch milliseconds. Naive timestamps are
-    taken as UTC; zoned ones are converted.
+    taken as UTC; zoned ones are converted. A time outside years 0001-9999
+    (:mod:`onshore.times`) is bad, whatever it came from.
     """
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    early = out_of_range(arr)
+    if early.any():  # out of range before any cast (a cast to ms could overflow)
+        arr = pc.if_else(pa.array(~early), arr, pa.scalar(None, arr.type))
+    out, bad = _to_timestamp(arr)
+    late = out_of_range(out)
+    if late.any():
+        out = pc.if_else(pa.array(~late), out, pa.scalar(None, TS_TYPE))
+    return out, bad | early | late
+
+
+def _to_timestamp(arr: pa.Array) -> tuple[pa.Array, np.ndarray]:
     if isinstance(arr, pa.ChunkedArray):
         arr = arr.combine_chunks()
     t = arr.type
     n = len(arr)
     no_bad = np.zeros(n, dtype=bool)
-    if pa.types.is_timestamp(t):
+    if pa.types.is_timestamp(t):  # in range (see to_timestamp); sub-millisecond truncated
         if t.tz is None:
-            return pc.cast(pc.cast(arr, pa.timestamp("ms")), TS_TYPE), no_bad
-        return pc.cast(arr, TS_TYPE), no_bad
+            return pc.cast(pc.cast(arr, pa.timestamp("ms"), safe=False), TS_TYPE), no_bad
+        return pc.cast(arr, TS_TYPE, safe=False), no_bad
     if pa.types.is_date(t):
         return pc.cast(pc.cast(arr, pa.timestamp("ms")), TS_TYPE), no_bad
     if pa.types.is_null(t):
         return pa.nulls(n, TS_TYPE), no_bad
     if pa.types.is_integer(t) or pa.types.is_floating(t):
-        values = pc.cast(arr, pa.float64())
+        values = pc.cast(arr, pa.float64(), safe=False)  # past 2**53 is out of range anyway
         finite = _mask(pc.is_finite(values))
         present = valid_mask(values)
         biggest = pc.max(pc.abs(pc.if_else(pa.array(finite), values, 0.0))).as_py() or 0.0
         factor = 1000.0 if biggest < 1e11 else 1.0
         ms = pc.multiply(values, factor)
-        in_range = finite & _mask(pc.less(pc.abs(pc.fill_null(ms, 0.0)), 2.5e14))
+        within = pc.and_(pc.greater_equal(ms, float(MIN_MS)), pc.less_equal(ms, float(MAX_MS)))
+        in_range = finite & _mask(within)
         ok = pa.array(in_range)
         ints = pc.cast(pc.round(pc.if_else(ok, ms, pa.scalar(None, pa.float64()))), pa.int64())
         return pc.cast(pc.cast(ints, pa.timestamp("ms")), TS_TYPE), present & ~in_range

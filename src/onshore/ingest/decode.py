@@ -5,7 +5,8 @@ JSON object (or an array of objects; nested objects flatten to dotted names, so
 ``{"Vehicle": {"Speed": 50}}`` becomes ``Vehicle.Speed``) with ``vin`` and ``ts`` (ISO 8601 or
 epoch milliseconds), or one or more GB/T 32960.3 frames. A row's key is
 ``(vin, ts in epoch ms, kind)`` where ``kind`` is ``json`` or ``gbt32960:N`` (N the command: 2
-real-time, 3 re-send), the VIN + timestamp + frame type of issue 8.
+real-time, 3 re-send), the VIN + timestamp + frame type of issue 8. A ``ts`` outside years
+0001-9999 (:mod:`onshore.times`) rejects its message with field ``ts``, as a malformed one does.
 
 >>> d = decode_json([b'{"vin": "LSVAU2180N2183294", "ts": 1767225600000, "speed": 50}', b"{"])
 >>> d.table.num_rows, d.keys[0], d.rejected[0].reason[:8]
@@ -26,6 +27,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from onshore.gbt32960 import decode_stream
+from onshore.times import MAX_MS, MIN_MS, in_range_ms, range_text
 
 Key = tuple[str, int, str]
 TS_TYPE = pa.timestamp("ms", tz="UTC")
@@ -62,6 +64,13 @@ def _flatten(obj: dict[str, Any], prefix: str, out: dict[str, Any]) -> None:
 
 
 def _ts_ms(value: Any) -> int:
+    ms = _any_ms(value)
+    if not in_range_ms(ms):
+        raise ValueError(f"out of range ({range_text()})")
+    return ms
+
+
+def _any_ms(value: Any) -> int:
     if isinstance(value, bool):
         raise ValueError("a boolean is not a time")
     if isinstance(value, int):
@@ -93,7 +102,7 @@ def _records(payload: bytes) -> list[dict[str, Any]]:
             raise _Bad("no vin (a non-empty string)", field="vin")
         try:
             flat["ts"] = _ts_ms(flat.get("ts"))
-        except (ValueError, TypeError) as exc:
+        except (ValueError, TypeError, OverflowError) as exc:
             raise _Bad(f"bad ts: {exc}", field="ts") from None
         rows.append(flat)
     return rows
@@ -139,6 +148,7 @@ def decode_json(payloads: Sequence[bytes]) -> Decoded:
             end == len(text)
             and type(value) is dict
             and type(value.get("ts")) is int
+            and MIN_MS <= value["ts"] <= MAX_MS
             and type(value.get("vin")) is str
             and value["vin"]
             and dict not in map(type, value.values())

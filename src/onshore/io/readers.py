@@ -7,7 +7,12 @@
 * JSON lines: blocks of whole lines parsed by Arrow; a block that fails is bisected down to the
   offending lines, which are quarantined with their line numbers.
 
-Parse failures come back as :class:`~onshore.model.BadRecord` values through ``Source.bad``.
+Parse failures come back as :class:`~onshore.model.BadRecord` values through ``Source.bad``, and
+so do rows holding a time outside the range Python (and Onshore) can hold (:mod:`onshore.times`).
+Columns must have names, each its own. With ``max_bytes`` (the service) the input may decode to
+at most that many bytes (:mod:`onshore.io.guard`): a Parquet file's page headers are checked
+before any page is read, every batch is charged as it is read (text dictionaries before they
+are expanded), and past the limit the read stops with :class:`~onshore.io.guard.TooLarge`.
 """
 
 from __future__ import annotations
@@ -28,6 +33,15 @@ import pyarrow.parquet as pq
 
 from onshore.classify.coerce import cast_isolating
 from onshore.errors import BadInput
+from onshore.io.guard import (
+    Budget,
+    binary_leaves,
+    check_names,
+    check_parquet,
+    check_types,
+    drop_bad_times,
+    logical_nbytes,
+)
 from onshore.model import BadRecord
 
 FORMATS = {
@@ -39,6 +53,7 @@ FORMATS = {
     ".json": "jsonl",
 }
 DEFAULT_BLOCK = 8 << 20
+_NAMES = {"parquet": "Parquet file", "csv": "CSV", "jsonl": "JSON lines"}
 NULLS = ["", "NA", "N/A", "null", "NULL", "None"]
 _PATTERNS = {
     "int": r"^\s*[-+]?\d+\s*$",
@@ -77,26 +92,51 @@ class Source:
     done: int = 0  # progress, in ``unit``
     total: int = 0
     unit: str = "bytes"
+    max_bytes: int | None = None  # what the input may decode to (None: no bound)
 
     def batches(self) -> Iterator[tuple[pa.RecordBatch, np.ndarray]]:
         """Yield ``(batch, rows)``: the batch and the 0-based input record number of each row."""
         reader = {"parquet": self._parquet, "csv": self._csv, "jsonl": self._jsonl}[self.format]
+        file = str(self.path)
+        budget = (
+            None if self.max_bytes is None else Budget(self.max_bytes, f"the {_NAMES[self.format]}")
+        )
+        named: pa.Schema | None = None
         try:
-            yield from reader()
-        except (pa.ArrowInvalid, OSError, UnicodeDecodeError) as exc:
-            raise BadInput(f"cannot read {self.format}: {exc}", file=str(self.path)) from exc
+            for batch, rows in reader(budget):
+                if batch.schema is not named:
+                    check_names(batch.schema.names, file)
+                    check_types(batch.schema, file)
+                    named = batch.schema
+                if budget is not None and self.format != "parquet":  # Parquet charges its own
+                    budget.charge(logical_nbytes(batch), file)
+                batch.validate(full=True)  # UTF-8, offsets: before anything reads the values
+                kept, kept_rows, bad = drop_bad_times(batch, rows)
+                self.bad.extend(bad)
+                yield kept, kept_rows
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError, OSError, UnicodeDecodeError) as exc:
+            raise BadInput(f"cannot read {self.format}: {exc}", file=file) from exc
 
     # -- Parquet -------------------------------------------------------------------------------
-    def _parquet(self) -> Iterator[tuple[pa.RecordBatch, np.ndarray]]:
+    def _parquet(self, budget: Budget | None) -> Iterator[tuple[pa.RecordBatch, np.ndarray]]:
         pf = pq.ParquetFile(self.path)
         self.total, self.unit = pf.metadata.num_rows, "rows"
+        schema = pf.schema_arrow
+        check_names(schema.names, str(self.path))
+        if budget is not None:
+            check_parquet(self.path, budget, str(self.path))
+            # text as dictionaries, charged at its expanded size before it is expanded
+            pf = pq.ParquetFile(self.path, read_dictionary=binary_leaves(pf))
         for batch in pf.iter_batches(batch_size=self.batch_rows):
+            if budget is not None:
+                budget.charge(logical_nbytes(batch), str(self.path))
+                batch = batch.cast(schema)
             rows = np.arange(self.done, self.done + batch.num_rows, dtype=np.int64)
             self.done += batch.num_rows
             yield batch, rows
 
     # -- CSV -----------------------------------------------------------------------------------
-    def _csv(self) -> Iterator[tuple[pa.RecordBatch, np.ndarray]]:
+    def _csv(self, _budget: Budget | None) -> Iterator[tuple[pa.RecordBatch, np.ndarray]]:
         self.total = os.path.getsize(self.path)
         with open(self.path, "rb") as fh:
             head = fh.read(self.sample_bytes)
@@ -109,6 +149,7 @@ class Source:
             )
         except pa.ArrowInvalid as exc:
             raise BadInput(f"not a CSV file: {exc}", file=str(self.path)) from exc
+        check_names(sample.column_names, str(self.path))
         types = {name: sample.schema.field(name).type for name in sample.column_names}
 
         skipped: list[int] = []
@@ -156,7 +197,7 @@ class Source:
         self.done = self.total
 
     # -- JSON lines ----------------------------------------------------------------------------
-    def _jsonl(self) -> Iterator[tuple[pa.RecordBatch, np.ndarray]]:
+    def _jsonl(self, _budget: Budget | None) -> Iterator[tuple[pa.RecordBatch, np.ndarray]]:
         self.total = os.path.getsize(self.path)
         schema: pa.Schema | None = None
         emitted = 0
@@ -175,6 +216,7 @@ class Source:
                         continue
                     block, carry = block[:cut], block[cut:]
                 if block.strip():
+                    block = self._drop_bad_utf8(block, line_no)
                     table = self._parse_json_block(block, line_no, schema)
                     if table is not None and table.num_rows:
                         if schema is None:
@@ -187,6 +229,31 @@ class Source:
                 self.done = min(self.total, self.done + len(block))
                 if not chunk:
                     break
+
+    def _drop_bad_utf8(self, block: bytes, first_line: int) -> bytes:
+        """Lines that are not UTF-8 quarantined and blanked (Arrow's JSON parser lets them by)."""
+        try:
+            block.decode("utf-8")
+            return block
+        except UnicodeDecodeError:
+            pass
+        lines = block.split(b"\n")
+        for i, line in enumerate(lines):
+            try:
+                line.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                text = line.decode("utf-8", errors="replace").strip()
+                self.bad.append(
+                    BadRecord(
+                        row=-1,
+                        field=None,
+                        error=f"not UTF-8 (byte {exc.start})",
+                        record={"text": text[:1000]},
+                        line=first_line + i,
+                    )
+                )
+                lines[i] = b""
+        return b"\n".join(lines)
 
     def _parse_json_block(
         self, block: bytes, first_line: int, schema: pa.Schema | None
@@ -255,7 +322,12 @@ def _bad_json_line(
                 if name in value and value[name] is not None:
                     try:
                         pa.array([value[name]]).cast(schema.field(name).type)
-                    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+                    except (
+                        pa.ArrowInvalid,
+                        pa.ArrowTypeError,
+                        pa.ArrowNotImplementedError,
+                        OverflowError,
+                    ):
                         field_name = name
                         error = (
                             f"expected {schema.field(name).type}, got {type(value[name]).__name__}"
@@ -331,8 +403,11 @@ def open_source(
     batch_rows: int = 65_536,
     block_bytes: int = DEFAULT_BLOCK,
     sample_bytes: int = 1 << 20,
+    max_bytes: int | None = None,
 ) -> Source:
-    """Open an input for streaming; the format comes from ``fmt`` or the extension."""
+    """Open an input for streaming; the format comes from ``fmt`` or the extension.
+
+    ``max_bytes`` bounds what the input may decode to (:class:`~onshore.io.guard.TooLarge`)."""
     p = Path(path)
     if not p.exists():
         raise BadInput("no such file", file=str(p))
@@ -344,4 +419,5 @@ def open_source(
         batch_rows=batch_rows,
         block_bytes=block_bytes,
         sample_bytes=sample_bytes,
+        max_bytes=max_bytes,
     )

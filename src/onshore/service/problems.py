@@ -19,11 +19,17 @@ and from the service itself: 400 ``malformed-request`` (a body that does not par
 
 An integrity failure is 409 Conflict: the request was fine, the ledger's state is not (the
 same failure is exit code 3 on the command line); it is never a 500.
+
+A 500 says nothing of what failed: its detail is one generic sentence and an ``incident`` id,
+and the same id is logged with the traceback (``onshore.service``), so an operator can find it
+while a client learns nothing of the code.
 """
 
 from __future__ import annotations
 
 import logging
+import re
+import secrets
 from collections.abc import Mapping
 from typing import Any
 
@@ -97,6 +103,20 @@ class ServiceProblem(Exception):
         self.extra = extra
 
 
+_CLASS_NAME = re.compile(r"\b[A-Za-z_]\w*(?:Exception|Error|Invalid)\b:?\s*")
+_SPOOLED = re.compile(r"[^\s'\"]*onshore-body-[^\s'\"]*")
+
+
+def public_detail(detail: str) -> str:
+    """A detail as a client may read it: the text of libraries that parsed the body stays (it
+    says what is wrong with it), their exception class names and the server's temporary paths
+    do not, and it is one line of at most 500 characters."""
+    text = _SPOOLED.sub("request body", detail)
+    text = _CLASS_NAME.sub("", text)
+    text = " ".join(text.split())
+    return text if len(text) <= 500 else text[:497] + "..."
+
+
 def problem_response(
     status: int,
     slug: str,
@@ -108,7 +128,7 @@ def problem_response(
 ) -> JSONResponse:
     body: dict[str, Any] = {"type": URN + slug, "title": title, "status": status}
     if detail is not None:
-        body["detail"] = detail
+        body["detail"] = public_detail(detail)
     if request is not None:
         body["instance"] = request.url.path
     body.update({k: v for k, v in extra.items() if v is not None})
@@ -131,6 +151,8 @@ def _onshore_error(request: Request, exc: Exception) -> JSONResponse:
     if isinstance(exc, BadInput):
         detail = exc.message
         extra = {"file": exc.file, "record": exc.record, "field": exc.field}
+    if status == 500:
+        return _internal(request, exc)
     if status >= 500:
         log.error("%s %s: %s", request.method, request.url.path, exc)
     return problem_response(status, slug, title, detail, request, **extra)
@@ -177,11 +199,28 @@ def _http(request: Request, exc: Exception) -> JSONResponse:
     return problem_response(exc.status_code, slug, title, str(exc.detail), request, headers)
 
 
-def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-    log.exception("%s %s failed", request.method, request.url.path)
-    return problem_response(
-        500, "internal", "Internal error", f"{type(exc).__name__}: {exc}", request
+def _internal(request: Request, exc: BaseException) -> JSONResponse:
+    """500: a generic sentence and an incident id; the id is logged with the traceback."""
+    incident = secrets.token_hex(8)
+    log.error(
+        "incident %s: %s %s failed",
+        incident,
+        request.method,
+        request.url.path,
+        exc_info=(type(exc), exc, exc.__traceback__),
     )
+    return problem_response(
+        500,
+        "internal",
+        "Internal error",
+        f"the service failed on this request; the operator can find it as incident {incident}",
+        request,
+        incident=incident,
+    )
+
+
+def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    return _internal(request, exc)
 
 
 def install(app: FastAPI) -> None:

@@ -13,12 +13,14 @@ published before it raised.
 
 from __future__ import annotations
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from onshore.errors import BadInput
 from onshore.ingest import BatchOutcome, Ingestor
 from onshore.service.bodies import BODY
+from onshore.times import MAX_MS, MIN_MS, out_of_range, range_text
 
 TS = pa.timestamp("ms", tz="UTC")
 
@@ -39,14 +41,25 @@ def canonical(table: pa.Table) -> pa.Table:
     if pa.types.is_timestamp(ts.type):
         if ts.type.tz is None:
             raise BadInput("ts must be a timestamp with a time zone (UTC)", file=BODY, field="ts")
-        ts = pc.cast(ts, pa.timestamp("ms", tz=ts.type.tz)).cast(TS)
+        _in_range(out_of_range(ts))
+        ts = pc.cast(ts, pa.timestamp("ms", tz=ts.type.tz), safe=False).cast(TS)  # to the ms
     elif pa.types.is_integer(ts.type):
+        values = pc.cast(ts, pa.float64(), safe=False)  # any integer type, uint64 included
+        outside = pc.or_(pc.less(values, float(MIN_MS)), pc.greater(values, float(MAX_MS)))
+        _in_range(np.asarray(pc.fill_null(outside, False).to_numpy(zero_copy_only=False)))
         ts = pc.cast(ts, pa.int64()).cast(TS)
     else:
         raise BadInput(
             f"ts must be a timestamp or epoch milliseconds, not {ts.type}", file=BODY, field="ts"
         )
     return table.set_column(table.column_names.index("ts"), "ts", ts)
+
+
+def _in_range(outside: np.ndarray) -> None:
+    if outside.any():
+        raise BadInput(
+            f"ts out of range ({range_text()})", file=BODY, record=int(outside.argmax()), field="ts"
+        )
 
 
 def ingest_table(ingestor: Ingestor, dataset: str, table: pa.Table) -> BatchOutcome:

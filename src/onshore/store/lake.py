@@ -25,7 +25,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from onshore.errors import StorageError
+from onshore.errors import BadInput, StorageError
 from onshore.ledger import Activity
 from onshore.model import Level
 from onshore.private import create_private_file
@@ -39,6 +39,7 @@ from onshore.store.atomic import (
 from onshore.store.db import iso
 from onshore.store.home import DataHome, StoreInfo
 from onshore.store.residency import enforce_residency, table_level
+from onshore.times import out_of_range, range_text
 
 META_PREFIX = b"onshore."
 _COLUMNS = (
@@ -181,6 +182,13 @@ class StagedWrite:
         if not pa.types.is_timestamp(ts.type):
             yield self._today, batch
             return
+        bad = out_of_range(ts)
+        if bad.any():  # readers quarantine these rows; a time that got this far is refused
+            raise BadInput(
+                f"time out of range ({range_text()})",
+                record=int(bad.argmax()),
+                field=self.ts_column,
+            )
         days = pc.fill_null(pc.cast(ts, pa.date32()), date.fromisoformat(self._today))
         unique = pc.unique(days)
         if len(unique) == 1:

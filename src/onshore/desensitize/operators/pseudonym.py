@@ -89,7 +89,7 @@ class Pseudonymize(Operator):
         for name, out, domain in self.targets:
             if name not in batch.schema.names:
                 continue
-            values = pc.cast(batch.column(name), pa.string())
+            values = _text(batch.column(name), name)
             scope = self._scope(batch)
             keys = values if scope is None else pc.binary_join_element_wise(values, scope, "\x1f")
             uniques = pc.unique(keys)
@@ -133,3 +133,21 @@ class Pseudonymize(Operator):
             self._cache.clear()
         self._cache[cache_key] = out
         return out
+
+
+def _text(column: pa.Array, name: str) -> pa.Array:
+    """A column to pseudonymize, as text; ``BadInput`` naming it if it holds no scalar text."""
+    if pa.types.is_nested(column.type):
+        raise BadInput(
+            f"cannot pseudonymize column {name!r} of type {column.type}: it holds lists or "
+            "records, not values",
+            field=name,
+        )
+    try:
+        return pc.cast(column, pa.string())
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        raise BadInput(
+            f"cannot pseudonymize column {name!r} of type {column.type}: its values are not "
+            "text (UTF-8) nor convert to it",
+            field=name,
+        ) from None

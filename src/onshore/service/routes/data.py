@@ -66,7 +66,7 @@ def scan(
     state = state_of(request)
     media = bodies.media_type(request.headers.get("content-type"))
     with bodies.Spool() as spool, state.session(principal.actor, write=False) as home:
-        upload = spool.upload(body, media)
+        upload = spool.upload(body, media, max_bytes=state.settings.max_body_bytes)
         classifier = Classifier(
             home.pack, state.areas, subject=subject, source=bodies.BODY, crs=crs
         )
@@ -150,7 +150,7 @@ def desensitize(
         key = None
         if any(s.op == "pseudonymize" for s in chosen.steps):
             key = pseudonym_key(home.keystore)
-        upload = spool.upload(body, media)
+        upload = spool.upload(body, media, max_bytes=state.settings.max_body_bytes)
         runner = Desensitizer(
             chosen, pack, key=key, areas=state.areas, subject=subject, source=bodies.BODY
         )

@@ -80,7 +80,8 @@ def ingest(
         ingestor = state.ingestor(purpose, store)
         rejections: list[dict[str, Any]] = []
         if media in bodies.ARROW_TYPES:
-            outcome = ingest_table(ingestor, dataset, bodies.read_arrow(body, media))
+            table = bodies.read_arrow(body, media, max_bytes=state.settings.max_body_bytes)
+            outcome = ingest_table(ingestor, dataset, table)
         else:
             fmt = "json" if media == bodies.JSONL else "gbt32960"
             payloads, numbers = _lines(body) if fmt == "json" else ([body], [0])
