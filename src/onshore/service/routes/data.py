@@ -27,6 +27,7 @@ from onshore.service.auth import Principal, require, state_of
 from onshore.service.models import DesensitizeResult, ScanResult
 from onshore.service.problems import ServiceProblem, documented
 from onshore.service.routes.ingest import raw_body
+from onshore.text import Name
 
 router = APIRouter(tags=["classify"])
 ACCEPTED = (bodies.JSONL, bodies.CSV, bodies.PARQUET, bodies.ARROW_STREAM, bodies.ARROW_FILE)
@@ -58,7 +59,9 @@ def scan(
     body: Annotated[bytes, Depends(raw_body)],
     principal: Annotated[Principal, Depends(require("operator", "compliance", abroad="refuse"))],
     request: Request,
-    subject: str | None = Query(None, description="Column naming the data subject, if not a VIN"),
+    subject: Annotated[
+        Name | None, Query(description="Column naming the data subject, if not a VIN")
+    ] = None,
     crs: Literal["wgs84", "gcj02"] = Query("wgs84", description="CRS of positions without crs"),
 ) -> dict[str, Any]:
     """What `onshore scan --json` says about a file, for the rows in the body. Rows that
@@ -132,7 +135,9 @@ def desensitize(
     principal: Annotated[Principal, Depends(require("operator", "compliance", abroad="refuse"))],
     request: Request,
     profile: str = Query(description="A profile of the pack, e.g. export-default"),
-    subject: str | None = Query(None, description="Column naming the data subject, if not a VIN"),
+    subject: Annotated[
+        Name | None, Query(description="Column naming the data subject, if not a VIN")
+    ] = None,
     output: Literal["json", "arrow"] = Query("json", description="Response format"),
 ) -> Any:
     """Apply the profile, re-classify the output and measure the risk left (unicity,

@@ -13,6 +13,7 @@ from onshore.service.auth import Principal, require, state_of
 from onshore.service.models import IngestResult
 from onshore.service.problems import ServiceProblem, documented
 from onshore.service.tables import ingest_table
+from onshore.text import Name
 
 router = APIRouter(tags=["ingest"])
 DATASET = r"^[a-z][a-z0-9_-]{0,63}$"
@@ -58,7 +59,7 @@ def ingest(
     principal: Annotated[Principal, Depends(require("ingest", "operator", abroad="refuse"))],
     request: Request,
     dataset: str = Path(pattern=DATASET, description="Lake dataset name"),
-    purpose: str | None = Query(None, description="Purpose of collection (bases.yaml)"),
+    purpose: Annotated[Name | None, Query(description="Purpose of collection (bases.yaml)")] = None,
     store: str = Query("local", pattern=DATASET, description="Store to write to"),
 ) -> dict[str, Any]:
     """Run the body through the consent gate, the classifier and the residency check into the

@@ -27,6 +27,7 @@ from onshore.service.problems import documented
 from onshore.store import DataHome, Lake
 from onshore.store.db import parse_iso
 from onshore.store.subject import delete_subject, export_subject
+from onshore.text import Name
 
 router = APIRouter(tags=["consents and subjects"])
 VIN = r"^[A-HJ-NPR-Z0-9]{17}$"
@@ -54,7 +55,7 @@ def list_consents(
     ],
     request: Request,
     vin: str | None = Query(None, pattern=VIN),
-    purpose: str | None = Query(None, min_length=1),
+    purpose: Annotated[Name | None, Query(min_length=1)] = None,
 ) -> dict[str, Any]:
     state = state_of(request)
     with state.session(principal.actor, write=False) as home:

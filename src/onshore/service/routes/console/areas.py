@@ -21,6 +21,7 @@ from onshore.service.auth import Principal, require, state_of
 from onshore.service.problems import documented
 from onshore.service.routes.console.shared import ERRORS, READERS
 from onshore.service.snapshot import snapshot_dataset
+from onshore.text import Name
 
 router = APIRouter(tags=["console"])
 
@@ -66,7 +67,7 @@ MAX_POINTS = 5000
 def area_hits(
     principal: Annotated[Principal, Depends(require(*READERS, abroad="gate"))],
     request: Request,
-    dataset: str = Query(min_length=1, description="A lake dataset (GET /v1/datasets)"),
+    dataset: Annotated[Name, Query(min_length=1, description="A lake dataset (GET /v1/datasets)")],
     limit: int = Query(MAX_POINTS, ge=1, le=50_000, description="Most points returned"),
 ) -> dict[str, Any]:
     """The dataset is classified again with the service's catalogue (positions brought to

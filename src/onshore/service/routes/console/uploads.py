@@ -15,6 +15,7 @@ from onshore.service.auth import Principal, require, state_of
 from onshore.service.problems import ServiceProblem, documented
 from onshore.service.routes.ingest import raw_body
 from onshore.service.state import ServiceState
+from onshore.text import Name
 from onshore.transfer.execute import Outcome
 from onshore.transfer.models import TransferRequest
 from onshore.transfer.policy import Exemption
@@ -119,10 +120,10 @@ def _upload(
     return out
 
 
-Recipient = Annotated[str, Query(min_length=1, max_length=200)]
+Recipient = Annotated[Name, Query(min_length=1, max_length=200)]
 Country = Annotated[str, Query(min_length=2, max_length=2, pattern="^[A-Za-z]{2}$")]
-Purpose = Annotated[str, Query(min_length=1, max_length=200)]
-FileName = Annotated[str, Query(max_length=200, description="The file's name, for the record")]
+Purpose = Annotated[Name, Query(min_length=1, max_length=200)]
+FileName = Annotated[Name, Query(max_length=200, description="The file's name, for the record")]
 
 
 @router.post(
