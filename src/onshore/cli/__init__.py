@@ -15,6 +15,7 @@ from onshore.cli.incident import complaint, incident
 from onshore.cli.ingest import ingest
 from onshore.cli.ledger import ledger
 from onshore.cli.media import media
+from onshore.cli.pack import pack
 from onshore.cli.report import notice, report
 from onshore.cli.scan import scan
 from onshore.cli.serve import serve
@@ -53,6 +54,7 @@ COMMANDS: list[click.Command] = [
     incident,
     complaint,
     serve,
+    pack,
 ]
 for _command in COMMANDS:
     cli.add_command(_command)
