@@ -165,8 +165,8 @@ def _transfer_rules(pack: Pack, make: Any) -> Iterator[RuleText]:
             p.approvals.period_ref,
         ),
     ]
-    for name, rule in p.exemptions.items():
-        rows.append((f"exemption/{name}", f"exemption ({rule.applies_to} data)", rule.ref))
+    for exemption, rule in p.exemptions.items():
+        rows.append((f"exemption/{exemption}", f"exemption ({rule.applies_to} data)", rule.ref))
     if p.pipl is not None:
         rows += [
             (
