@@ -297,3 +297,28 @@ def test_pseudonyms_are_not_counted_as_people(setup: tuple[Path, Path]) -> None:
     # the later raw transfer of the same five people: still five people this year
     assert plain.decision.counts["cumulative_individuals"] == 5
     assert plain.decision.counts["cumulative_sensitive"] <= 5
+
+
+def test_the_person_is_told_which_exports_carried_their_data(
+    setup: tuple[Path, Path], tmp_path: Path
+) -> None:
+    """PIPL Art. 39: the person is told the overseas recipient, its contact, the purpose and
+    the categories; a vehicle never exported lists none (twin)."""
+    from onshore.store.subject import export_subject
+
+    home, request = setup
+    raw = json.loads(request.read_text())
+    raw["recipient"]["contact"] = "privacy@acme.example"
+    raw |= {"storage_location": "Frankfurt, DE", "storage_period": "2 years"}
+    request.write_text(json.dumps(raw))
+    with DataHome(home) as h:
+        done = TransferGate(h, load_config(None, home=home)).run(read_request(request))
+        assert done.package is not None, done.decision.missing
+        export_subject(h, _vin(3), tmp_path / "v3")
+        export_subject(h, _vin(99), tmp_path / "v99")
+    (told,) = json.loads((tmp_path / "v3" / "exports.json").read_text())
+    assert told["recipient"] == "Acme GmbH" and told["country"] == "DE"
+    assert told["contact"] == "privacy@acme.example" and told["purpose"] == "warranty analytics"
+    assert "vehicle.identity.vin" in told["categories"]
+    assert told["use_abroad"]["storage_location"] == "Frankfurt, DE"
+    assert json.loads((tmp_path / "v99" / "exports.json").read_text()) == []

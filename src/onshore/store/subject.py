@@ -315,6 +315,9 @@ def _export_to(home: DataHome, vin: str, folder: Path) -> SubjectExport:
             }
         )
     consents = [c.to_dict(home.now()) for c in ConsentRegistry(home).list(vin=vin)]
+    from onshore.transfer.registry import Registry
+
+    exports = Registry(home).exports_of(vin)  # the exports abroad that carried its data
     refs = set(home.subject_refs(vin))
     placeholders = ", ".join("?" for _ in refs)
     requests = home.meta.query(
@@ -339,6 +342,7 @@ def _export_to(home: DataHome, vin: str, folder: Path) -> SubjectExport:
     )
     _dump(folder / "lake.json", files)
     _dump(folder / "consents.json", consents)
+    _dump(folder / "exports.json", exports)
     _dump(
         folder / "requests.json",
         [
@@ -381,6 +385,7 @@ Written by `onshore subject export`. Everything the data home holds about this v
 | `lake/STORE/dataset=NAME/date=DAY/*.parquet` | every stored row of the vehicle, labelled |
 | `lake.json` | which file each came from, its store, jurisdiction and location |
 | `consents.json` | the consents given for the vehicle (granted, expiry, withdrawal) |
+| `exports.json` | exports abroad that carried the vehicle's data: recipient, contact, purpose |
 | `requests.json` | data-subject requests about the vehicle (access, deletion) |
 | `ledger.jsonl` | audit-ledger entries about the vehicle (it appears there only as a pseudonym) |
 | `vehicle.json` | the VIN, its pseudonyms and the export time |

@@ -22,6 +22,7 @@ import json
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -249,6 +250,46 @@ class Registry:
             "excluded.non_sensitive)",
             rows,
         )
+
+    def exports_of(self, subject: str) -> list[dict[str, Any]]:
+        """The exports this year or earlier that carried ``subject``'s data (a VIN or person
+        id), for telling the person (PIPL Art. 39): each transfer entered on the ledger to a
+        recipient and for a purpose under which the person was counted that year, with the
+        recipient's country and contact, the purpose and the categories."""
+        (digest,) = self.hash_subjects(pa.array([subject]))
+        keys = {
+            (int(year), str(recipient), str(purpose))
+            for year, recipient, purpose in self.db.query(
+                "SELECT year, recipient, purpose FROM transfer_individuals WHERE subject_hash = ?",
+                (digest,),
+            )
+        }
+        if not keys:
+            return []
+        out: list[dict[str, Any]] = []
+        for index, entry in self.home.ledger.entries(kind="export"):
+            d = entry.details
+            key = (
+                entry.time.year,
+                str(d.get("recipient", "")).casefold(),
+                entry.purpose.casefold(),
+            )
+            if key not in keys:
+                continue
+            out.append(
+                {
+                    "transfer": d.get("transfer"),
+                    "at": entry.time.isoformat(),
+                    "recipient": d.get("recipient"),
+                    "country": d.get("country"),
+                    "contact": d.get("contact", ""),
+                    "purpose": entry.purpose,
+                    "categories": list(entry.categories),
+                    "use_abroad": d.get("use_abroad", {}),
+                    "ledger_index": index,
+                }
+            )
+        return out
 
     def remove_individuals_since(self, moment: str) -> None:
         """Compensate a transfer whose ledger entry could not be written."""
