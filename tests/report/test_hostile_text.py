@@ -89,6 +89,9 @@ def hostile(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
             recipient=Recipient("Acme " + attack[:150].replace("\n", " "), "DE", attack[:150]),
             purpose="warranty " + attack[:150],
             access_mode="push",
+            impact_assessment="PIPIA-" + attack[:100],
+            outbound_basis="contract",
+            outbound_basis_note=attack[:150],
         )
         outcome = TransferGate(h, load_config(None, home=home)).run(
             request, dataset_name=attack[:190]

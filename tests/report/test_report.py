@@ -73,6 +73,10 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
                 "dataset": "speeds.parquet",
                 "purpose": "warranty analytics",
                 "recipient": {"name": "Acme GmbH", "country": "DE"},
+                # PIPL Arts. 39 and 55 (issue 18): a documented basis and an impact assessment
+                "impact_assessment": "PIPIA-2026-07",
+                "outbound_basis": "contract",
+                "outbound_basis_note": "warranty service contract with the owner",
             }
         )
     )

@@ -96,6 +96,8 @@ def test_the_outbox_is_out_of_reach(umask_022: None, tmp_path: Path) -> None:
     request.write_text(json.dumps({
         "dataset": str(tmp_path / "trips.parquet"), "purpose": "warranty analytics",
         "recipient": {"name": "Acme GmbH", "country": "DE"},
+        "impact_assessment": "PIPIA-2026-07", "outbound_basis": "contract",
+        "outbound_basis_note": "warranty service contract with the owner",
     }))  # fmt: skip
     home_path = tmp_path / "home"
     with open_home(home_path) as home:
