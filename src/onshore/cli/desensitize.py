@@ -11,10 +11,12 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from onshore import app
 from onshore.cli._common import err_console, out_console, print_json, progress
-from onshore.desensitize import Desensitizer, RiskReport, pseudonym_key
+from onshore.desensitize import RiskReport, pseudonym_key
 from onshore.errors import BadInput, PolicyRefusal
 from onshore.io import QuarantineWriter, TableWriter, open_source, quarantine_path
+from onshore.io.chunks import chunks_of
 from onshore.keystore import Keystore, onshore_home
 from onshore.packs import load_pack
 from onshore.packs.profiles import Profile
@@ -168,50 +170,32 @@ def desensitize(
             write_text=write_beside(out),
         )
         return
-    runner = Desensitizer(
-        profile,
-        pack,
-        key=key,
-        areas=catalogue,
-        boundaries=boundary_cat,
-        subject=subject,
-        source=str(input_path),
-    )
     source = open_source(input_path, fmt=fmt, batch_rows=batch_rows)
-    writer = TableWriter(out)
     qpath = quarantine or quarantine_path(input_path, out)
     qwriter = QuarantineWriter(qpath, source=str(input_path))
-    schema = None
-    reported = 0
-    try:
-        with progress(f"desensitize {input_path.name}", source) as advance:
-            for batch, rows in source.batches():
-                for released in runner.push(batch, rows=rows):
-                    schema = released.schema
-                    writer.write(released)
-                new_bad = source.bad[reported:]
-                reported = len(source.bad)
-                runner.quarantined(len(new_bad))
-                qwriter.write(new_bad)
-                qwriter.write(runner.last_bad)
-                advance()
-            runner.quarantined(len(source.bad[reported:]))
-            qwriter.write(source.bad[reported:])
-            for released in runner.finish():
-                schema = released.schema
-                writer.write(released)
-        report = runner.report()
-    except BaseException:
-        writer.abort()
-        qwriter.close()
-        raise
-    qwriter.close()
-    if not report.promise.kept:
-        writer.abort()
-    else:
-        writer.close(schema)
+    with progress(f"desensitize {input_path.name}", source) as advance:
+        result = app.desensitize(
+            chunks_of(source),
+            profile,
+            pack,
+            out=TableWriter(out),
+            quarantine=qwriter,
+            key=key,
+            areas=catalogue,
+            boundaries=boundary_cat,
+            subject=subject,
+            label=str(input_path),
+            on_chunk=advance,
+        )
     conclude(
-        profile, report, input_path, out, areas, boundaries, as_json, (str(qpath), qwriter.count)
+        profile,
+        result.report,
+        input_path,
+        out,
+        areas,
+        boundaries,
+        as_json,
+        (str(qpath), qwriter.count),
     )
 
 
@@ -234,15 +218,7 @@ def conclude(
         else:
             print_report(out_console, report)
         raise PolicyRefusal(
-            f"profile {profile.name!r} promised at most {report.promise.level.label} "
-            f"without {', '.join(profile.promise.forbid) or 'nothing'}; its output is "
-            f"{report.promise.found.label}"
-            + (
-                f" with {', '.join(report.promise.forbidden_found)}"
-                if report.promise.forbidden_found
-                else ""
-            )
-            + f": nothing written to {out}"
+            app.DesensitizeResult(profile, report, 0, quarantined[1]).refusal(str(out))
         )
     text = json.dumps(payload, ensure_ascii=False, indent=2, default=str) + "\n"
     if write_text is None:

@@ -7,12 +7,13 @@ from pathlib import Path
 
 import click
 
-from onshore.classify import Classifier
+from onshore import app
 from onshore.cli._common import out_console, print_json, progress
 from onshore.cli.summary import print_assessment
 from onshore.errors import BadInput
 from onshore.geo import AreaIndex
 from onshore.io import QuarantineWriter, TableWriter, open_source, quarantine_path
+from onshore.io.chunks import chunks_of
 from onshore.model import Assessment
 from onshore.packs import Pack, load_pack
 
@@ -150,35 +151,18 @@ def scan_file(
 ) -> tuple[Assessment, str | None]:
     """Stream one file through the classifier; write labelled rows and quarantined rows."""
     source = open_source(path, fmt=fmt, batch_rows=batch_rows)
-    classifier = Classifier(pack, index, subject=subject, source=str(path), crs=crs)
-    writer = TableWriter(out) if out is not None else None
     qpath = quarantine or quarantine_path(path, out)
     qwriter = QuarantineWriter(qpath, source=str(path))
-    schema = None
-    reported = 0
-    try:
-        with progress(f"scan {path.name}", source) as advance:
-            for batch, rows in source.batches():
-                result = classifier.classify_batch(batch, rows=rows)
-                if writer is not None:
-                    labelled = result.labelled()
-                    schema = labelled.schema
-                    writer.write(labelled)
-                new_bad = source.bad[reported:]
-                reported = len(source.bad)
-                classifier.add_quarantined(len(new_bad))
-                qwriter.write(new_bad)
-                qwriter.write(result.bad)
-                advance()
-        new_bad = source.bad[reported:]
-        classifier.add_quarantined(len(new_bad))
-        qwriter.write(new_bad)
-    except BaseException:
-        if writer is not None:
-            writer.abort()
-        qwriter.close()
-        raise
-    if writer is not None:
-        writer.close(schema)
-    qwriter.close()
-    return classifier.assessment(), (str(qpath) if qwriter.count else None)
+    with progress(f"scan {path.name}", source) as advance:
+        result = app.scan(
+            chunks_of(source),
+            pack,
+            index,
+            out=TableWriter(out) if out is not None else None,
+            quarantine=qwriter,
+            subject=subject,
+            crs=crs,
+            label=str(path),
+            on_chunk=advance,
+        )
+    return result.assessment, (str(qpath) if result.quarantined else None)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -14,7 +15,6 @@ import pyarrow.compute as pc
 import pyarrow.csv as pcsv
 import pyarrow.parquet as pq
 
-from onshore.errors import BadInput
 from onshore.io.readers import detect_format
 from onshore.model import BadRecord
 
@@ -31,7 +31,8 @@ class TableWriter:
     """Write record batches to a file whose format follows its extension.
 
     CSV cannot hold lists, so list columns (``onshore_reasons``) are joined with ``;`` there.
-    The file appears under its final name only when the writer closes cleanly.
+    The file appears under its final name only when the writer closes cleanly; its folder is
+    made on the first write if it does not exist.
     """
 
     def __init__(self, path: str | os.PathLike[str], fmt: str | None = None) -> None:
@@ -41,13 +42,13 @@ class TableWriter:
         self._writer: Any = None
         self._fh: Any = None
         self.rows = 0
-        if self.path.parent and not self.path.parent.exists():
-            raise BadInput("output folder does not exist", file=str(self.path.parent))
 
     def write(self, batch: pa.RecordBatch) -> None:
         if self.format == "csv":
             batch = _flatten_lists(batch)
         if self._writer is None and self._fh is None:
+            # Like every command that writes a file: the output's folder is made when needed.
+            self._tmp.parent.mkdir(parents=True, exist_ok=True)
             if self.format == "parquet":
                 self._writer = pq.ParquetWriter(self._tmp, batch.schema, compression="zstd")
             elif self.format == "csv":
@@ -114,7 +115,7 @@ class QuarantineWriter:
         self.count = 0
         self._fh: Any = None
 
-    def write(self, records: list[BadRecord] | tuple[BadRecord, ...]) -> None:
+    def write(self, records: Sequence[BadRecord]) -> None:
         if not records:
             return
         if self._fh is None:

@@ -88,8 +88,7 @@ def scan_path(
 def _check_target(out: Path) -> None:
     """Refuse to replace anything but an earlier Spark output (a folder with ``_SUCCESS``)."""
     if not out.exists():
-        if not out.parent.exists():
-            raise BadInput("output folder does not exist", file=str(out.parent))
+        out.parent.mkdir(parents=True, exist_ok=True)  # as every command does
         return
     if out.is_dir() and ((out / "_SUCCESS").exists() or not any(out.iterdir())):
         return

@@ -17,10 +17,10 @@ import pyarrow.ipc as ipc
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
-from onshore.classify import Classifier
-from onshore.desensitize import Desensitizer, pseudonym_key
+from onshore import app
+from onshore.desensitize import pseudonym_key
 from onshore.errors import BadInput
-from onshore.ledger import Activity
+from onshore.io.chunks import chunks_of
 from onshore.model import Assessment, BadRecord
 from onshore.service import bodies
 from onshore.service.auth import Principal, require, state_of
@@ -70,29 +70,19 @@ def scan(
     media = bodies.media_type(request.headers.get("content-type"))
     with bodies.Spool() as spool, state.session(principal.actor, write=False) as home:
         upload = spool.upload(body, media, max_bytes=state.settings.max_body_bytes)
-        classifier = Classifier(
-            home.pack, state.areas, subject=subject, source=bodies.BODY, crs=crs
-        )
-        bad: list[BadRecord] = []
-        reported = 0
-        for batch, rows in upload.batches():
-            result = classifier.classify_batch(batch, rows=rows)
-            new_bad = upload.bad[reported:]
-            reported = len(upload.bad)
-            classifier.add_quarantined(len(new_bad))
-            bad.extend(new_bad)
-            bad.extend(result.bad)
-        classifier.add_quarantined(len(upload.bad[reported:]))
-        bad.extend(upload.bad[reported:])
-        assessment = classifier.assessment()
-        home.record(
-            Activity.USE,
+        kept = app.KeepBad(limit=100)
+        assessment = app.scan(
+            chunks_of(upload),
+            home.pack,
+            state.areas,
+            quarantine=kept,
+            subject=subject,
+            crs=crs,
+            label=bodies.BODY,
+            home=home,
             purpose="classification of submitted rows (HTTP scan)",
-            dataset="-",
-            categories=_categories(assessment),
-            counts={"rows": assessment.rows, "rows_quarantined": assessment.rows_quarantined},
-            decision=assessment.level.label,
-        )
+        ).assessment
+        bad = kept.records
     return {
         "level": assessment.level.label,
         "rows": assessment.rows,
@@ -156,40 +146,31 @@ def desensitize(
         if any(s.op == "pseudonymize" for s in chosen.steps):
             key = pseudonym_key(home.keystore)
         upload = spool.upload(body, media, max_bytes=state.settings.max_body_bytes)
-        runner = Desensitizer(
-            chosen, pack, key=key, areas=state.areas, subject=subject, source=bodies.BODY
-        )
-        released: list[pa.RecordBatch] = []
-        reported = 0
-        for batch, rows in upload.batches():
-            released.extend(runner.push(batch, rows=rows))
-            runner.quarantined(len(upload.bad[reported:]))
-            reported = len(upload.bad)
-        runner.quarantined(len(upload.bad[reported:]))
-        released.extend(runner.finish())
-        report = runner.report()
-        risk = report.to_dict()
-        home.record(
-            Activity.USE,
+        collected = app.Collect()
+        result = app.desensitize(
+            chunks_of(upload),
+            chosen,
+            pack,
+            out=collected,
+            quarantine=app.KeepBad(limit=0),
+            key=key,
+            areas=state.areas,
+            subject=subject,
+            label=bodies.BODY,
+            home=home,
             purpose=f"desensitization of submitted rows (HTTP, profile {profile})",
-            dataset="-",
-            counts={"rows": sum(b.num_rows for b in released)},
-            decision="released" if report.promise.kept else "withheld: promise broken",
-            details={"profile": profile, "promise": report.promise.to_dict()},
         )
-    if not report.promise.kept:
-        promise = report.promise
+        report = result.report
+        risk = report.to_dict()
+    if not result.released:
         raise ServiceProblem(
             403,
-            f"profile {profile!r} promised at most {promise.level.label}; its output is "
-            f"{promise.found.label}"
-            + (f" with {', '.join(promise.forbidden_found)}" if promise.forbidden_found else "")
-            + ": nothing is returned",
+            result.refusal("the response"),
             slug="policy-refusal",
             title="Refused by policy",
             risk=_plain(risk),
         )
-    table = pa.Table.from_batches(released) if released else pa.table({})
+    table = collected.table()
     if output == "arrow":
         sink = pa.BufferOutputStream()
         with ipc.new_stream(sink, table.schema) as writer:
