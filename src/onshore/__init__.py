@@ -19,6 +19,7 @@ from onshore.errors import (
     PackError,
     PolicyRefusal,
     StorageError,
+    StorageUnavailable,
 )
 from onshore.geo import AreaCatalogue, AreaIndex, load_areas
 from onshore.model import Assessment, BadRecord, FieldLabel, Finding, LegalRef, Level
@@ -53,6 +54,7 @@ __all__ = [
     "PolicyRefusal",
     "RiskReport",
     "StorageError",
+    "StorageUnavailable",
     "build_report",
     "classify",
     "desensitize",

@@ -9,6 +9,8 @@
     ├── PolicyRefusal     refused by policy: residency or transfer gate          (exit 4)
     ├── IntegrityError    the ledger or a signed artefact does not verify        (exit 3)
     └── StorageError      a store could not be read or written                   (exit 2)
+        └── StorageUnavailable  a fault that may clear: disk full, permission      (exit 5)
+                                denied, database gone; retrying later may succeed
 
 A refused transfer is a value (a ``Decision``), not an exception; ``PolicyRefusal`` is for
 code paths that must stop, such as writing important data to a store abroad.
@@ -78,3 +80,11 @@ class StorageError(OnshoreError):
     """A store could not be read or written."""
 
     exit_code = 2
+
+
+class StorageUnavailable(StorageError):
+    """A store that cannot be written or read now: disk full, a file too large, permission
+    denied, a read-only file system, the database gone. The fault is outside Onshore and may
+    clear; nothing half-written is left (a writer retries, a command can be run again)."""
+
+    exit_code = 5

@@ -13,6 +13,7 @@ gate let in and dropped) and a ``storage`` entry (dataset, categories, counts), 
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -29,8 +30,9 @@ from onshore.io import QuarantineWriter, open_source
 from onshore.ledger import Activity
 from onshore.model import Assessment
 from onshore.private import make_private, make_private_dir
+from onshore.store.atomic import storage_fault
 from onshore.store.home import DEFAULT_STORE, DataHome
-from onshore.store.lake import Lake, LakeFile, record_storage
+from onshore.store.lake import Lake, LakeFile, StagedWrite, record_storage
 
 if TYPE_CHECKING:
     from onshore.geo import AreaIndex
@@ -127,18 +129,18 @@ def ingest(
                     dataset, store=store, origin=origin, vin_column=plan.vin, ts_column=plan.ts
                 )
             staged.add(result.labelled(), categories=gate.report().kept_categories)
-            qwriter.write(result.bad)
+            _quarantine(qwriter, result.bad)
             if reader is not None:
                 new_bad = reader.bad[reported:]
                 reported = len(reader.bad)
                 classifier.add_quarantined(len(new_bad))
-                qwriter.write(new_bad)
+                _quarantine(qwriter, new_bad)
             if on_batch is not None:
                 on_batch()
         if reader is not None:
             new_bad = reader.bad[reported:]
             classifier.add_quarantined(len(new_bad))
-            qwriter.write(new_bad)
+            _quarantine(qwriter, new_bad)
         assessment = classifier.assessment()
         report = gate.report()
         _record_collection(home, dataset, report, assessment, rows_read, label)
@@ -166,13 +168,13 @@ def ingest(
                 },
             )
     except BaseException:
-        if staged is not None:
-            staged.abort()
+        _abandon(staged, qwriter, quarantine_file)
+        raise
+    try:
         qwriter.close()
         make_private(quarantine_file)
-        raise
-    qwriter.close()
-    make_private(quarantine_file)
+    except OSError as exc:
+        raise storage_fault(f"cannot write {quarantine_file}", exc) from exc
     return IngestResult(
         dataset=dataset,
         store=store,
@@ -186,6 +188,23 @@ def ingest(
         seconds=time.perf_counter() - started,
         quarantine=str(quarantine_file) if qwriter.count else None,
     )
+
+
+def _quarantine(qwriter: QuarantineWriter, records: Any) -> None:
+    try:
+        qwriter.write(records)
+    except OSError as exc:  # disk full, file too large, permission denied
+        raise storage_fault(f"cannot write {qwriter.path}", exc) from exc
+
+
+def _abandon(staged: StagedWrite | None, qwriter: QuarantineWriter, quarantine: Path) -> None:
+    """Clean up after a failed put; a second fault here must not hide the first."""
+    if staged is not None:
+        staged.abort()
+    with contextlib.suppress(OSError):
+        qwriter.close()
+    with contextlib.suppress(OSError):
+        make_private(quarantine)
 
 
 def _record_collection(

@@ -10,6 +10,7 @@ from typing import Any, Protocol
 
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     DownloadColumn,
@@ -40,7 +41,10 @@ def run_guarded(command: click.Command, argv: list[str] | None = None) -> int:
         err_console.print("aborted")
         return 130
     except OnshoreError as exc:
-        err_console.print(f"[bold red]error:[/] {exc}", highlight=False, markup=True)
+        # One line, however long: operators and scripts grep it.
+        err_console.print(
+            f"[bold red]error:[/] {escape(str(exc))}", highlight=False, markup=True, soft_wrap=True
+        )
         return exc.exit_code
     except BrokenPipeError:
         return 0

@@ -16,6 +16,8 @@ clears.
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import os
 import secrets
 from collections.abc import Callable
@@ -24,7 +26,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from onshore.errors import StorageError
+from onshore.errors import StorageUnavailable
 from onshore.private import create_private_file, make_private_dir
 
 ROW_GROUP_ROWS = 131_072
@@ -53,6 +55,29 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+def storage_fault(action: str, exc: OSError) -> StorageUnavailable:
+    """``exc`` (disk full, file too large, permission denied, ...) as one line: what failed
+    and why, without a traceback. The caller raises it ``from exc``.
+
+    >>> str(storage_fault("cannot write x", OSError(28, "No space left on device")))
+    'cannot write x: no space left on the device (ENOSPC)'
+    """
+    code = errno.errorcode.get(exc.errno or 0)
+    why = _WHY.get(exc.errno or 0) or (exc.strerror or str(exc))
+    return StorageUnavailable(f"{action}: {why}" + (f" ({code})" if code else ""))
+
+
+_WHY = {
+    errno.ENOSPC: "no space left on the device",
+    errno.EFBIG: "file too large (a file-size limit)",
+    errno.EDQUOT: "disk quota exceeded",
+    errno.EACCES: "permission denied",
+    errno.EPERM: "operation not permitted",
+    errno.EROFS: "read-only file system",
+    errno.EIO: "input/output error",
+}
+
+
 def replace_atomic(source: Path, target: Path) -> None:
     """fsync ``source``, rename it over ``target``, fsync the target's folder."""
     try:
@@ -61,7 +86,7 @@ def replace_atomic(source: Path, target: Path) -> None:
         os.replace(source, target)
         fsync_dir(target.parent)
     except OSError as exc:
-        raise StorageError(f"cannot move {source} to {target}: {exc}") from exc
+        raise storage_fault(f"cannot move {source} to {target}", exc) from exc
 
 
 def write_parquet_atomic(
@@ -86,8 +111,9 @@ def write_parquet_atomic(
         os.replace(tmp, path)
         fsync_dir(path.parent)
     except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise StorageError(f"cannot write {path}: {exc}") from exc
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
+        raise storage_fault(f"cannot write {path}", exc) from exc
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
@@ -100,7 +126,7 @@ def remove_atomic(path: Path) -> None:
         path.unlink(missing_ok=True)
         fsync_dir(path.parent)
     except OSError as exc:
-        raise StorageError(f"cannot remove {path}: {exc}") from exc
+        raise storage_fault(f"cannot remove {path}", exc) from exc
 
 
 def remove_stale_temps(root: Path) -> int:

@@ -38,7 +38,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from onshore.errors import BadInput, StorageError
+from onshore.errors import BadInput, StorageError, StorageUnavailable
 from onshore.ledger.backend import MIGRATIONS_TABLE, default_db_url
 from onshore.private import create_private_file, make_private, sqlite_files
 
@@ -145,6 +145,7 @@ class MetaDB:
     def _open_sqlite(self, path: str) -> None:
         self.where = path
         self._errors: tuple[type[BaseException], ...] = (sqlite3.Error,)
+        self._faults: tuple[type[BaseException], ...] = (sqlite3.OperationalError,)
         try:
             if path != ":memory:":
                 # Owner-only: SQLite gives the -wal and -shm files the database file's mode.
@@ -159,7 +160,7 @@ class MetaDB:
                 for file in sqlite_files(Path(path)):
                     make_private(file)
         except (sqlite3.Error, OSError) as exc:
-            raise StorageError(f"cannot open the metadata database {path}: {exc}") from exc
+            raise StorageUnavailable(f"cannot open the metadata database {path}: {exc}") from exc
 
     def _open_postgres(self) -> None:
         try:
@@ -174,6 +175,7 @@ class MetaDB:
         parts = conninfo.split("@")[-1]
         self.where = f"postgresql://{parts}"
         self._errors = (psycopg.Error,)
+        self._faults = (psycopg.OperationalError, psycopg.InterfaceError)
         try:
             self._conn = psycopg.connect(conninfo, autocommit=True)
             if self.schema != "public":
@@ -182,7 +184,16 @@ class MetaDB:
                 )
             self._conn.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(self.schema)))
         except psycopg.Error as exc:
-            raise StorageError(f"cannot open the metadata database {self.where}: {exc}") from exc
+            raise StorageUnavailable(
+                f"cannot open the metadata database {self.where}: {exc}"
+            ) from exc
+
+    def _fault(self, exc: BaseException) -> StorageError:
+        """A driver error as ``StorageError``: ``StorageUnavailable`` when the database is
+        there but cannot be used now (disk full or I/O error, locked, read-only, connection
+        gone), which a writer may retry."""
+        kind = StorageUnavailable if isinstance(exc, self._faults) else StorageError
+        return kind(f"{self.where}: {exc}")
 
     def _sql(self, statement: str) -> str:
         return statement.replace("?", "%s") if self.dialect == "postgresql" else statement
@@ -194,7 +205,7 @@ class MetaDB:
             cur = self._conn.execute(self._sql(statement), tuple(params))
             return int(cur.rowcount or 0)
         except self._errors as exc:
-            raise StorageError(f"{self.where}: {exc}") from exc
+            raise self._fault(exc) from exc
 
     def executemany(self, statement: str, rows: Sequence[Sequence[Any]]) -> None:
         if not rows:
@@ -206,13 +217,13 @@ class MetaDB:
                 with self._conn.cursor() as cur:
                     cur.executemany(self._sql(statement), [tuple(r) for r in rows])
         except self._errors as exc:
-            raise StorageError(f"{self.where}: {exc}") from exc
+            raise self._fault(exc) from exc
 
     def query(self, statement: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         try:
             return [tuple(r) for r in self._conn.execute(self._sql(statement), tuple(params))]
         except self._errors as exc:
-            raise StorageError(f"{self.where}: {exc}") from exc
+            raise self._fault(exc) from exc
 
     @contextmanager
     def transaction(self) -> Iterator[MetaDB]:
@@ -231,7 +242,7 @@ class MetaDB:
                     with self._conn.transaction():
                         yield self
                 except self._errors as exc:
-                    raise StorageError(f"{self.where}: {exc}") from exc
+                    raise self._fault(exc) from exc
             else:
                 self.execute("BEGIN IMMEDIATE")
                 try:

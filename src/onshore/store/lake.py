@@ -34,6 +34,7 @@ from onshore.store.atomic import (
     remove_atomic,
     remove_stale_temps,
     replace_atomic,
+    storage_fault,
     write_parquet_atomic,
 )
 from onshore.store.db import iso
@@ -172,7 +173,10 @@ class StagedWrite:
             categories=categories,
         )
         for day, part in self._split(batch):
-            self._write(day, part, table_level(part))
+            try:
+                self._write(day, part, table_level(part))
+            except OSError as exc:  # disk full, file too large, permission denied
+                raise storage_fault(f"cannot stage {self.dataset} in {self._staging}", exc) from exc
 
     def _split(self, batch: pa.RecordBatch) -> Iterator[tuple[str, pa.RecordBatch]]:
         if self.ts_column is None or self.ts_column not in batch.schema.names:
@@ -234,9 +238,12 @@ class StagedWrite:
         written = iso(self.home.now())
         files: list[LakeFile] = []
         for day, part in sorted(self._parts.items()):
-            part.writer.close()
-            fsync_file(part.staged)
-            size = part.staged.stat().st_size
+            try:
+                part.writer.close()
+                fsync_file(part.staged)
+                size = part.staged.stat().st_size
+            except OSError as exc:
+                raise storage_fault(f"cannot finish {part.staged}", exc) from exc
             replace_atomic(part.staged, part.final)
             rel = part.final.relative_to(self.store.root).as_posix()
             files.append(
