@@ -11,6 +11,9 @@ say so (``legal_entity: "(not configured)"``), so nothing silently claims to be 
       province: Beijing
       responsible_person: {name: Wang Fang, contact: dpo@example.cn}
       user_rights_contact: {name: Li Lei, phone: "400-000-0000", email: privacy@example.cn}
+    remote_access:          # reads by service clients abroad (exports, PIPL Arts. 39, 55)
+      impact_assessment: PIA-2026-03
+      outbound_basis: contract
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from onshore.errors import BadInput
+from onshore.transfer.policy import OutboundBasis
 
 NOT_CONFIGURED = "(not configured)"
 
@@ -43,9 +47,21 @@ class Processor(BaseModel):
     user_rights_contact: Contact = Field(default_factory=Contact)
 
 
+class RemoteAccess(BaseModel):
+    """What PIPL asks of remote access from abroad (a read by a service client abroad is an
+    export): the impact assessment that covers it (Art. 55) and its basis (Art. 39). Without
+    an impact assessment on record every remote read of personal information is refused."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    impact_assessment: str | None = None
+    outbound_basis: OutboundBasis = "separate_consent"
+    outbound_basis_note: str = ""
+
+
 class Config(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     processor: Processor = Field(default_factory=Processor)
+    remote_access: RemoteAccess = Field(default_factory=RemoteAccess)
     source: str | None = None
 
     @property

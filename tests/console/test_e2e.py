@@ -86,6 +86,10 @@ def test_compliance_officer_assesses_runs_and_downloads(
 
     # transfers: a dataset of important data is refused, with reasons and references
     open_view(page, "transfers")
+    # PIPL: every export of personal information names its impact assessment and basis
+    page.fill("#f-pia", "PIA-2026-01")
+    page.select_option("#transfer-form select[name='outbound_basis']", "contract")
+    page.fill("#f-basis-note", "owners' service contract clause 3")
     page.select_option("#f-dataset", "telemetry")
     page.click("#assess")
     page.wait_for_selector("[data-testid='decision']", timeout=WAIT)

@@ -82,7 +82,14 @@ def test_overview_thresholds_come_from_the_pack_and_move_with_exports(
     levels = {k for d in before["timeline"]["by_level"] for k in d if k != "date"}
     assert levels <= set(before["levels"]) and "important" in levels
 
-    body = {"dataset": "owners", "purpose": "r_and_d", "recipient": {"name": "A", "country": "DE"}}
+    body = {
+        "dataset": "owners",
+        "purpose": "r_and_d",
+        "recipient": {"name": "A", "country": "DE"},
+        "impact_assessment": "PIA-1",
+        "outbound_basis": "contract",
+        "outbound_basis_note": "owners' service contract clause 3",
+    }
     ran = client.post("/v1/transfers/run", json=body, headers=headers)
     assert ran.status_code == 200, ran.text
     after = client.get("/v1/console/overview", headers=headers).json()
@@ -109,7 +116,10 @@ def test_approvals_carry_the_renewal_window(client: TestClient, seeded: Seeded) 
 
 def test_upload_assess_and_run_respect_roles(client: TestClient, seeded: Seeded) -> None:
     body = (seeded.sample / "charging_sessions.parquet").read_bytes()
-    query = "recipient=Acme&country=DE&purpose=r_and_d&name=sessions.parquet"
+    query = (
+        "recipient=Acme&country=DE&purpose=r_and_d&name=sessions.parquet"
+        "&impact_assessment=PIA-1&outbound_basis=contract&outbound_basis_note=clause+3"
+    )
     media = {"Content-Type": "application/vnd.apache.parquet"}
     assessed = client.post(
         f"/v1/console/transfers/assess/upload?{query}",

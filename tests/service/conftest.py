@@ -23,6 +23,11 @@ def home_path(tmp_path: Path) -> Path:
     home = tmp_path / "home"
     home.mkdir()
     (home / "areas.geojson").write_text(json.dumps(AREAS))
+    # Remote reads from abroad are exports: PIPL asks for an impact assessment and a basis
+    (home / "config.yaml").write_text(
+        "remote_access:\n  impact_assessment: PIA-TEST-1\n  outbound_basis: contract\n"
+        "  outbound_basis_note: service agreement SA-7 clause 4 (remote support)\n"
+    )
     return home
 
 

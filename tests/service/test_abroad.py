@@ -73,7 +73,7 @@ def test_a_read_the_gate_allows_is_recorded_as_an_export(app, client, keys) -> N
     assert len(out["consents"]) == 1
     remote = out["remote_access"]
     assert remote["allowed"] is True and remote["access_mode"] == "remote_access"
-    assert remote["recipient"] == {"name": "test auditor", "country": "DE"}
+    assert remote["recipient"] == {"name": "test auditor", "country": "DE", "contact": ""}
     exports = [e for _i, e in entries(app, Activity.EXPORT)]
     assert len(exports) == 1 and exports[0].details["country"] == "DE"
     assert exports[0].purpose == "audit"

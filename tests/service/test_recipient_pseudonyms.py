@@ -12,6 +12,9 @@ REQUEST = {
     "dataset": "telemetry",
     "purpose": "warranty analytics",
     "profile": "internal-analytics",
+    "impact_assessment": "PIA-2026-01",
+    "outbound_basis": "contract",
+    "outbound_basis_note": "warranty contract clause 12",
 }
 
 

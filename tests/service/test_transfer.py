@@ -20,6 +20,9 @@ REQUEST = {
     "dataset": "telemetry",
     "recipient": {"name": "Acme GmbH", "country": "DE"},
     "purpose": "warranty analytics",
+    "impact_assessment": "PIA-2026-01",  # PIPL Art. 55
+    "outbound_basis": "contract",  # PIPL Art. 39
+    "outbound_basis_note": "warranty contract clause 12",
 }
 
 
@@ -139,3 +142,14 @@ def test_ledger_log_manifest_and_report_name_the_lake_dataset(app, client, keys)
     table = collect(home, load_config(None, home=home.path), year)["tables"]["exports"]
     (row,) = table["rows"]
     assert dict(zip(table["columns"], row, strict=True))["datasets"] == "telemetry"
+
+
+def test_a_request_without_an_impact_assessment_says_so(app, client, keys) -> None:
+    """PIPL Art. 55: every export of personal information needs an impact assessment."""
+    _ingest(client, keys)
+    bare = {k: v for k, v in REQUEST.items() if k != "impact_assessment"}
+    r = client.post("/v1/transfers/assess", json=bare, headers=keys("operator"))
+    assert r.status_code == 200, r.text
+    assert any("impact assessment" in m for m in r.json()["missing"])
+    r = client.post("/v1/transfers/assess", json=REQUEST, headers=keys("operator"))
+    assert not any("impact assessment" in m for m in r.json()["missing"])

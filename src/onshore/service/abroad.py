@@ -47,11 +47,15 @@ def gate_read(
     staging.mkdir(parents=True, exist_ok=True)
     path = staging / f"{label.replace(' ', '-')}-{uuid.uuid4().hex[:12]}.parquet"
     pq.write_table(table, path, compression="zstd")
+    remote = state.config.remote_access  # config.yaml: the PIA and basis of remote access
     request = TransferRequest(
         dataset=str(path),
         recipient=Recipient(principal.key.name, principal.country or "??"),
         purpose=principal.purpose or f"remote access from abroad: {label}",
         access_mode="remote_access",
+        impact_assessment=remote.impact_assessment,
+        outbound_basis=remote.outbound_basis,
+        outbound_basis_note=remote.outbound_basis_note,
     )
     try:
         outcome = state.gate().run(request, dataset_name=f"remote access: {label}")

@@ -12,7 +12,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from onshore.text import Name, Note
-from onshore.transfer.policy import Exemption
+from onshore.transfer.models import RequestModel
 
 
 class _Open(BaseModel):
@@ -77,22 +77,11 @@ class DesensitizeResult(BaseModel):
     records: list[dict[str, Any]] = Field(description="The desensitized rows")
 
 
-class RecipientIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    name: Name = Field(min_length=1)
-    country: str = Field(min_length=2, max_length=2, pattern="^[A-Za-z]{2}$")
-    contact: Note = ""
+class TransferIn(RequestModel):
+    """A transfer request (as ``onshore transfer run`` reads from a file); ``dataset`` names a
+    dataset of the data home's lake."""
 
-
-class TransferIn(BaseModel):
-    """A transfer request; ``dataset`` names a dataset of the data home's lake."""
-
-    model_config = ConfigDict(extra="forbid")
     dataset: Name = Field(min_length=1, description="A lake dataset (see GET /v1/datasets)")
-    recipient: RecipientIn
-    purpose: Name = Field(min_length=1)
-    access_mode: Literal["push", "remote_access"] = "push"
-    exemption: Exemption | None = None
     profile: str | None = Field(default=None, description="A desensitization profile of the pack")
     store: str | None = Field(default=None, description="Only this store's files (default: all)")
 

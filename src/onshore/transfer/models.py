@@ -24,17 +24,19 @@ ApprovalKind = Literal[
 ]
 
 
-class _RecipientModel(BaseModel):
+class RecipientModel(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: Name = Field(min_length=1)
     country: str = Field(min_length=2, max_length=2)
     contact: Note = ""
 
 
-class _RequestModel(BaseModel):
+class RequestModel(BaseModel):
+    """A transfer request as sent (a file, an API body): validated text, typed fields."""
+
     model_config = ConfigDict(extra="forbid")
     dataset: Note = Field(min_length=1)
-    recipient: _RecipientModel
+    recipient: RecipientModel
     purpose: Name = Field(min_length=1)
     access_mode: Literal["push", "remote_access"] = "push"
     exemption: Exemption | None = None
@@ -95,7 +97,7 @@ class TransferRequest:
     @classmethod
     def from_mapping(cls, raw: Mapping[str, Any], *, file: str | None = None) -> TransferRequest:
         try:
-            m = _RequestModel.model_validate(raw)
+            m = RequestModel.model_validate(raw)
         except ValidationError as exc:
             first = exc.errors()[0]
             key = ".".join(str(p) for p in first["loc"])

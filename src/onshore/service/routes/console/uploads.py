@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import shutil
 import uuid
+from dataclasses import dataclass, replace
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -15,10 +16,10 @@ from onshore.service.auth import Principal, require, state_of
 from onshore.service.problems import ServiceProblem, documented
 from onshore.service.routes.ingest import raw_body
 from onshore.service.state import ServiceState
-from onshore.text import Name
+from onshore.text import Name, Note
 from onshore.transfer.execute import Outcome
 from onshore.transfer.models import TransferRequest
-from onshore.transfer.policy import Exemption
+from onshore.transfer.policy import Exemption, OutboundBasis
 
 router = APIRouter(tags=["console"])
 UPLOAD_TYPES = (bodies.PARQUET, bodies.CSV, bodies.JSONL)
@@ -49,14 +50,7 @@ def _upload_decide(
         staged = folder / f"upload.{fmt}"
         staged.write_bytes(body)
         try:
-            staged_request = TransferRequest(
-                dataset=str(staged),
-                recipient=request.recipient,
-                purpose=request.purpose,
-                access_mode=request.access_mode,
-                exemption=request.exemption,
-                profile=request.profile,
-            )
+            staged_request = replace(request, dataset=str(staged))
             gate = state.gate()
             label = f"upload:{name}"  # on the ledger, in the log and the manifest
             try:
@@ -76,18 +70,45 @@ def _upload_decide(
 
 
 def _upload_request(
-    recipient: str, country: str, purpose: str, exemption: str | None, profile: str | None
+    recipient: str,
+    country: str,
+    purpose: str,
+    exemption: str | None,
+    profile: str | None,
+    pipl: Pipl,
 ) -> TransferRequest:
     raw: dict[str, Any] = {
         "dataset": "upload",
         "recipient": {"name": recipient, "country": country},
         "purpose": purpose,
+        "outbound_basis": pipl.outbound_basis,
+        "outbound_basis_note": pipl.outbound_basis_note or "",
     }
+    if pipl.impact_assessment:
+        raw["impact_assessment"] = pipl.impact_assessment
     if exemption:
         raw["exemption"] = exemption
     if profile:
         raw["profile"] = profile
     return TransferRequest.from_mapping(raw)
+
+
+@dataclass(frozen=True)
+class Pipl:
+    """What PIPL asks of every export of personal information (Arts. 39 and 55)."""
+
+    impact_assessment: Annotated[
+        Name | None,
+        Query(description="Reference of the personal-information impact assessment (Art. 55)"),
+    ] = None
+    outbound_basis: Annotated[
+        OutboundBasis,
+        Query(description="Basis of the export (Art. 39): separate_consent, contract …"),
+    ] = "separate_consent"
+    outbound_basis_note: Annotated[
+        Note | None,
+        Query(description="Where a basis other than consent is documented (contract clause …)"),
+    ] = None
 
 
 UPLOAD_DOC = bodies.request_body(
@@ -142,9 +163,10 @@ def assess_upload(
     exemption: Annotated[Exemption | None, Query()] = None,
     profile: str | None = Query(None, min_length=1),
     name: FileName = "upload",
+    pipl: Annotated[Pipl, Depends()] = Pipl(),
 ) -> dict[str, Any]:
     """The gate of ``/v1/transfers/assess`` on the body instead of a lake dataset."""
-    wanted = _upload_request(recipient, country, purpose, exemption, profile)
+    wanted = _upload_request(recipient, country, purpose, exemption, profile, pipl)
     return _upload(request, principal, body, wanted, name, run=False)
 
 
@@ -164,7 +186,8 @@ def run_upload(
     exemption: Annotated[Exemption | None, Query()] = None,
     profile: str | None = Query(None, min_length=1),
     name: FileName = "upload",
+    pipl: Annotated[Pipl, Depends()] = Pipl(),
 ) -> dict[str, Any]:
     """The gate of ``/v1/transfers/run`` on the body: written to the outbox only if allowed."""
-    wanted = _upload_request(recipient, country, purpose, exemption, profile)
+    wanted = _upload_request(recipient, country, purpose, exemption, profile, pipl)
     return _upload(request, principal, body, wanted, name, run=True)

@@ -18,6 +18,9 @@ function formValues(form) {
     access_mode: data.get("access_mode"),
     exemption: data.get("exemption") || null,
     profile: data.get("profile") || null,
+    impact_assessment: (data.get("impact_assessment") || "").trim() || null,
+    outbound_basis: data.get("outbound_basis") || "separate_consent",
+    outbound_basis_note: (data.get("outbound_basis_note") || "").trim(),
   };
 }
 
@@ -28,6 +31,9 @@ async function submit(values, run) {
     const query = new URLSearchParams({ recipient: values.recipient, country: values.country, purpose: values.purpose, name: values.file.name });
     if (values.exemption) query.set("exemption", values.exemption);
     if (values.profile) query.set("profile", values.profile);
+    if (values.impact_assessment) query.set("impact_assessment", values.impact_assessment);
+    query.set("outbound_basis", values.outbound_basis);
+    if (values.outbound_basis_note) query.set("outbound_basis_note", values.outbound_basis_note);
     const response = await request(`/v1/console/transfers/${run ? "run" : "assess"}/upload?${query}`, {
       method: "POST",
       body: values.file,
@@ -42,6 +48,9 @@ async function submit(values, run) {
     access_mode: values.access_mode,
     exemption: values.exemption,
     profile: values.profile,
+    impact_assessment: values.impact_assessment,
+    outbound_basis: values.outbound_basis,
+    outbound_basis_note: values.outbound_basis_note,
   };
   return api(`/v1/transfers/${run ? "run" : "assess"}`, { method: "POST", json: body });
 }
@@ -121,6 +130,9 @@ function requestForm(ctx, datasets, out) {
     field(t("transfers.access_mode"), select("access_mode", [["push", t("transfers.push")], ["remote_access", t("transfers.remote_access")]], "push")),
     field(t("transfers.exemption"), select("exemption", exemptions, "")),
     field(t("transfers.profile"), select("profile", profiles, ""), t("transfers.profile_hint")),
+    field(t("transfers.impact_assessment"), h("input", { name: "impact_assessment", id: "f-pia", maxlength: 200 }), t("transfers.impact_assessment_hint")),
+    field(t("transfers.outbound_basis"), select("outbound_basis", ["separate_consent", "contract", "hr_management", "legal_obligation", "emergency"].map((b) => [b, t(`transfers.basis.${b}`)]), "separate_consent"), t("transfers.outbound_basis_hint")),
+    field(t("transfers.outbound_basis_note"), h("input", { name: "outbound_basis_note", id: "f-basis-note", maxlength: 2000 }), t("transfers.outbound_basis_note_hint")),
     h("div", { class: "actions span-2" }, assessButton, runButton, h("span", { class: "muted small", id: "run-hint" }, t("transfers.run_hint"))),
   );
   const sync = () => {
