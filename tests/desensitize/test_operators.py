@@ -14,22 +14,25 @@ import onshore
 from onshore.desensitize import pseudonym_key
 from onshore.desensitize.grid import MetricGrid
 from onshore.desensitize.layout import SUBJECT, TRIP, Layout
-from onshore.desensitize.operators.fields import Bucket, BucketTime, Drop, Round
-from onshore.desensitize.operators.location import Generalize, TransformCrs
-from onshore.desensitize.operators.pseudonym import Pseudonymize, pseudonym
-from onshore.desensitize.trips import Trips
-from onshore.keystore import HMAC_KEY, Key, Keystore
-from onshore.packs.profiles import (
-    BucketStep,
-    BucketTimeStep,
-    DropStep,
-    GeneralizeStep,
-    PseudonymizeStep,
-    RoundStep,
-    TransformStep,
-    Trim,
-    TripsStep,
+from onshore.desensitize.operators.fields import (
+    Bucket,
+    BucketParams,
+    BucketTime,
+    BucketTimeParams,
+    Drop,
+    DropParams,
+    Round,
+    RoundParams,
 )
+from onshore.desensitize.operators.location import (
+    Generalize,
+    GeneralizeParams,
+    TransformCrs,
+    TransformCrsParams,
+)
+from onshore.desensitize.operators.pseudonym import Pseudonymize, PseudonymizeParams, pseudonym
+from onshore.desensitize.trips import Trim, Trips, TripsParams
+from onshore.keystore import HMAC_KEY, Key, Keystore
 
 PACK = onshore.load_pack()
 FLOATS = st.floats(-1e6, 1e6, allow_nan=False)
@@ -62,7 +65,7 @@ def run(op: object, batch: pa.RecordBatch) -> pa.RecordBatch:
 )
 def test_round_is_idempotent_and_matches_reference(values: list[float | None], step: float) -> None:
     batch = pa.record_batch({"speed": pa.array(values, pa.float64())})
-    op = Round(RoundStep(op="round", fields=["speed"], step=step), PACK)
+    op = Round(RoundParams(fields=["speed"], step=step), PACK)
     once = run(op, batch)
     assert run(op, once).equals(once)
     expected = [None if v is None else round(v / step) * step for v in values]
@@ -76,7 +79,7 @@ def test_round_is_idempotent_and_matches_reference(values: list[float | None], s
 def test_bucket_is_idempotent_and_matches_reference(values: list[float | None]) -> None:
     edges = [-100.0, 0.0, 30.0, 60.0, 1000.0]
     batch = pa.record_batch({"speed": pa.array(values, pa.float64())})
-    op = Bucket(BucketStep(op="bucket", fields=["speed"], edges=edges), PACK)
+    op = Bucket(BucketParams(fields=["speed"], edges=edges), PACK)
     once = run(op, batch)
     assert run(op, once).equals(once)
     for v, g in zip(values, once.column(0).to_pylist(), strict=True):
@@ -89,7 +92,7 @@ def test_bucket_is_idempotent_and_matches_reference(values: list[float | None]) 
 def test_bucket_time_is_idempotent(ms: list[int]) -> None:
     ts = pa.array(ms, pa.int64()).cast(pa.timestamp("ms", tz="UTC"))
     batch = pa.record_batch({"ts": ts})
-    op = BucketTime(BucketTimeStep(op="bucket_time", every_s=900), PACK)
+    op = BucketTime(BucketTimeParams(every_s=900))
     once = run(op, batch)
     assert run(op, once).equals(once)
     assert once.column(0).cast(pa.int64()).to_pylist() == [m // 900_000 * 900_000 for m in ms]
@@ -117,15 +120,15 @@ def test_grid_is_idempotent_and_moves_points_at_most_half_a_diagonal(
 @given(st.lists(st.tuples(LONS, LATS), min_size=1, max_size=40))
 def test_generalize_and_gcj02_are_idempotent(points: list[tuple[float, float]]) -> None:
     batch = pa.record_batch({"lon": [p[0] for p in points], "lat": [p[1] for p in points]})
-    grid = Generalize(GeneralizeStep(op="generalize_location", grid_m=500), None)
-    gcj = TransformCrs(TransformStep(op="transform_crs", to="gcj02"))
+    grid = Generalize(GeneralizeParams(grid_m=500), None)
+    gcj = TransformCrs(TransformCrsParams(to="gcj02"))
     once = run(gcj, run(grid, batch))
     twice = run(gcj, run(grid, once))
     np.testing.assert_allclose(
         twice.column("lon").to_numpy(), once.column("lon").to_numpy(), atol=1e-9
     )
     assert once.column("crs").to_pylist() == ["gcj02"] * len(points)
-    back = run(TransformCrs(TransformStep(op="transform_crs", to="wgs84")), once)
+    back = run(TransformCrs(TransformCrsParams(to="wgs84")), once)
     snapped = run(grid, batch)
     np.testing.assert_allclose(
         back.column("lat").to_numpy(), snapped.column("lat").to_numpy(), atol=5e-6
@@ -136,7 +139,7 @@ def test_drop_by_category_and_is_idempotent() -> None:
     batch = pa.record_batch(
         {"vin": ["LSVAU2180N2183294"], "phone": ["1"], "owner_name": ["x"], "soc": [50.0]}
     )
-    op = Drop(DropStep(op="drop", categories=["person"]), PACK)
+    op = Drop(DropParams(categories=["person"]), PACK)
     once = run(op, batch)
     assert once.schema.names == ["vin", "soc"]
     assert run(op, once).equals(once)
@@ -154,7 +157,7 @@ def test_pseudonyms_equal_the_row_by_row_reference(values: list[str | None]) -> 
     key = Key(HMAC_KEY, "00112233aabbccdd", bytes(32))
     batch = pa.record_batch({"vin": pa.array(values, pa.string())})
     op = Pseudonymize(
-        PseudonymizeStep(op="pseudonymize", categories=["vehicle.identity.vin"], keep_wmi=True),
+        PseudonymizeParams(categories=["vehicle.identity.vin"], keep_wmi=True),
         PACK,
         key,
     )
@@ -216,7 +219,7 @@ def _trip_batch(ms: list[int], vins: list[str]) -> pa.RecordBatch:
 def test_trips_are_the_same_in_any_batching(rows: list[tuple[str, int]], size: int) -> None:
     rows = sorted(set(rows), key=lambda r: (r[0], r[1]))
     batch = _trip_batch([r[1] for r in rows], [r[0] for r in rows])
-    step = TripsStep(op="trips", gap_s=120, trim=Trim(metres=150, seconds=30))
+    step = TripsParams(gap_s=120, trim=Trim(metres=150, seconds=30))
 
     def collect(parts: list[pa.RecordBatch]) -> list[tuple[str, int, int]]:
         op = Trips(step)

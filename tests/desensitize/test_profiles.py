@@ -42,7 +42,7 @@ def test_a_users_profile_file_works_the_same(pack: onshore.Pack, tmp_path: Path)
         ({"op": "drop", "categories": ["no.such"]}, "unknown category 'no.such'"),
         ({"op": "round", "fields": ["speed"], "step": 0}, "greater than 0"),
         ({"op": "generalize_location"}, "exactly one of 'grid_m' or 'admin_level'"),
-        ({"op": "frobnicate"}, "does not match any of the expected tags"),
+        ({"op": "frobnicate"}, "unknown operator 'frobnicate'"),
         ({"op": "remove_sensitive_areas", "kinds": ["moon_base"]}, "unknown area kind"),
     ],
 )

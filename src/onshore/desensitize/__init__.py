@@ -21,7 +21,13 @@ import pyarrow as pa
 
 from onshore.desensitize.kanon import KAnonymity
 from onshore.desensitize.operators.base import Operator, OperatorReport
-from onshore.desensitize.registry import REGISTRY, register
+from onshore.desensitize.registry import (
+    OperatorSpec,
+    Resources,
+    operator_spec,
+    register_operator,
+    registered_operators,
+)
 from onshore.desensitize.report import PromiseCheck, RiskReport
 from onshore.desensitize.risk import UnicityFigure
 from onshore.desensitize.runner import Desensitizer
@@ -30,22 +36,27 @@ from onshore.geo.areas import AreaCatalogue
 from onshore.geo.index import AreaIndex
 from onshore.keystore import HMAC_KEY, Key, Keystore, derive_key
 from onshore.packs import Pack, load_pack
-from onshore.packs.profiles import Profile
+from onshore.packs.profiles import OperatorParams, Profile, Selector
 
 __all__ = [
-    "REGISTRY",
     "Desensitizer",
     "KAnonymity",
     "Operator",
+    "OperatorParams",
     "OperatorReport",
+    "OperatorSpec",
     "PromiseCheck",
+    "Resources",
     "RiskReport",
+    "Selector",
     "UnicityFigure",
     "desensitize",
+    "operator_spec",
     "pseudonym_key",
     "recipient_label",
     "recipient_pseudonym_key",
-    "register",
+    "register_operator",
+    "registered_operators",
 ]
 
 

@@ -10,17 +10,18 @@ how many distinct data subjects share each combination of values.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any, Literal
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+from pydantic import Field
 
 from onshore.classify.coerce import TS_TYPE
 from onshore.desensitize.grid import MetricGrid
 from onshore.desensitize.layout import SUBJECT, TRIP, Layout
-from onshore.desensitize.operators.base import Operator
-from onshore.packs.profiles import AggregateStep
+from onshore.desensitize.operators.base import Operator, Resources
+from onshore.packs.profiles import OperatorParams
 
 _COMPACT_ROWS = 1 << 21
 
@@ -53,13 +54,28 @@ class _DistinctRows:
         return table.group_by(table.column_names, use_threads=False).aggregate([])
 
 
+def _both_flows() -> list[Literal["presence", "od"]]:
+    return ["presence", "od"]
+
+
+class AggregateParams(OperatorParams):
+    """Replace the rows by k-anonymous aggregates per grid cell and hour: distinct vehicles
+    (``presence``) and origin-destination trips (``od``); groups under ``k`` are suppressed."""
+
+    k: Annotated[int, Field(ge=2)]
+    grid_m: Annotated[float, Field(ge=10, le=1_000_000, allow_inf_nan=False)] = 1000.0
+    every_s: Annotated[int, Field(gt=0)] = 3600
+    flows: list[Literal["presence", "od"]] = Field(default_factory=_both_flows, min_length=1)
+
+
 class Aggregate(Operator):
     """k-anonymous vehicle counts per cell and hour and origin-destination trips."""
 
-    params: AggregateStep
+    NAME = "aggregate"
+    params: AggregateParams
     whole_stream = True
 
-    def __init__(self, params: AggregateStep) -> None:
+    def __init__(self, params: AggregateParams) -> None:
         super().__init__(params)
         self.grid = MetricGrid(params.grid_m)
         self._presence = _DistinctRows()
@@ -67,6 +83,10 @@ class Aggregate(Operator):
         self.lat: str | None = None
         self.lon: str | None = None
         self.ts: str | None = None
+
+    @classmethod
+    def build(cls, params: AggregateParams, resources: Resources) -> Aggregate:
+        return cls(params)
 
     def bind(self, layout: Layout) -> Layout:
         self.lat, self.lon, self.ts = layout.lat, layout.lon, layout.ts

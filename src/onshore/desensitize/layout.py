@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import pyarrow as pa
 
@@ -51,8 +52,8 @@ class Layout:
             trace=plan.subject,
         )
 
-    def replace(self, **changes: object) -> Layout:
-        return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
+    def replace(self, **changes: Any) -> Layout:
+        return dataclasses.replace(self, **changes)
 
     def select(self, pack: Pack, categories: list[str], fields: list[str]) -> tuple[str, ...]:
         """Visible columns within any of ``categories`` or named in ``fields`` (any case)."""

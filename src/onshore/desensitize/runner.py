@@ -25,9 +25,15 @@ from onshore.classify.engine import Tally
 from onshore.classify.plan import FieldPlan
 from onshore.desensitize.kanon import KAnonMeter
 from onshore.desensitize.layout import SUBJECT, Layout
-from onshore.desensitize.operators.base import Operator
-from onshore.desensitize.operators.location import Generalize, RemoveAreas, TransformCrs
-from onshore.desensitize.registry import Resources, build
+from onshore.desensitize.operators.base import Operator, Resources
+from onshore.desensitize.operators.location import (
+    Generalize,
+    GeneralizeParams,
+    RemoveAreas,
+    RemoveAreasParams,
+    TransformCrs,
+)
+from onshore.desensitize.registry import build_operator
 from onshore.desensitize.report import RiskReport, check_promise
 from onshore.desensitize.risk import UnicityMeter
 from onshore.errors import BadInput
@@ -37,7 +43,7 @@ from onshore.geo.index import AreaIndex
 from onshore.keystore import Key
 from onshore.model import BadRecord
 from onshore.packs import Pack
-from onshore.packs.profiles import GeneralizeStep, Profile, RemoveAreasStep
+from onshore.packs.profiles import Profile
 
 
 @dataclass(frozen=True)
@@ -97,7 +103,7 @@ class Desensitizer:
         self._out: Classifier | None = None
         self._warnings: list[str] = []
         resources = Resources(pack, key, catalogue, boundaries, self._guard())
-        self.ops: list[Operator] = [build(step, resources) for step in profile.steps]
+        self.ops: list[Operator] = [build_operator(step, resources) for step in profile.steps]
         self._add_final_sweep(catalogue)
         self.key_ids = tuple(sorted({key.key_id} if key and self._pseudonymizes() else set()))
         self._plan: FieldPlan | None = None
@@ -125,14 +131,15 @@ class Desensitizer:
             return 0.0
         guard = 0.0
         for step in steps[ops.index("trips") + 1 :]:
-            if isinstance(step, GeneralizeStep):
-                if step.grid_m is None:
+            params = step.params
+            if isinstance(params, GeneralizeParams):
+                if params.grid_m is None:
                     self._warnings.append(
                         "trip-end trimming is measured before reduction to regions: a region's "
                         "representative point may lie nearer a trip end than the trim distance"
                     )
                 else:  # a grid step: max_displacement_m is a number
-                    guard += Generalize(step, None).max_displacement_m() or 0.0
+                    guard += Generalize(params, None).max_displacement_m() or 0.0
         return guard
 
     def _add_final_sweep(self, catalogue: AreaCatalogue | None) -> None:
@@ -143,9 +150,9 @@ class Desensitizer:
         moved = any(isinstance(o, Generalize | TransformCrs) for o in self.ops[removal + 1 :])
         if not moved:
             return
-        step = self.ops[removal].params
-        assert isinstance(step, RemoveAreasStep)
-        sweep = RemoveAreas(step, catalogue, final=True)
+        params = self.ops[removal].params
+        assert isinstance(params, RemoveAreasParams)
+        sweep = RemoveAreas(params, catalogue, final=True)
         at = len(self.ops) - 1 if self.profile.steps[-1].op == "aggregate" else len(self.ops)
         self.ops.insert(at, sweep)
 

@@ -13,8 +13,7 @@ trips wait for the end of the stream, so unsorted input holds its open trips in 
 
 >>> import pyarrow as pa
 >>> from onshore.desensitize.layout import SUBJECT
->>> from onshore.packs.profiles import TripsStep
->>> op = Trips(TripsStep(op="trips", gap_s=60))
+>>> op = Trips(TripsParams(gap_s=60))
 >>> op.bind(Layout(("ts",), {"ts": "time"}, "ts", None, None, None, None)).trips
 True
 >>> b = pa.record_batch({"ts": pa.array([0, 10_000, 200_000], pa.timestamp("ms", tz="UTC")),
@@ -27,26 +26,46 @@ True
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+from pydantic import Field
 
 from onshore.desensitize.layout import SUBJECT, TRIP, Layout
-from onshore.desensitize.operators.base import Operator, set_column
+from onshore.desensitize.operators.base import Operator, Resources, set_column
 from onshore.geo.ellipsoid import metres_per_degree
-from onshore.packs.profiles import TripsStep
+from onshore.packs.profiles import OperatorParams
 
 _BIG = np.iinfo(np.int64).max
+
+
+class Trim(OperatorParams):
+    """Remove the points within ``metres`` (straight line) of a trip's first or last position,
+    and those in its first or last ``seconds``."""
+
+    metres: Annotated[float, Field(ge=0, allow_inf_nan=False)] = 0.0
+    seconds: Annotated[float, Field(ge=0, allow_inf_nan=False)] = 0.0
+
+
+class TripsParams(OperatorParams):
+    """Cut each vehicle's rows into trips (a gap over ``gap_s``, or the ignition turning off
+    when an ignition column is present) and optionally trim every trip's ends."""
+
+    gap_s: Annotated[float, Field(gt=0, allow_inf_nan=False)] = 300.0
+    ignition: bool = True
+    ignition_fields: list[str] = Field(default_factory=lambda: ["ignition", "ignition_on"])
+    trim: Trim | None = None
 
 
 class Trips(Operator):
     """Segment every vehicle's rows into trips (hidden column ``TRIP``) and trim trip ends."""
 
-    params: TripsStep
+    NAME = "trips"
+    params: TripsParams
 
-    def __init__(self, params: TripsStep, guard_m: float = 0.0) -> None:
+    def __init__(self, params: TripsParams, guard_m: float = 0.0) -> None:
         super().__init__(params)
         self.guard_m = guard_m
         self.ts: str | None = None
@@ -60,6 +79,10 @@ class Trips(Operator):
         self._watermark: int | None = None
         self.trips = 0
         self.trimmed = 0
+
+    @classmethod
+    def build(cls, params: TripsParams, resources: Resources) -> Trips:
+        return cls(params, resources.guard_m)
 
     def bind(self, layout: Layout) -> Layout:
         if layout.ts is None:

@@ -1,9 +1,10 @@
 """Desensitization profiles as data: typed steps, a promise, and what risk to measure.
 
 A profile is an ordered list of steps, each an operator with a typed parameter model, checked
-when the pack (or a user's profile file) loads, before any data flows. Field steps pick their
-columns by category (a column within any listed category) or by name; row steps work on the
-columns the pack gives a role (vehicle, time, position).
+when the pack (or a user's profile file) loads, before any data flows: the operators and their
+models are those of the registry (:mod:`onshore.desensitize.registry`), built in or plugged in.
+Field steps pick their columns by category (a column within any listed category) or by name;
+row steps work on the columns the pack gives a role (vehicle, time, position).
 
 >>> p = Profile.model_validate({"name": "mini", "promise": {"level": "personal"},
 ...     "steps": [{"op": "drop", "categories": ["person"]}]})
@@ -13,15 +14,24 @@ columns the pack gives a role (vehicle, time, position).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import Annotated, Literal
+from collections.abc import Iterable, Mapping
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializationInfo,
+    ValidationError,
+    ValidatorFunctionWrapHandler,
+    model_serializer,
+    model_validator,
+)
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from onshore.errors import PackError
 from onshore.packs.models import LevelName
 
-AdminLevel = Literal["county", "prefecture", "province", "national"]
 NAME_RE = r"^[a-z0-9][a-z0-9-]*$"
 
 
@@ -29,155 +39,96 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class _Selector(_Strict):
+class OperatorParams(BaseModel):
+    """Base of every operator's parameter model: unknown keys are refused; values are frozen.
+
+    >>> class Speed(Selector):
+    ...     limit: float
+    >>> Speed(fields=["speed"], limit=120).limit
+    120.0
+    >>> Speed(limit=120)
+    Traceback (most recent call last):
+    ...
+    pydantic_core._pydantic_core.ValidationError: 1 validation error for Speed
+      Value error, name at least one of 'categories' or 'fields' ...
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    def needs_before(self) -> Mapping[str, str]:
+        """Steps that must come earlier in the profile: ``{op: why}`` (none by default)."""
+        return {}
+
+
+class Selector(OperatorParams):
     """Columns a field step applies to: within any of ``categories``, or named in ``fields``."""
 
     categories: list[str] = Field(default_factory=list)
     fields: list[str] = Field(default_factory=list)
 
     @model_validator(mode="after")
-    def _some(self) -> _Selector:
+    def _some(self) -> Selector:
         if not self.categories and not self.fields:
             raise ValueError("name at least one of 'categories' or 'fields'")
         return self
 
 
-class DropStep(_Selector):
-    """Remove columns (a field, or every field of a category)."""
+class Step(BaseModel):
+    """One step of a profile: an operator's name (``op``) and its parameters, validated by the
+    parameter model the operator registered (:mod:`onshore.desensitize.registry`).
 
-    op: Literal["drop"]
+    A profile file writes a step flat, ``{op: round, fields: [speed], step: 5}``; errors name
+    the key within the step (``steps[2].step``), or ``steps[2].op`` for an unknown operator.
 
-
-class KeepStep(_Selector):
-    """Keep columns as they are (an explicit allow for profiles with ``other_fields: drop``)."""
-
-    op: Literal["keep"]
-
-
-class PseudonymizeStep(_Selector):
-    """Keyed pseudonyms: HMAC-SHA-256 of the value, written as ``KEYID:DIGEST``.
-
-    ``scope`` ``value`` gives one pseudonym per value (joinable across datasets sharing the
-    ``domain``); ``trip`` one per value and trip (needs a ``trips`` step before); ``day`` one per
-    value and UTC day. ``keep_wmi`` keeps a VIN's first three characters (the manufacturer).
+    >>> Step.model_validate({"op": "round", "fields": ["speed"], "step": 5}).params.step
+    5.0
+    >>> Step.model_validate({"op": "frobnicate"})
+    Traceback (most recent call last):
+    ...
+    pydantic_core._pydantic_core.ValidationError: 1 validation error for Step
+    op
+      unknown operator 'frobnicate' (registered: aggregate, bucket, ...
     """
 
-    op: Literal["pseudonymize"]
-    scope: Literal["value", "trip", "day"] = "value"
-    keep_wmi: bool = False
-    digest_bytes: Annotated[int, Field(ge=8, le=32)] = 16
-    domain: str | None = None
-    suffix: Annotated[str, Field(pattern=r"^_[a-z0-9_]+$")] = "_pseudonym"
+    model_config = ConfigDict(frozen=True)
+
+    op: str
+    params: OperatorParams
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _by_op(cls, data: Any, handler: ValidatorFunctionWrapHandler) -> Step:
+        if isinstance(data, Step):
+            return data
+        from onshore.desensitize.registry import operator_spec, registered_operators
+
+        if not isinstance(data, dict):
+            raise PydanticCustomError("step", "a step is a mapping: 'op' and its parameters")
+        rest = dict(data)
+        op = rest.pop("op", None)
+        spec = operator_spec(op) if isinstance(op, str) else None
+        if spec is None:
+            known = ", ".join(sorted(registered_operators()))
+            what = f"unknown operator {op!r}" if op is not None else "name the operator"
+            error = PydanticCustomError(
+                "unknown_operator", "{what} (registered: {known})", {"what": what, "known": known}
+            )
+            raise ValidationError.from_exception_data(
+                cls.__name__, [InitErrorDetails(type=error, loc=("op",), input=op)]
+            )
+        given = rest.get("params")
+        if set(rest) == {"params"} and isinstance(given, BaseModel):  # Step(op=..., params=...)
+            params = given if isinstance(given, spec.params) else spec.params.model_validate(given)
+        else:
+            params = spec.params.model_validate(rest)
+        step: Step = handler({"op": op, "params": params})
+        return step
+
+    @model_serializer(mode="plain")
+    def _flat(self, info: SerializationInfo) -> dict[str, Any]:
+        return {"op": self.op, **self.params.model_dump(mode=info.mode)}
 
 
-class RoundStep(_Selector):
-    """Round numbers to a multiple of ``step``."""
-
-    op: Literal["round"]
-    step: Annotated[float, Field(gt=0, allow_inf_nan=False)]
-
-
-class BucketStep(_Selector):
-    """Replace a number by the lower edge of its bucket; below the first edge becomes null."""
-
-    op: Literal["bucket"]
-    edges: list[Annotated[float, Field(allow_inf_nan=False)]] = Field(min_length=2)
-
-    @model_validator(mode="after")
-    def _increasing(self) -> BucketStep:
-        if any(b <= a for a, b in zip(self.edges, self.edges[1:], strict=False)):
-            raise ValueError("edges must be strictly increasing")
-        return self
-
-
-class BucketTimeStep(_Strict):
-    """Floor timestamps to ``every_s`` seconds (the time column, plus any ``fields``)."""
-
-    op: Literal["bucket_time"]
-    every_s: Annotated[int, Field(gt=0)]
-    fields: list[str] = Field(default_factory=list)
-
-
-class GeneralizeStep(_Strict):
-    """Snap positions to the centre of a grid of ``grid_m`` true metres, or reduce them to the
-    region of ``admin_level`` in user-supplied boundaries (``outside``: rows in no region)."""
-
-    op: Literal["generalize_location"]
-    grid_m: Annotated[float, Field(ge=10, le=1_000_000, allow_inf_nan=False)] | None = None
-    admin_level: AdminLevel | None = None
-    outside: Literal["drop", "null"] = "drop"
-
-    @model_validator(mode="after")
-    def _one(self) -> GeneralizeStep:
-        if (self.grid_m is None) == (self.admin_level is None):
-            raise ValueError("give exactly one of 'grid_m' or 'admin_level'")
-        return self
-
-
-class TransformStep(_Strict):
-    """Express positions in WGS-84 or GCJ-02; the ``crs`` column says which (idempotent)."""
-
-    op: Literal["transform_crs"]
-    to: Literal["gcj02", "wgs84"]
-
-
-class RemoveAreasStep(_Strict):
-    """Remove every row whose position lies inside, or within the buffer (plus
-    ``extra_buffer_m``) of, a sensitive area; ``kinds`` limits it to some area kinds."""
-
-    op: Literal["remove_sensitive_areas"]
-    extra_buffer_m: Annotated[float, Field(ge=0, allow_inf_nan=False)] = 0.0
-    kinds: list[str] | None = None
-
-
-class Trim(_Strict):
-    """Remove the points within ``metres`` (straight line) of a trip's first or last position,
-    and those in its first or last ``seconds``."""
-
-    metres: Annotated[float, Field(ge=0, allow_inf_nan=False)] = 0.0
-    seconds: Annotated[float, Field(ge=0, allow_inf_nan=False)] = 0.0
-
-
-class TripsStep(_Strict):
-    """Cut each vehicle's rows into trips (a gap over ``gap_s``, or the ignition turning off
-    when an ignition column is present) and optionally trim every trip's ends."""
-
-    op: Literal["trips"]
-    gap_s: Annotated[float, Field(gt=0, allow_inf_nan=False)] = 300.0
-    ignition: bool = True
-    ignition_fields: list[str] = Field(default_factory=lambda: ["ignition", "ignition_on"])
-    trim: Trim | None = None
-
-
-def _both_flows() -> list[Literal["presence", "od"]]:
-    return ["presence", "od"]
-
-
-class AggregateStep(_Strict):
-    """Replace the rows by k-anonymous aggregates per grid cell and hour: distinct vehicles
-    (``presence``) and origin-destination trips (``od``); groups under ``k`` are suppressed."""
-
-    op: Literal["aggregate"]
-    k: Annotated[int, Field(ge=2)]
-    grid_m: Annotated[float, Field(ge=10, le=1_000_000, allow_inf_nan=False)] = 1000.0
-    every_s: Annotated[int, Field(gt=0)] = 3600
-    flows: list[Literal["presence", "od"]] = Field(default_factory=_both_flows, min_length=1)
-
-
-Step = Annotated[
-    DropStep
-    | KeepStep
-    | PseudonymizeStep
-    | RoundStep
-    | BucketStep
-    | BucketTimeStep
-    | GeneralizeStep
-    | TransformStep
-    | RemoveAreasStep
-    | TripsStep
-    | AggregateStep,
-    Field(discriminator="op"),
-]
 LOCATION_OPS = ("generalize_location", "transform_crs", "bucket_time", "remove_sensitive_areas")
 
 
@@ -229,12 +180,9 @@ class Profile(_Strict):
             if early:
                 raise ValueError(f"'trips' must come before {early[0]!r} (it needs true positions)")
         for i, step in enumerate(self.steps):
-            if (
-                isinstance(step, PseudonymizeStep)
-                and step.scope == "trip"
-                and "trips" not in ops[:i]
-            ):
-                raise ValueError(f"steps[{i}]: scope 'trip' needs a 'trips' step before it")
+            for need, why in step.params.needs_before().items():
+                if need not in ops[:i]:
+                    raise ValueError(f"steps[{i}]: {why} needs a {need!r} step before it")
         return self
 
 
@@ -266,14 +214,15 @@ def check_profiles(
                     field=f"{where}.promise.forbid[{j}]",
                 )
         for j, step in enumerate(profile.steps):
-            for k, key in enumerate(getattr(step, "categories", None) or []):
+            selected = step.params.categories if isinstance(step.params, Selector) else []
+            for k, key in enumerate(selected):
                 if key not in cats:
                     raise PackError(
                         f"unknown category {key!r}",
                         file=file,
                         field=f"{where}.steps[{j}].categories[{k}]",
                     )
-            for k, kind in enumerate(getattr(step, "kinds", None) or []):
+            for k, kind in enumerate(getattr(step.params, "kinds", None) or []):
                 if kind not in kinds:
                     raise PackError(
                         f"unknown area kind {kind!r}",

@@ -1,4 +1,11 @@
-"""The shape every operator shares: bind to a layout once, then transform batches."""
+"""The shape every operator shares: a parameter model checked when the pack loads, and an
+operator that binds to a layout once, then transforms batches.
+
+An operator declares, beside its code, its ``NAME`` (the ``op:`` of a profile step), its
+parameter model (a subclass of :class:`~onshore.packs.profiles.OperatorParams`) and a
+``build`` that makes it from validated parameters and the :class:`Resources` of the run;
+:func:`~onshore.desensitize.registry.register_operator` ties the three together.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +16,20 @@ import pyarrow as pa
 from pydantic import BaseModel
 
 from onshore.desensitize.layout import Layout
+from onshore.geo.areas import AreaCatalogue
+from onshore.keystore import Key
+from onshore.packs import Pack
+
+
+@dataclass(frozen=True)
+class Resources:
+    """What operators may need besides their parameters (passed in, never read globally)."""
+
+    pack: Pack
+    key: Key | None = None
+    areas: AreaCatalogue | None = None
+    boundaries: AreaCatalogue | None = None
+    guard_m: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -35,6 +56,8 @@ class Operator:
     """Base class. ``bind`` resolves columns (once per schema); ``apply`` maps a batch to a
     batch; stateful operators hold rows back in ``apply`` and release them in ``flush``."""
 
+    NAME: ClassVar[str]
+    """The ``op:`` that names this operator in a profile step (what it registers under)."""
     params: BaseModel
     whole_stream: ClassVar[bool] = False
     """True when the output depends on the whole stream at once (``aggregate``): a runner over
@@ -48,7 +71,7 @@ class Operator:
 
     @property
     def name(self) -> str:
-        return str(getattr(self.params, "op", type(self).__name__))
+        return self.NAME
 
     def bind(self, layout: Layout) -> Layout:
         """The layout after this step; remember the columns the step works on."""
@@ -84,7 +107,7 @@ class Operator:
     def report(self) -> OperatorReport:
         return OperatorReport(
             op=self.name,
-            params=self.params.model_dump(mode="json"),
+            params={"op": self.NAME, **self.params.model_dump(mode="json")},
             rows_in=self.rows_in,
             rows_out=self.rows_out,
             details=dict(self.details),

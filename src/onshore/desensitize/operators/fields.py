@@ -2,8 +2,7 @@
 
 >>> import pyarrow as pa
 >>> from onshore.packs import load_pack
->>> from onshore.packs.profiles import RoundStep
->>> op = Round(RoundStep(op="round", fields=["speed"], step=5), load_pack())
+>>> op = Round(RoundParams(fields=["speed"], step=5), load_pack())
 >>> op.targets = ("speed",)
 >>> op.transform(pa.record_batch({"speed": [42.0, 43.0, None]})).column(0).to_pylist()
 [40.0, 45.0, None]
@@ -11,24 +10,27 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+from pydantic import Field, model_validator
 
 from onshore.classify.coerce import to_timestamp
 from onshore.desensitize.layout import Layout
-from onshore.desensitize.operators.base import Operator, set_column
+from onshore.desensitize.operators.base import Operator, Resources, set_column
 from onshore.errors import BadInput
 from onshore.packs import Pack
-from onshore.packs.profiles import BucketStep, BucketTimeStep, DropStep, KeepStep, RoundStep
+from onshore.packs.profiles import OperatorParams, Selector
 
 
 class _FieldOperator(Operator):
     """An operator on the columns its selector picks."""
 
-    params: DropStep | KeepStep | RoundStep | BucketStep
+    params: Selector
 
-    def __init__(self, params: DropStep | KeepStep | RoundStep | BucketStep, pack: Pack) -> None:
+    def __init__(self, params: Selector, pack: Pack) -> None:
         super().__init__(params)
         self.pack = pack
         self.targets: tuple[str, ...] = ()
@@ -39,8 +41,18 @@ class _FieldOperator(Operator):
         return layout.with_handled(self.targets)
 
 
+class DropParams(Selector):
+    """Remove columns (a field, or every field of a category)."""
+
+
 class Drop(_FieldOperator):
     """Remove the selected columns (a field, or every field of a category)."""
+
+    NAME = "drop"
+
+    @classmethod
+    def build(cls, params: DropParams, resources: Resources) -> Drop:
+        return cls(params, resources.pack)
 
     def bind(self, layout: Layout) -> Layout:
         layout = super().bind(layout)
@@ -51,8 +63,18 @@ class Drop(_FieldOperator):
         return batch.drop_columns(present) if present else batch
 
 
+class KeepParams(Selector):
+    """Keep columns as they are (an explicit allow for profiles with ``other_fields: drop``)."""
+
+
 class Keep(_FieldOperator):
     """Keep the selected columns unchanged (an allow-list entry)."""
+
+    NAME = "keep"
+
+    @classmethod
+    def build(cls, params: KeepParams, resources: Resources) -> Keep:
+        return cls(params, resources.pack)
 
 
 def _numeric(batch: pa.RecordBatch, name: str) -> pa.Array:
@@ -62,10 +84,24 @@ def _numeric(batch: pa.RecordBatch, name: str) -> pa.Array:
     return column
 
 
+class RoundParams(Selector):
+    """Round numbers to a multiple of ``step``."""
+
+    step: Annotated[float, Field(gt=0, allow_inf_nan=False)]
+
+
 class Round(_FieldOperator):
     """Round numbers to the nearest multiple of ``step`` (integers stay integers)."""
 
-    params: RoundStep
+    NAME = "round"
+    params: RoundParams
+
+    def __init__(self, params: RoundParams, pack: Pack) -> None:
+        super().__init__(params, pack)
+
+    @classmethod
+    def build(cls, params: RoundParams, resources: Resources) -> Round:
+        return cls(params, resources.pack)
 
     def transform(self, batch: pa.RecordBatch) -> pa.RecordBatch:
         step = self.params.step
@@ -78,10 +114,30 @@ class Round(_FieldOperator):
         return batch
 
 
+class BucketParams(Selector):
+    """Replace a number by the lower edge of its bucket; below the first edge becomes null."""
+
+    edges: list[Annotated[float, Field(allow_inf_nan=False)]] = Field(min_length=2)
+
+    @model_validator(mode="after")
+    def _increasing(self) -> BucketParams:
+        if any(b <= a for a, b in zip(self.edges, self.edges[1:], strict=False)):
+            raise ValueError("edges must be strictly increasing")
+        return self
+
+
 class Bucket(_FieldOperator):
     """Replace each number by the lower edge of its bucket; below the first edge: null."""
 
-    params: BucketStep
+    NAME = "bucket"
+    params: BucketParams
+
+    def __init__(self, params: BucketParams, pack: Pack) -> None:
+        super().__init__(params, pack)
+
+    @classmethod
+    def build(cls, params: BucketParams, resources: Resources) -> Bucket:
+        return cls(params, resources.pack)
 
     def transform(self, batch: pa.RecordBatch) -> pa.RecordBatch:
         edges = np.asarray(self.params.edges, dtype=np.float64)
@@ -95,14 +151,26 @@ class Bucket(_FieldOperator):
         return batch
 
 
+class BucketTimeParams(OperatorParams):
+    """Floor timestamps to ``every_s`` seconds (the time column, plus any ``fields``)."""
+
+    every_s: Annotated[int, Field(gt=0)]
+    fields: list[str] = Field(default_factory=list)
+
+
 class BucketTime(Operator):
     """Floor the time column (and any named timestamp fields) to ``every_s`` seconds."""
 
-    params: BucketTimeStep
+    NAME = "bucket_time"
+    params: BucketTimeParams
 
-    def __init__(self, params: BucketTimeStep, pack: Pack) -> None:
+    def __init__(self, params: BucketTimeParams) -> None:
         super().__init__(params)
         self.targets: tuple[str, ...] = ()
+
+    @classmethod
+    def build(cls, params: BucketTimeParams, resources: Resources) -> BucketTime:
+        return cls(params)
 
     def bind(self, layout: Layout) -> Layout:
         wanted = {f.casefold() for f in self.params.fields}

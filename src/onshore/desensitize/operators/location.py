@@ -7,29 +7,60 @@ is idempotent.
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+from typing import Annotated, Any, Literal
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import shapely
+from pydantic import Field, model_validator
 
 from onshore.desensitize.grid import MetricGrid
 from onshore.desensitize.layout import Layout
-from onshore.desensitize.operators.base import Operator, set_column
+from onshore.desensitize.operators.base import Operator, Resources, set_column
 from onshore.errors import BadInput
 from onshore.geo.areas import AreaCatalogue
 from onshore.geo.crs import gcj02_to_wgs84, wgs84_to_gcj02
 from onshore.geo.index import AreaIndex
-from onshore.packs.profiles import GeneralizeStep, RemoveAreasStep, TransformStep
+from onshore.packs.profiles import OperatorParams
 
 F64 = np.ndarray
+AdminLevel = Literal["county", "prefecture", "province", "national"]
+
+
+class GeneralizeParams(OperatorParams):
+    """Snap positions to the centre of a grid of ``grid_m`` true metres, or reduce them to the
+    region of ``admin_level`` in user-supplied boundaries (``outside``: rows in no region)."""
+
+    grid_m: Annotated[float, Field(ge=10, le=1_000_000, allow_inf_nan=False)] | None = None
+    admin_level: AdminLevel | None = None
+    outside: Literal["drop", "null"] = "drop"
+
+    @model_validator(mode="after")
+    def _one(self) -> GeneralizeParams:
+        if (self.grid_m is None) == (self.admin_level is None):
+            raise ValueError("give exactly one of 'grid_m' or 'admin_level'")
+        return self
+
+
+class TransformCrsParams(OperatorParams):
+    """Express positions in WGS-84 or GCJ-02; the ``crs`` column says which (idempotent)."""
+
+    to: Literal["gcj02", "wgs84"]
+
+
+class RemoveAreasParams(OperatorParams):
+    """Remove every row whose position lies inside, or within the buffer (plus
+    ``extra_buffer_m``) of, a sensitive area; ``kinds`` limits it to some area kinds."""
+
+    extra_buffer_m: Annotated[float, Field(ge=0, allow_inf_nan=False)] = 0.0
+    kinds: list[str] | None = None
 
 
 class _Positions(Operator):
     """Shared position access: WGS-84 arrays in, the row's own system out."""
 
-    def __init__(self, params: GeneralizeStep | TransformStep | RemoveAreasStep) -> None:
+    def __init__(self, params: GeneralizeParams | TransformCrsParams | RemoveAreasParams) -> None:
         super().__init__(params)
         self.lat: str | None = None
         self.lon: str | None = None
@@ -71,9 +102,10 @@ class _Positions(Operator):
 class Generalize(_Positions):
     """Snap to a grid of ``grid_m`` true metres, or reduce to an administrative region."""
 
-    params: GeneralizeStep
+    NAME = "generalize_location"
+    params: GeneralizeParams
 
-    def __init__(self, params: GeneralizeStep, boundaries: AreaCatalogue | None) -> None:
+    def __init__(self, params: GeneralizeParams, boundaries: AreaCatalogue | None) -> None:
         super().__init__(params)
         self.grid = MetricGrid(params.grid_m) if params.grid_m is not None else None
         self.index: AreaIndex | None = None
@@ -94,6 +126,10 @@ class Generalize(_Positions):
             points = shapely.point_on_surface(np.asarray([a.geometry for a in areas]))
             self._rep = np.column_stack([shapely.get_x(points), shapely.get_y(points)])
             self._ids = pa.array([a.id for a in areas], type=pa.string())
+
+    @classmethod
+    def build(cls, params: GeneralizeParams, resources: Resources) -> Generalize:
+        return cls(params, resources.boundaries)
 
     def max_displacement_m(self) -> float | None:
         """How far a point may move (``None``: unbounded, as for regions)."""
@@ -145,7 +181,15 @@ class Generalize(_Positions):
 class TransformCrs(_Positions):
     """Express positions in ``to`` (``gcj02`` or ``wgs84``); the ``crs`` column records it."""
 
-    params: TransformStep
+    NAME = "transform_crs"
+    params: TransformCrsParams
+
+    def __init__(self, params: TransformCrsParams) -> None:
+        super().__init__(params)
+
+    @classmethod
+    def build(cls, params: TransformCrsParams, resources: Resources) -> TransformCrs:
+        return cls(params)
 
     def bind(self, layout: Layout) -> Layout:
         layout = super().bind(layout)
@@ -174,10 +218,11 @@ class TransformCrs(_Positions):
 class RemoveAreas(_Positions):
     """Remove every row whose position is inside, or within the buffer of, a sensitive area."""
 
-    params: RemoveAreasStep
+    NAME = "remove_sensitive_areas"
+    params: RemoveAreasParams
 
     def __init__(
-        self, params: RemoveAreasStep, areas: AreaCatalogue | None, *, final: bool = False
+        self, params: RemoveAreasParams, areas: AreaCatalogue | None, *, final: bool = False
     ) -> None:
         super().__init__(params)
         if areas is None:
@@ -192,6 +237,10 @@ class RemoveAreas(_Positions):
         self.index = AreaIndex.build(self.catalogue) if chosen else None
         self.final = final
         self._hits = np.zeros(len(chosen), dtype=np.int64)
+
+    @classmethod
+    def build(cls, params: RemoveAreasParams, resources: Resources) -> RemoveAreas:
+        return cls(params, resources.areas)
 
     @property
     def name(self) -> str:

@@ -16,17 +16,20 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from collections.abc import Mapping
+from typing import Annotated, Literal
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+from pydantic import Field
 
 from onshore.desensitize.layout import TRIP, Layout
-from onshore.desensitize.operators.base import Operator
+from onshore.desensitize.operators.base import Operator, Resources
 from onshore.errors import BadInput
 from onshore.keystore import Key
 from onshore.packs import Pack
-from onshore.packs.profiles import PseudonymizeStep
+from onshore.packs.profiles import Selector
 
 LABEL = b"onshore/pseudonym/v1"
 _CACHE_LIMIT = 1 << 20
@@ -39,12 +42,31 @@ def pseudonym(key: Key, domain: str, scope: str, value: str, size: int, prefix: 
     return f"{key.key_id}:{prefix}-{digest}" if prefix else f"{key.key_id}:{digest}"
 
 
+class PseudonymizeParams(Selector):
+    """Keyed pseudonyms: HMAC-SHA-256 of the value, written as ``KEYID:DIGEST``.
+
+    ``scope`` ``value`` gives one pseudonym per value (joinable across datasets sharing the
+    ``domain``); ``trip`` one per value and trip (needs a ``trips`` step before); ``day`` one per
+    value and UTC day. ``keep_wmi`` keeps a VIN's first three characters (the manufacturer).
+    """
+
+    scope: Literal["value", "trip", "day"] = "value"
+    keep_wmi: bool = False
+    digest_bytes: Annotated[int, Field(ge=8, le=32)] = 16
+    domain: str | None = None
+    suffix: Annotated[str, Field(pattern=r"^_[a-z0-9_]+$")] = "_pseudonym"
+
+    def needs_before(self) -> Mapping[str, str]:
+        return {"trips": "scope 'trip'"} if self.scope == "trip" else {}
+
+
 class Pseudonymize(Operator):
     """Replace each selected column ``C`` by ``C`` + suffix holding keyed pseudonyms."""
 
-    params: PseudonymizeStep
+    NAME = "pseudonymize"
+    params: PseudonymizeParams
 
-    def __init__(self, params: PseudonymizeStep, pack: Pack, key: Key | None) -> None:
+    def __init__(self, params: PseudonymizeParams, pack: Pack, key: Key | None) -> None:
         super().__init__(params)
         if key is None:
             raise BadInput(
@@ -55,6 +77,10 @@ class Pseudonymize(Operator):
         self.targets: tuple[tuple[str, str, str], ...] = ()  # (column, output, domain)
         self._ts: str | None = None
         self._cache: dict[tuple[str, str, str, str], str] = {}
+
+    @classmethod
+    def build(cls, params: PseudonymizeParams, resources: Resources) -> Pseudonymize:
+        return cls(params, resources.pack, resources.key)
 
     def bind(self, layout: Layout) -> Layout:
         names = layout.select(self.pack, self.params.categories, self.params.fields)
