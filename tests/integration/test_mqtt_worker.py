@@ -97,7 +97,7 @@ def test_unacknowledged_messages_are_redelivered_and_stored_once(tmp_path: Path)
             while len(msgs) < 30 and time.monotonic() < deadline:
                 msgs += first._client.take(0.05)
             assert len(msgs) == 30
-            first._ingest(msgs[:20])  # stored, never acknowledged
+            first._ingest(*first._groups(msgs[:20]), {})  # stored, never acknowledged
             first.close()
             second = MqttWorker(Ingestor(home, worker=client_id), [route], settings)
             second.connect()

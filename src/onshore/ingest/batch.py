@@ -27,12 +27,14 @@ from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
-from onshore.errors import BadInput, PolicyRefusal
+from onshore.errors import BadInput, PolicyRefusal, StorageError
 from onshore.ingest.decode import DECODERS, Key
 from onshore.ingest.keys import KeyIndex
 from onshore.ingest.quarantine import Quarantine, QuarantinedMessage
 from onshore.ingest.recovery import recover
+from onshore.model import Level
 from onshore.pipeline import ingest as run_pipeline
+from onshore.store.atomic import storage_fault
 from onshore.store.home import DEFAULT_STORE, DataHome
 
 if TYPE_CHECKING:
@@ -105,6 +107,16 @@ class Ingestor:
         self.index = KeyIndex(home, worker)
         self.quarantine = Quarantine(quarantine or home.path / "quarantine")
         self._stored_batches = 0
+        self._unsettled: set[str] = set()
+
+    def _settle(self) -> None:
+        """Settle the batches a failure left pending before claiming anything again.
+
+        Their keys would otherwise count as duplicates: a retried message would be
+        acknowledged without being stored. Raises (``StorageError``) while storage is down."""
+        for batch in sorted(self._unsettled):
+            recover(self.index, batch=batch)
+            self._unsettled.discard(batch)
 
     def _fault_point(self) -> None:
         """Crash-test hook: ``ONSHORE_INGEST_FAULT=kill-after-store:N`` makes the process kill
@@ -127,16 +139,42 @@ class Ingestor:
             raise BadInput(f"unknown format {fmt!r} (one of {', '.join(FORMATS)})", field="format")
         started = time.perf_counter()
         names = list(sources) if sources is not None else [dataset] * len(payloads)
-        decoded = DECODERS[fmt](payloads)
-        self.quarantine.put(
-            [
-                QuarantinedMessage(
-                    names[r.index], dataset, fmt, r.reason, payloads[r.index], r.field, r.offset
+        try:
+            return self._ingest(dataset, fmt, payloads, names, started)
+        except StorageError:
+            raise
+        except OSError as exc:  # a write this code did not expect to fail: a storage fault
+            raise storage_fault(f"cannot ingest into {dataset}", exc) from exc
+        except Exception as exc:  # no message may stop ingest: isolate the one that fails
+            if len(payloads) > 1:
+                mid = len(payloads) // 2
+                return _merge(
+                    self.ingest(dataset, fmt, payloads[:mid], names[:mid]),
+                    self.ingest(dataset, fmt, payloads[mid:], names[mid:]),
                 )
-                for r in decoded.rejected
-            ],
-            self.home.now(),
-        )
+            reason = f"internal error: {type(exc).__name__}: {exc}"[:500]
+            self.quarantine.put(
+                [QuarantinedMessage(names[0], dataset, fmt, reason, payloads[0])], self.home.now()
+            )
+            return BatchOutcome(
+                dataset, fmt, 1, 0, 0, 0, 1, 0, (), time.perf_counter() - started, refused=reason
+            )
+
+    def _ingest(
+        self,
+        dataset: str,
+        fmt: str,
+        payloads: Sequence[bytes],
+        names: list[str],
+        started: float,
+    ) -> BatchOutcome:
+        decoded = DECODERS[fmt](payloads)
+        rejected = [
+            QuarantinedMessage(
+                names[r.index], dataset, fmt, r.reason, payloads[r.index], r.field, r.offset
+            )
+            for r in decoded.rejected
+        ]
         base = {
             "dataset": dataset,
             "fmt": fmt,
@@ -145,18 +183,18 @@ class Ingestor:
             "rejected": len(decoded.rejected),
             "keys": tuple(decoded.keys),
         }
+        # Quarantined only once the batch is settled: a storage fault retries the whole batch,
+        # and each message must end in exactly one place.
         try:
-            return self._store(dataset, decoded.table, decoded.keys, base, started)
+            outcome = self._store(dataset, decoded.table, decoded.keys, base, started)
         except _Refused as refused:
-            rejected = {r.index for r in decoded.rejected}
-            self.quarantine.put(
-                [
-                    QuarantinedMessage(names[i], dataset, fmt, f"refused: {refused.exc}", p)
-                    for i, p in enumerate(payloads)
-                    if i not in rejected
-                ],
-                self.home.now(),
-            )
+            skip = {r.index for r in decoded.rejected}
+            rejected += [
+                QuarantinedMessage(names[i], dataset, fmt, f"refused: {refused.exc}", p)
+                for i, p in enumerate(payloads)
+                if i not in skip
+            ]
+            self.quarantine.put(rejected, self.home.now())
             return BatchOutcome(
                 **base,
                 stored=0,
@@ -166,6 +204,8 @@ class Ingestor:
                 seconds=time.perf_counter() - started,
                 refused=str(refused.exc),
             )
+        self.quarantine.put(rejected, self.home.now())
+        return outcome
 
     def ingest_table(self, dataset: str, table: pa.Table, *, fmt: str = "arrow") -> BatchOutcome:
         """Store the rows of ``table`` (canonical rows: ``vin`` text, ``ts`` a UTC timestamp)
@@ -216,7 +256,13 @@ class Ingestor:
                 files=(),
                 seconds=time.perf_counter() - started,
             )
-        claim = self.index.claim(dataset, self.options.purpose, keys)
+        self._settle()
+        batch = self.index.new_batch()
+        try:
+            claim = self.index.claim(dataset, self.options.purpose, keys, batch=batch)
+        except BaseException:
+            self._unsettled.add(batch)  # a claim that failed half way leaves keys behind
+            raise
         new = table.filter(pa.array(claim.new)) if claim.duplicates else table
         if new.num_rows == 0:
             self.index.release(claim.batch)
@@ -244,12 +290,17 @@ class Ingestor:
             raise _Refused(exc, claim.duplicates, new.num_rows) from exc
         except BaseException:
             # The pipeline may have published files before failing: let recovery look.
+            self._unsettled.add(claim.batch)
             with contextlib.suppress(Exception):
-                recover(self.index, batch=claim.batch)
+                self._settle()
             raise
         files = tuple(f.path for f in result.files)
         self._fault_point()
-        self.index.stored(claim.batch, files)
+        try:
+            self.index.stored(claim.batch, files)
+        except BaseException:
+            self._unsettled.add(claim.batch)
+            raise
         return BatchOutcome(
             **base,
             stored=result.rows_stored,
@@ -259,6 +310,29 @@ class Ingestor:
             seconds=time.perf_counter() - started,
             level=result.assessment.level.label,
         )
+
+
+def _merge(a: BatchOutcome, b: BatchOutcome) -> BatchOutcome:
+    """One outcome of two halves of a batch (split to isolate a message that failed)."""
+    levels = [x.level for x in (a, b) if x.level is not None]
+    return BatchOutcome(
+        a.dataset,
+        a.fmt,
+        a.messages + b.messages,
+        a.rows + b.rows,
+        a.stored + b.stored,
+        a.duplicates + b.duplicates,
+        a.rejected + b.rejected,
+        a.quarantined_rows + b.quarantined_rows,
+        a.files + b.files,
+        a.seconds + b.seconds,
+        a.keys + b.keys,
+        a.refused or b.refused,
+        max(levels, key=_LEVEL_ORDER.index) if levels else None,
+    )
+
+
+_LEVEL_ORDER = [level.label for level in Level]
 
 
 class _Refused(Exception):

@@ -118,10 +118,17 @@ class KeyIndex:
         self.worker = worker
         migrate(self.meta)
 
-    def claim(self, dataset: str, purpose: str, keys: Sequence[Key]) -> Claim:
-        """Record ``keys`` as pending for a new batch of ``dataset``; duplicates (earlier in
-        the dataset, or within the batch) are False."""
-        batch = f"{datetime.now(UTC):%Y%m%dT%H%M%S}-{secrets.token_hex(6)}"
+    @staticmethod
+    def new_batch() -> str:
+        """A fresh batch id."""
+        return f"{datetime.now(UTC):%Y%m%dT%H%M%S}-{secrets.token_hex(6)}"
+
+    def claim(
+        self, dataset: str, purpose: str, keys: Sequence[Key], *, batch: str | None = None
+    ) -> Claim:
+        """Record ``keys`` as pending for a new batch of ``dataset`` (id ``batch``, or a new
+        one); duplicates (earlier in the dataset, or within the batch) are False."""
+        batch = batch or self.new_batch()
         size = self.home.ledger.size()
         self.meta.execute(
             "INSERT INTO ingest_batches VALUES (?, ?, ?, ?, 'pending', ?, NULL, ?, '[]')",

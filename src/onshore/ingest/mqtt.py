@@ -19,8 +19,11 @@ worker catches up on a backlog, its queue for the session must hold the backlog 
 
 from __future__ import annotations
 
+import logging
+import os
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,9 +32,13 @@ from typing import Any, TextIO
 from onshore.errors import BadInput, StorageError
 from onshore.ingest.batch import FORMATS, BatchOutcome, Ingestor
 from onshore.ingest.quarantine import QuarantinedMessage
+from onshore.ingest.status import StatusFile
 from onshore.ingest.subscriber import Message, MqttSettings, Subscriber, topic_matches
 
 DEFAULT_DATASETS = {"json": "telemetry", "gbt32960": "gbt32960"}
+MAX_BACKOFF = 10.0
+"""The longest wait between two tries of a batch during a storage fault (seconds)."""
+log = logging.getLogger("onshore.ingest")
 
 
 @dataclass(frozen=True)
@@ -82,6 +89,10 @@ class WorkerStats:
     acked: int = 0
     failures: int = 0
     started: float = field(default_factory=time.time)
+    state: str = "starting"
+    last_error: str | None = None
+    last_error_at: float | None = None
+    fault_since: float | None = None
 
     def add(self, outcome: BatchOutcome) -> None:
         self.rows += outcome.rows
@@ -90,7 +101,8 @@ class WorkerStats:
         self.rejected += outcome.rejected
 
     def to_dict(self) -> dict[str, Any]:
-        return {k: v for k, v in vars(self).items() if k != "started"} | {
+        skip = ("started", "state", "last_error", "last_error_at", "fault_since")
+        return {k: v for k, v in vars(self).items() if k not in skip} | {
             "seconds": round(time.time() - self.started, 3)
         }
 
@@ -107,6 +119,7 @@ class MqttWorker:
         *,
         ack_log: Path | None = None,
         on_batch: Callable[[BatchOutcome], None] | None = None,
+        status: Path | None = None,
     ) -> None:
         if not routes:
             raise BadInput("give at least one --topic", field="topic")
@@ -119,6 +132,11 @@ class MqttWorker:
         self._ack_log: TextIO | None = open(ack_log, "a", encoding="utf-8") if ack_log else None  # noqa: SIM115
         self._client = Subscriber(self.settings, [r.pattern for r in routes])
         self._routes: dict[bytes, tuple[str, Route | None]] = {}
+        self._status = StatusFile(status) if status is not None else None
+        self._status_at = 0.0
+        self._rate: deque[tuple[float, int]] = deque(maxlen=64)
+        self._waiting_since: float | None = None
+        self._waiting = 0
 
     # -- the broker -------------------------------------------------------------------------
     def connect(self, timeout: float = 10.0) -> None:
@@ -130,10 +148,56 @@ class MqttWorker:
         self._client.close()
         if self._ack_log is not None:
             self._ack_log.close()
+        self.stats.state = "stopped"
+        self.publish_status(force=True)
+        if self._status is not None:
+            self._status.close()
+
+    # -- status -----------------------------------------------------------------------------
+    def status(self) -> dict[str, Any]:
+        """What ``onshore ingest status`` shows: state, totals, rates, lag, quarantine, errors."""
+        now = time.time()
+        client, stats = self._client, self.stats
+        rate = 0.0
+        if len(self._rate) >= 2:
+            (t0, n0), (t1, n1) = self._rate[0], self._rate[-1]
+            rate = (n1 - n0) / (t1 - t0) if t1 > t0 else 0.0
+        since = self._waiting_since
+        return {
+            "client_id": self.settings.client_id,
+            "broker": f"{self.settings.host}:{self.settings.port}",
+            "pid": os.getpid(),
+            "state": stats.state,
+            "updated_at": round(now, 3),
+            "started_at": round(stats.started, 3),
+            "connected": client.connected.is_set(),
+            "reconnects": client.generation,
+            "broker_error": client.last_error,
+            "totals": stats.to_dict(),
+            "messages_per_s": round(rate, 1),
+            "waiting": self._waiting + client.pending(),
+            "lag_s": round(time.monotonic() - since, 3) if since is not None else 0.0,
+            "quarantine": self.ingestor.quarantine.stats(),
+            "last_error": stats.last_error,
+            "last_error_at": stats.last_error_at,
+            "fault_since": stats.fault_since,
+        }
+
+    def publish_status(self, *, force: bool = False) -> None:
+        """Write the status file (at most once a second unless ``force``)."""
+        now = time.monotonic()
+        if self._status is None or (not force and now - self._status_at < 1.0):
+            return
+        self._status_at = now
+        self._rate.append((now, self.stats.acked))
+        self._status.write(self.status())
 
     # -- the loop ---------------------------------------------------------------------------
     def run(self, stop: threading.Event | None = None, idle_exit: float | None = None) -> None:
-        """Batch and ingest until ``stop`` is set (or nothing came for ``idle_exit`` seconds)."""
+        """Batch and ingest until ``stop`` is set (or nothing came for ``idle_exit`` seconds).
+
+        A storage fault holds the batch (nothing is acknowledged) and is retried with back-off
+        until it clears or ``stop`` is set; see :meth:`_flush`."""
         stop = stop or threading.Event()
         limit, max_bytes, max_wait = (
             self.policy.max_messages,
@@ -143,6 +207,8 @@ class MqttWorker:
         buffer: list[Message] = []
         size = 0
         first = last = time.monotonic()
+        self.stats.state = "running"
+        self.publish_status(force=True)
         while not stop.is_set():
             wait = max_wait - (time.monotonic() - first) if buffer else 0.2
             got = self._client.take(max(wait, 0.001))
@@ -150,42 +216,79 @@ class MqttWorker:
             if got:
                 if not buffer:
                     first = now
+                    self._waiting_since = now
                 buffer += got
                 size += sum([len(m[1]) for m in got])
                 last = now
             elif idle_exit is not None and not buffer and now - last > idle_exit:
                 break
-            while len(buffer) >= limit:
-                head, buffer = buffer[:limit], buffer[limit:]
-                self._flush(head)
+            self._waiting = len(buffer)
+            while len(buffer) >= limit and not stop.is_set():
+                head = buffer[:limit]
+                if not self._flush(head, stop):
+                    break
+                buffer = buffer[limit:]
                 size = sum([len(m[1]) for m in buffer])
                 first = time.monotonic()
-            if buffer and (size >= max_bytes or time.monotonic() - first >= max_wait):
-                self._flush(buffer)
+            due = size >= max_bytes or time.monotonic() - first >= max_wait
+            if buffer and due and not stop.is_set() and self._flush(buffer, stop):
                 buffer, size = [], 0
-        if buffer:
-            self._flush(buffer)
+            if not buffer:
+                self._waiting_since, self._waiting = None, 0
+            self.publish_status()
+        if buffer and self.stats.state == "running":
+            self._flush(buffer, stop, retry=False)
 
-    def _flush(self, buffer: list[Message]) -> None:
-        """Ingest ``buffer`` (retrying storage failures) and acknowledge it, in order."""
+    def _flush(self, buffer: list[Message], stop: threading.Event, retry: bool = True) -> bool:
+        """Ingest ``buffer`` and acknowledge it, in order; ``False`` if it was not (``stop``
+        came during a storage fault: the broker keeps the messages for the next start).
+
+        A storage fault is logged and shown in the status at once, then retried with back-off
+        (0.5 s doubling to :data:`MAX_BACKOFF`) until it clears."""
         delay = 0.5
+        groups, lost = self._groups(buffer)
+        done: dict[Route, BatchOutcome] = {}
         while True:
             try:
-                outcomes = self._ingest(buffer)
+                self._ingest(groups, lost, done)
                 break
-            except StorageError:
-                self.stats.failures += 1
-                time.sleep(delay)
-                delay = min(delay * 2, 30.0)
+            except StorageError as exc:
+                self._fault(exc, delay)
+                if not retry or stop.wait(delay):
+                    return False
+                delay = min(delay * 2, MAX_BACKOFF)
+        if self.stats.fault_since is not None:
+            log.warning(
+                "storage is back after %.1f s: ingesting and acknowledging again",
+                time.time() - self.stats.fault_since,
+            )
+            self.stats.fault_since = None
+            self.stats.state = "running"
         if self._ack_log is not None:
             now = time.time()
-            lines = [f"{v}\t{t}\t{k}\t{now:.3f}\n" for o in outcomes for v, t, k in o.keys]
+            lines = [f"{v}\t{t}\t{k}\t{now:.3f}\n" for o in done.values() for v, t, k in o.keys]
             self._ack_log.write("".join(lines))
             self._ack_log.flush()
         self._client.ack(buffer)
         self.stats.acked += len(buffer)
         self.stats.batches += 1
         self.stats.messages += len(buffer)
+        return True
+
+    def _fault(self, exc: StorageError, delay: float) -> None:
+        """Record a storage fault: the log at once (then on each change), the status."""
+        stats, text, now = self.stats, str(exc), time.time()
+        stats.failures += 1
+        if stats.fault_since is None or text != stats.last_error:
+            log.error(
+                "storage fault, not acknowledging (retrying in %.1f s): %s",
+                delay,
+                text,
+            )
+        stats.fault_since = stats.fault_since or now
+        stats.state = "storage-fault"
+        stats.last_error, stats.last_error_at = text, now
+        self.publish_status(force=True)
 
     def _route(self, topic: bytes) -> tuple[str, Route | None]:
         """The topic as text and its route (the first that matches), remembered by topic."""
@@ -198,7 +301,10 @@ class MqttWorker:
             known = self._routes[topic] = (text, route)
         return known
 
-    def _ingest(self, buffer: list[Message]) -> list[BatchOutcome]:
+    def _groups(
+        self, buffer: list[Message]
+    ) -> tuple[dict[Route, tuple[list[bytes], list[str]]], list[QuarantinedMessage]]:
+        """The messages of ``buffer`` by route, and those no route takes."""
         groups: dict[Route, tuple[list[bytes], list[str]]] = {}
         lost: list[QuarantinedMessage] = []
         route_of = self._route
@@ -212,16 +318,28 @@ class MqttWorker:
                 group = groups[route] = ([], [])
             group[0].append(payload)
             group[1].append(text)
-        if lost:
-            self.ingestor.quarantine.put(lost, self.ingestor.home.now())
-        outcomes = []
+        return groups, lost
+
+    def _ingest(
+        self,
+        groups: dict[Route, tuple[list[bytes], list[str]]],
+        lost: list[QuarantinedMessage],
+        done: dict[Route, BatchOutcome],
+    ) -> None:
+        """Ingest the groups not ``done`` yet (a retry after a storage fault skips those that
+        were, so no message is quarantined twice), then quarantine the unrouted."""
         for route, (payloads, topics) in groups.items():
+            if route in done:
+                continue
             outcome = self.ingestor.ingest(route.dataset, route.fmt, payloads, topics)
+            done[route] = outcome
             self.stats.add(outcome)
-            outcomes.append(outcome)
             if self.on_batch is not None:
                 self.on_batch(outcome)
-        return outcomes
+        if lost:
+            self.ingestor.quarantine.put(lost, self.ingestor.home.now())
+            self.stats.rejected += len(lost)
+            lost.clear()
 
 
 def worker_id(settings: MqttSettings) -> str:
