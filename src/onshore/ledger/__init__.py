@@ -1,8 +1,9 @@
 """The tamper-evident ledger: a Merkle-tree log of processing activities (RFC 9162 style).
 
 Pure core: ``merkle`` (hashes, audit paths), ``entry`` (canonical JSON), ``head`` (signed tree
-heads), ``proofs`` and ``verify``. Adapters: ``sqlite`` and ``postgres`` backends, ``export``,
-``audit`` (what an auditor runs) and ``Ledger`` tying them together.
+heads), ``proofs`` and ``verify``. Adapters: the ``sql`` backend (``sqlite`` and ``postgres``
+name it on each database), ``export``, ``audit`` (what an auditor runs) and ``Ledger`` tying
+them together.
 
 >>> import tempfile
 >>> from onshore.keystore import Keystore
@@ -17,8 +18,9 @@ heads), ``proofs`` and ``verify``. Adapters: ``sqlite`` and ``postgres`` backend
 
 from __future__ import annotations
 
+from onshore.database import default_db_url
 from onshore.ledger.audit import verify_export, verify_proof_standalone
-from onshore.ledger.backend import LedgerBackend, StoredEntry, default_db_url, open_backend
+from onshore.ledger.backend import LedgerBackend, StoredEntry, open_backend
 from onshore.ledger.entry import Activity, LedgerEntry, canonical_json, parse_activity
 from onshore.ledger.export import ExportResult, export_ledger, read_export
 from onshore.ledger.head import (

@@ -22,25 +22,17 @@ import os
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Protocol
 
+from onshore.database import Migrations, default_db_url
 from onshore.errors import BadInput
-from onshore.keystore import onshore_home
 from onshore.ledger.head import SignedTreeHead
 from onshore.ledger.merkle import Frontier
 
 COMPONENT = "ledger"
 
-MIGRATIONS_TABLE = """CREATE TABLE IF NOT EXISTS onshore_migrations (
-    component TEXT NOT NULL,
-    version INTEGER NOT NULL,
-    applied_at TEXT NOT NULL,
-    PRIMARY KEY (component, version)
-)"""
-
-# (version, statements); ``{blob}`` is the byte-string type of the backend.
-MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
+# Applied by ``Database.apply_migrations``; ``{blob}`` is the dialect's byte-string type.
+MIGRATIONS: Migrations = (
     (
         1,
         (
@@ -216,12 +208,6 @@ def state_from_row(row: Sequence[object]) -> LogState:
     )
 
 
-def default_db_url(home: str | os.PathLike[str] | None = None) -> str:
-    """``sqlite:///<home>/meta.db``, home defaulting to ``$ONSHORE_HOME`` or ``./onshore-data``."""
-    base = Path(home) if home is not None else onshore_home()
-    return f"sqlite:///{base / 'meta.db'}"
-
-
 def open_backend(
     url: str | None = None,
     *,
@@ -240,18 +226,12 @@ def open_backend(
     0
     >>> backend.close()
     """
-    url = url or default_db_url(home)
-    if url.startswith(("postgresql://", "postgres://")):
-        from onshore.ledger.postgres import PostgresBackend
-
-        return PostgresBackend(url)
-    if url.startswith("sqlite:///"):
-        # As SQLAlchemy spells it: sqlite:///relative/path, sqlite:////absolute/path.
-        path = url.removeprefix("sqlite:///")
-    elif "://" in url:
-        raise BadInput(f"unsupported database URL {url!r} (use sqlite:///PATH or postgresql://…)")
-    else:
-        path = url
+    from onshore.ledger.postgres import PostgresBackend
     from onshore.ledger.sqlite import SQLiteBackend
 
-    return SQLiteBackend(path, create=create)
+    url = url or default_db_url(home)
+    if url.startswith(("postgresql://", "postgres://")):
+        return PostgresBackend(url)
+    if url.startswith("sqlite:///") or "://" not in url:
+        return SQLiteBackend(url.removeprefix("sqlite:///"), create=create)
+    raise BadInput(f"unsupported database URL {url!r} (use sqlite:///PATH or postgresql://…)")

@@ -1,8 +1,9 @@
 """One ledger entry: a processing activity, encoded as canonical JSON so its hash is stable.
 
-Canonical JSON here means: UTF-8, object keys sorted, no insignificant whitespace, no NaN or
-infinity. Decoding the bytes and encoding them again gives the very same bytes, so an auditor
-in any language can recompute the leaf hash from the exported JSON.
+Canonical JSON here means (``onshore.jsonenc``, which also fixes the time text): UTF-8, object
+keys sorted, no insignificant whitespace, no NaN or infinity. Decoding the bytes and encoding
+them again gives the very same bytes, so an auditor in any language can recompute the leaf hash
+from the exported JSON.
 
 >>> from datetime import datetime, timezone
 >>> e = LedgerEntry(
@@ -21,11 +22,22 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
 from onshore.errors import BadInput
+from onshore.jsonenc import canonical_json, format_time, parse_time
+
+__all__ = [
+    "ENTRY_VERSION",
+    "Activity",
+    "LedgerEntry",
+    "canonical_json",
+    "format_time",
+    "parse_activity",
+    "parse_time",
+]
 
 ENTRY_VERSION = 1
 
@@ -44,30 +56,6 @@ class Activity(StrEnum):
     COMPLAINT = "complaint"
     VIEW = "view"
     POLICY_REFUSAL = "policy_refusal"
-
-
-def canonical_json(value: Any) -> bytes:
-    """Canonical JSON bytes: sorted keys, compact separators, UTF-8, no NaN.
-
-    >>> canonical_json({"b": 1, "a": "é"})
-    b'{"a":"\\xc3\\xa9","b":1}'
-    """
-    return json.dumps(
-        value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
-    ).encode("utf-8")
-
-
-def format_time(moment: datetime) -> str:
-    """UTC time as ``YYYY-MM-DDTHH:MM:SS.mmmZ``; a naive datetime is refused."""
-    if moment.tzinfo is None:
-        raise BadInput("ledger times must be timezone-aware (UTC)", field="time")
-    utc = moment.astimezone(UTC)
-    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
-
-
-def parse_time(text: str) -> datetime:
-    """Inverse of ``format_time``."""
-    return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC)
 
 
 @dataclass(frozen=True)
