@@ -96,14 +96,40 @@ class TableWriter:
 
 
 def _flatten_lists(batch: pa.RecordBatch) -> pa.RecordBatch:
+    """A batch as CSV can hold it: lists joined with ``;``, dictionaries decoded, and text
+    that a spreadsheet would run as a formula made inert (:func:`inert_text`)."""
     arrays = []
     for column in batch.columns:
         if pa.types.is_list(column.type) or pa.types.is_large_list(column.type):
             column = pc.binary_join(column.cast(pa.list_(pa.string())), ";")
         elif pa.types.is_dictionary(column.type):
             column = column.cast(column.type.value_type)
+        if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
+            column = inert_text(column)
         arrays.append(column)
     return pa.RecordBatch.from_arrays(arrays, names=batch.schema.names)
+
+
+_FORMULA = r"^[=+\-@\t\r]"
+_NUMBER = r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$"
+
+
+def inert_text(column: pa.Array) -> pa.Array:
+    """Text cells a spreadsheet would read as a formula (starting with ``=``, ``+``, ``-``,
+    ``@``, a tab or a carriage return; OWASP's CSV injection list) get a leading ``'``, so
+    Excel and LibreOffice show them as text. Signed numbers (``-12.5``) are left alone.
+
+    >>> inert_text(pa.array(["=SUM(A1)", "-12.5", "ok", None])).to_pylist()
+    ["'=SUM(A1)", '-12.5', 'ok', None]
+    """
+    risky = pc.and_(
+        pc.match_substring_regex(column, _FORMULA),
+        pc.invert(pc.match_substring_regex(column, _NUMBER)),
+    )
+    if not pc.any(risky).as_py():
+        return column
+    quoted = pc.binary_join_element_wise(pa.scalar("'", column.type), column, "")
+    return pc.if_else(risky, quoted, column)
 
 
 class QuarantineWriter:
