@@ -13,6 +13,7 @@ from onshore.cli._common import err_console, out_console, print_json
 from onshore.cli.store import home_options, open_home
 from onshore.config import load_config
 from onshore.errors import IntegrityError
+from onshore.store import DataHome
 
 LANG = click.Choice(["zh", "en"])
 
@@ -26,13 +27,16 @@ def _config_option(func: Any) -> Any:
     )(func)
 
 
-def _this_year() -> int:
-    """The current year in China Standard Time (the report's year is a Beijing-time year)."""
-    return (dt.datetime.now(dt.UTC) + dt.timedelta(hours=8)).year
+def _this_year(home: DataHome) -> int:
+    """The current year in the jurisdiction's time (the pack's calendar: Beijing time for
+    cn-auto): the report's year is a local year."""
+    return home.now().astimezone(home.pack.timezone).year
 
 
 @click.group("report", invoke_without_command=True)
-@click.option("--year", type=int, help="The year reported on (default: this year, UTC+8).")
+@click.option(
+    "--year", type=int, help="The year reported on (default: this year, in the pack's time zone)."
+)
 @click.option("--lang", type=LANG, default="zh", show_default=True, help="Chinese or English.")
 @click.option(
     "--format",
@@ -82,9 +86,9 @@ def report(
     from onshore.report import build_report
     from onshore.report.render import filing_warnings
 
-    year = year or _this_year()
-    target = out or Path(f"annual-report-{year}-{lang}.{fmt}")
     with open_home(home, db, actor) as data_home:
+        year = year or _this_year(data_home)
+        target = out or Path(f"annual-report-{year}-{lang}.{fmt}")
         config = load_config(config_path, home=data_home.path)
         built = build_report(data_home, config, year, lang=lang, fmt=fmt)
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -184,8 +188,8 @@ def due(
     """
     from onshore.report import missing_to_file
 
-    year = year or _this_year()
     with open_home(home, db, actor) as data_home:
+        year = year or _this_year(data_home)
         config = load_config(config_path, home=data_home.path)
         missing = missing_to_file(data_home, config, year)
     deadline = dt.date(year, 12, 15).isoformat()

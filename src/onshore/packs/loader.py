@@ -8,6 +8,7 @@ error names the file and the dotted key: ``taxonomy.yaml: field 'categories[4].p
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -91,6 +92,14 @@ class Pack:
     calendar: WorkCalendar | None = None
 
     # -- lookups -----------------------------------------------------------------------------
+    @cached_property
+    def timezone(self) -> dt.timezone:
+        """The jurisdiction's local time (``calendar.yaml``'s ``timezone``; UTC without one):
+        what "today", "this year" and deadlines are counted in."""
+        if self.calendar is None:
+            return dt.UTC
+        return dt.timezone(self.calendar.utc_offset(), self.calendar.timezone)
+
     @cached_property
     def instruments(self) -> dict[str, Instrument]:
         return {i.id: i for i in self.header.instruments}

@@ -97,9 +97,9 @@ def collect(
     migrate_register(home.meta)
     migrate_transfers(home.meta)
     home.stores()  # declares the default store, as every command does
-    calendar = home.pack.calendar
-    offset = calendar.utc_offset() if calendar is not None else dt.timedelta(hours=8)
-    tz = calendar.timezone if calendar is not None else "+08:00"
+    zone = home.pack.timezone
+    offset = zone.utcoffset(None)
+    tz = home.pack.calendar.timezone if home.pack.calendar is not None else "+00:00"
     as_of = as_of or iso(home.now())
     head = home.ledger.head() if tree_size is None else home.ledger.backend.head_at(tree_size)
     size = head.tree_size if head is not None else 0

@@ -51,8 +51,6 @@ from onshore.transfer.policy import transfer_policy
 from onshore.transfer.registry import Registry, TransferRecord
 from onshore.transfer.renewal import ApprovalStatus, approval_statuses
 
-BEIJING = dt.timezone(dt.timedelta(hours=8))
-
 
 def read_request(path: str | Path) -> TransferRequest:
     """A request file, JSON or YAML; its dataset path is relative to the file."""
@@ -134,7 +132,7 @@ class TransferGate:
         self.outbox = home.path / "outbox"
 
     def today(self) -> dt.date:
-        return self.home.now().astimezone(BEIJING).date()
+        return self.home.now().astimezone(self.home.pack.timezone).date()
 
     def approval_statuses(self, today: dt.date | None = None) -> list[ApprovalStatus]:
         """Every approval on record with its expiry, renewal window and status (as of today)."""
