@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import json
+import logging
+import os
 import signal
 import sys
 import threading
+import time
 from pathlib import Path
 from types import FrameType
 
 import click
 
-from onshore.cli._common import err_console, print_json
+from onshore.cli._common import err_console, out_console, print_json
 from onshore.cli.store import home_options, open_home
+from onshore.errors import BadInput, StorageUnavailable
 from onshore.store import DEFAULT_STORE
 
 DEFAULT_TOPICS = ("vehicles/+/telemetry=json", "vehicles/+/gbt32960=gbt32960")
@@ -43,7 +47,39 @@ def ingest() -> None:
 @click.option("--client-id", default="onshore-ingest", show_default=True, help="Session id.")
 @click.option("--protocol", type=click.Choice(["5", "311"]), default="5", show_default=True)
 @click.option("--username", envvar="ONSHORE_MQTT_USERNAME")
-@click.option("--password", envvar="ONSHORE_MQTT_PASSWORD")
+@click.option(
+    "--password-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    envvar="ONSHORE_MQTT_PASSWORD_FILE",
+    help="File holding the broker password (its first line). Or set ONSHORE_MQTT_PASSWORD; "
+    "never on the command line, where ps shows it.",
+)
+@click.option("--tls", is_flag=True, help="TLS 1.2+ to the broker (implied by the next three).")
+@click.option(
+    "--cafile",
+    type=click.Path(exists=True, dir_okay=False),
+    envvar="ONSHORE_MQTT_CAFILE",
+    help="CA certificates that verify the broker (default: the system's).",
+)
+@click.option(
+    "--certfile",
+    type=click.Path(exists=True, dir_okay=False),
+    envvar="ONSHORE_MQTT_CERTFILE",
+    help="Client certificate (PEM), for brokers that require one.",
+)
+@click.option(
+    "--keyfile",
+    type=click.Path(exists=True, dir_okay=False),
+    envvar="ONSHORE_MQTT_KEYFILE",
+    help="The client certificate's private key (default: in --certfile).",
+)
+@click.option("--keepalive", default=30, show_default=True, help="MQTT keep-alive (seconds).")
+@click.option(
+    "--max-packet",
+    default=8 << 20,
+    show_default=True,
+    help="Largest MQTT packet taken (bytes); announced to the broker, which drops larger ones.",
+)
 @click.option("--purpose", default="national_monitoring", show_default=True)
 @click.option("--areas", type=click.Path(dir_okay=False), help="Sensitive-area GeoJSON.")
 @click.option("--store", "store_name", default=DEFAULT_STORE, show_default=True)
@@ -68,7 +104,13 @@ def mqtt(
     client_id: str,
     protocol: str,
     username: str | None,
-    password: str | None,
+    password_file: Path | None,
+    tls: bool,
+    cafile: str | None,
+    certfile: str | None,
+    keyfile: str | None,
+    keepalive: int,
+    max_packet: int,
     purpose: str,
     areas: str | None,
     store_name: str,
@@ -91,6 +133,12 @@ def mqtt(
     HOME/quarantine/ingest-DATASET.jsonl with the reason. On start, batches a killed worker
     left half done are settled against the lake. SIGTERM or Ctrl-C finishes the batch.
 
+    A storage fault (disk full, permission denied, database gone) is logged at once and shown
+    by `onshore ingest status`; nothing is acknowledged while it lasts, the batch is retried
+    with back-off and ingest resumes by itself when the fault clears. Stopped during a fault,
+    the worker exits with status 5 (the broker keeps the messages). A broker that cannot be
+    reached is tried again with back-off.
+
     \b
     Example:
       onshore ingest mqtt --topic 'vehicles/+/telemetry=json' \\
@@ -108,11 +156,24 @@ def mqtt(
         recover,
         worker_id,
     )
+    from onshore.ingest.status import status_path
 
     routes = [Route.parse(t) for t in (topics or DEFAULT_TOPICS)]
     settings = MqttSettings(
-        host, port, client_id, int(protocol), username=username, password=password
+        host,
+        port,
+        client_id,
+        int(protocol),
+        keepalive=keepalive,
+        username=username,
+        password=_password(password_file),
+        tls=tls,
+        cafile=cafile,
+        certfile=certfile,
+        keyfile=keyfile,
+        max_packet=max_packet,
     )
+    _log_to_stderr()
     stop = threading.Event()
 
     def on_signal(_sig: int, _frame: FrameType | None) -> None:
@@ -141,8 +202,11 @@ def mqtt(
             BatchPolicy(max_messages=max_messages, max_wait=max_wait),
             ack_log=ack_log,
             on_batch=on_batch,
+            status=status_path(data_home.path, client_id),
         )
-        worker.connect()
+        if not worker.connect(stop=stop):
+            worker.close()
+            return
         if not as_json:
             err_console.print(
                 f"subscribed to {', '.join(r.pattern for r in routes)} on {host}:{port} "
@@ -152,7 +216,14 @@ def mqtt(
         try:
             worker.run(stop, idle_exit=idle_exit)
         finally:
+            fault = worker.stats.fault_since is not None
+            waiting = worker.status()["waiting"]
             worker.close()
+        if fault:
+            raise StorageUnavailable(
+                f"stopped during a storage fault, {waiting:,} messages not acknowledged "
+                f"(the broker keeps them): {worker.stats.last_error}"
+            )
     if as_json:
         print_json(worker.stats.to_dict())
     else:
@@ -161,4 +232,87 @@ def mqtt(
             f"{totals.messages:,} messages, {totals.stored:,} rows stored, "
             f"{totals.duplicates:,} duplicates, {totals.rejected:,} quarantined",
             err=True,
+        )
+
+
+def _password(path: Path | None) -> str | None:
+    """The broker password: the first line of ``path``, else ``$ONSHORE_MQTT_PASSWORD``."""
+    if path is None:
+        return os.environ.get("ONSHORE_MQTT_PASSWORD")
+    try:
+        return path.read_text(encoding="utf-8").splitlines()[0] if path.stat().st_size else ""
+    except (OSError, UnicodeDecodeError) as exc:
+        raise BadInput(f"cannot read the password: {exc}", file=str(path)) from exc
+
+
+def _log_to_stderr() -> None:
+    """Faults and reconnections of the worker, one timestamped line each on stderr."""
+    logger = logging.getLogger("onshore.ingest")
+    if not logger.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+        logger.propagate = False
+
+
+@ingest.command("status")
+@click.option(
+    "--home",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Data home (default: $ONSHORE_HOME or ./onshore-data).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the statuses as JSON.")
+def status(home: Path | None, as_json: bool) -> None:
+    """Show each MQTT worker of the data home: state, rates, lag, quarantine, last error.
+
+    Reads the status files the workers keep up to date (HOME/ingest/status-CLIENT.json), so
+    it works while the data home's disk is full or its database is down. A status not updated
+    for 15 s is marked stale (the worker is not running). Exits with status 5 when a running
+    worker reports a storage fault.
+
+    \b
+    Example:
+      onshore ingest status --json
+    """
+    from onshore.ingest.status import read_statuses
+    from onshore.keystore import onshore_home
+
+    statuses = read_statuses(home or onshore_home())
+    if as_json:
+        print_json(statuses)
+    elif not statuses:
+        click.echo("no MQTT worker has run in this data home", err=True)
+    for st in [] if as_json else statuses:
+        totals, q = st.get("totals") or {}, st.get("quarantine") or {}
+        age = time.time() - float(st.get("updated_at") or 0)
+        state = (
+            f"{st.get('state')} (stale: no update for {age:.0f} s)"
+            if st["stale"]
+            else st.get("state")
+        )
+        out_console.print(
+            f"[bold]{st.get('client_id')}[/] on {st.get('broker')} (pid {st.get('pid')}): {state}, "
+            f"{'connected' if st.get('connected') else 'not connected'}, "
+            f"{st.get('reconnects', 0)} reconnects",
+            highlight=False,
+        )
+        out_console.print(
+            f"  {st.get('messages_per_s', 0)} messages/s; {totals.get('acked', 0):,} acknowledged, "
+            f"{totals.get('stored', 0):,} rows stored, {totals.get('duplicates', 0):,} "
+            f"duplicates; {st.get('waiting', 0):,} waiting, lag {st.get('lag_s', 0)} s",
+            highlight=False,
+        )
+        out_console.print(
+            f"  quarantined {q.get('messages', 0):,} {q.get('by_reason') or ''} "
+            f"(rotated files {q.get('rotated_files', 0)}, dropped {q.get('dropped_files', 0)})",
+            highlight=False,
+            markup=False,
+        )
+        if st.get("last_error"):
+            out_console.print(f"  last error: {st['last_error']}", highlight=False, markup=False)
+    faulty = [s for s in statuses if s.get("state") == "storage-fault" and not s["stale"]]
+    if faulty:
+        raise StorageUnavailable(
+            f"{len(faulty)} worker(s) in a storage fault: {faulty[0].get('last_error')}"
         )

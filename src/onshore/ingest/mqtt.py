@@ -33,7 +33,13 @@ from onshore.errors import BadInput, StorageError
 from onshore.ingest.batch import FORMATS, BatchOutcome, Ingestor
 from onshore.ingest.quarantine import QuarantinedMessage
 from onshore.ingest.status import StatusFile
-from onshore.ingest.subscriber import Message, MqttSettings, Subscriber, topic_matches
+from onshore.ingest.subscriber import (
+    Message,
+    MqttSettings,
+    Subscriber,
+    Unreachable,
+    topic_matches,
+)
 
 DEFAULT_DATASETS = {"json": "telemetry", "gbt32960": "gbt32960"}
 MAX_BACKOFF = 10.0
@@ -139,9 +145,26 @@ class MqttWorker:
         self._waiting = 0
 
     # -- the broker -------------------------------------------------------------------------
-    def connect(self, timeout: float = 10.0) -> None:
-        """Connect (persistent session), subscribe, and start receiving."""
-        self._client.connect(timeout)
+    def connect(self, timeout: float = 10.0, stop: threading.Event | None = None) -> bool:
+        """Connect (persistent session), subscribe, and start receiving.
+
+        With ``stop``, a broker that cannot be reached is tried again with back-off until it
+        can or ``stop`` is set (then ``False``); a refusal (credentials, TLS) is raised."""
+        delay = 0.5
+        while True:
+            try:
+                self._client.connect(timeout)
+                return True
+            except Unreachable as exc:
+                if stop is None:
+                    raise
+                self.stats.state = "broker-unreachable"
+                self.stats.last_error, self.stats.last_error_at = str(exc), time.time()
+                self.publish_status(force=True)
+                log.warning("%s; trying again in %.1f s", exc, delay)
+                if stop.wait(delay):
+                    return False
+                delay = min(delay * 2, 30.0)
 
     def close(self) -> None:
         """Disconnect; unacknowledged messages stay with the broker's session."""

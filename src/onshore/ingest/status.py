@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from onshore.private import create_private_file
+from onshore.store.atomic import storage_fault
 
 SIZE = 16 << 10
 STALE_AFTER = 15.0
@@ -34,11 +35,16 @@ class StatusFile:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        create_private_file(path)
-        self._fd: int | None = os.open(path, os.O_RDWR)
-        os.ftruncate(self._fd, 0)
-        os.write(self._fd, b" " * SIZE)  # the blocks, once: later writes need none
-        os.fsync(self._fd)
+        self._fd: int | None = None
+        try:
+            create_private_file(path)
+            self._fd = os.open(path, os.O_RDWR)
+            os.ftruncate(self._fd, 0)
+            os.write(self._fd, b" " * SIZE)  # the blocks, once: later writes need none
+            os.fsync(self._fd)
+        except OSError as exc:
+            self.close()
+            raise storage_fault(f"cannot write the status file {path}", exc) from exc
 
     def write(self, status: dict[str, Any]) -> bool:
         """Overwrite the status; ``False`` if it could not be written (never raises)."""

@@ -104,6 +104,10 @@ class ProtocolError(StorageError):
     """The broker refused the session or sent what MQTT does not allow."""
 
 
+class Unreachable(StorageError):
+    """The broker could not be reached, or the connection broke (worth trying again)."""
+
+
 def topic_matches(pattern: str, topic: str) -> bool:
     """Whether ``topic`` matches the filter ``pattern`` (``+`` one level, ``#`` the rest)."""
     want, have = pattern.split("/"), topic.split("/")
@@ -230,6 +234,7 @@ class Subscriber:
     # -- the session ------------------------------------------------------------------------
     def connect(self, timeout: float = 10.0) -> None:
         """Open the session and subscribe; then a reader thread receives (and reconnects)."""
+        self._closing = False
         self._open(timeout)
         self._reader = threading.Thread(target=self._read_loop, name="mqtt-reader", daemon=True)
         self._reader.start()
@@ -254,7 +259,7 @@ class Subscriber:
         try:
             sock = socket.create_connection((s.host, s.port), timeout=timeout)
         except OSError as exc:
-            raise StorageError(f"cannot reach the MQTT broker {self._where}: {exc}") from exc
+            raise Unreachable(f"cannot reach the MQTT broker {self._where}: {exc}") from exc
         try:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             if self._tls is not None:
@@ -267,7 +272,7 @@ class Subscriber:
                     break
                 chunk = sock.recv(_CHUNK)
                 if not chunk:
-                    raise ProtocolError(f"the MQTT broker {self._where} closed the connection")
+                    raise Unreachable(f"the MQTT broker {self._where} closed the connection")
                 buf += chunk
             del buf[:used]
             self._check_connack(first, body)
@@ -282,7 +287,7 @@ class Subscriber:
             if isinstance(exc, ssl.SSLError | ssl.CertificateError):
                 raise StorageError(f"TLS with the MQTT broker {self._where}: {exc}") from exc
             if isinstance(exc, OSError):
-                raise StorageError(f"MQTT broker {self._where}: {exc}") from exc
+                raise Unreachable(f"MQTT broker {self._where}: {exc}") from exc
             raise
         self._last_send = time.monotonic()
 
