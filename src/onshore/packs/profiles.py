@@ -126,7 +126,13 @@ class Step(BaseModel):
 
     @model_serializer(mode="plain")
     def _flat(self, info: SerializationInfo) -> dict[str, Any]:
-        return {"op": self.op, **self.params.model_dump(mode=info.mode)}
+        params = self.params.model_dump(
+            mode=info.mode,
+            exclude_none=info.exclude_none,
+            exclude_defaults=info.exclude_defaults,
+            exclude_unset=info.exclude_unset,
+        )
+        return {"op": self.op, **params}
 
 
 LOCATION_OPS = ("generalize_location", "transform_crs", "bucket_time", "remove_sensitive_areas")
