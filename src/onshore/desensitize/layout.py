@@ -13,8 +13,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import pyarrow as pa
-
 from onshore.classify.plan import FieldPlan
 from onshore.packs import Pack
 
@@ -82,9 +80,3 @@ class Layout:
 
     def with_handled(self, names: tuple[str, ...] | list[str]) -> Layout:
         return self.replace(handled=self.handled | set(n for n in names if n))
-
-
-def visible(batch: pa.RecordBatch) -> pa.RecordBatch:
-    """The batch without hidden columns."""
-    keep = [n for n in batch.schema.names if not n.startswith(HIDDEN)]
-    return batch.select(keep)
