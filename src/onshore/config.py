@@ -25,6 +25,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from onshore.errors import BadInput
+from onshore.settings import Defaults
 from onshore.transfer.policy import OutboundBasis
 
 NOT_CONFIGURED = "(not configured)"
@@ -62,6 +63,7 @@ class Config(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     processor: Processor = Field(default_factory=Processor)
     remote_access: RemoteAccess = Field(default_factory=RemoteAccess)
+    defaults: Defaults = Field(default_factory=Defaults)  # onshore.settings: flags win
     source: str | None = None
 
     @property

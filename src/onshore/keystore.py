@@ -51,9 +51,10 @@ _ID_RE = re.compile(r"^[0-9a-f]{16}$")
 
 
 def onshore_home(environ: Mapping[str, str] | None = None) -> Path:
-    """The data home: ``$ONSHORE_HOME`` or ``./onshore-data``."""
-    env = os.environ if environ is None else environ
-    return Path(env.get("ONSHORE_HOME") or "onshore-data")
+    """The data home: ``$ONSHORE_HOME`` or ``./onshore-data`` (:mod:`onshore.settings`)."""
+    from onshore.settings import env_setting
+
+    return Path(env_setting("home", environ) or "onshore-data")
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ import sys
 import click
 
 from onshore.cli._common import run_guarded
+from onshore.cli.config import config
 from onshore.cli.consent import consent
 from onshore.cli.demo import demo_data
 from onshore.cli.desensitize import desensitize
@@ -55,6 +56,7 @@ COMMANDS: list[click.Command] = [
     complaint,
     serve,
     pack,
+    config,
 ]
 for _command in COMMANDS:
     cli.add_command(_command)

@@ -14,6 +14,7 @@ from rich.table import Table
 
 from onshore.cli._common import out_console, print_json, progress
 from onshore.errors import BadInput
+from onshore.settings import Settings
 from onshore.store import DEFAULT_STORE, DataHome, Lake
 from onshore.store.db import parse_iso
 
@@ -42,10 +43,12 @@ def home_options(func: F) -> F:
     return func
 
 
-def open_home(home: Path | None, db: str | None, actor: str, pack: str = "cn-auto") -> DataHome:
+def open_home(home: Path | None, db: str | None, actor: str, pack: str | None = None) -> DataHome:
+    """The data home of the settings (flags > environment > HOME/config.yaml > defaults)."""
     from onshore.packs import load_pack
 
-    return DataHome(home, db=db, actor=actor, pack=load_pack(pack))
+    settings = Settings.resolve({"home": home, "db": db, "pack": pack})
+    return DataHome(settings.home, db=settings.db, actor=actor, pack=load_pack(settings.pack))
 
 
 def parse_time(text: str | None, field: str) -> datetime | None:
@@ -86,26 +89,29 @@ class _Counter:
 @click.option("--dataset", required=True, help="Dataset name in the lake.")
 @click.option(
     "--purpose",
-    default="national_monitoring",
-    show_default=True,
-    help="Purpose of the collection: decides which columns have a legal basis (bases.yaml).",
+    help="Purpose of the collection: decides which columns have a legal basis (bases.yaml). "
+    "Default: ONSHORE_PURPOSE, config.yaml's defaults, else national_monitoring.",
 )
-@click.option("--areas", type=click.Path(dir_okay=False), help="Sensitive-area GeoJSON.")
-@click.option("--store", "store_name", default=DEFAULT_STORE, show_default=True)
+@click.option(
+    "--areas",
+    type=click.Path(dir_okay=False),
+    help="Sensitive-area GeoJSON (default: ONSHORE_AREAS, config.yaml, HOME/areas.geojson).",
+)
+@click.option("--store", "store_name", help=f"Store to write to (default: {DEFAULT_STORE}).")
 @click.option("--origin", help="Jurisdiction where the data was collected (default: the pack's).")
 @click.option("--subject", metavar="COLUMN", help="Column naming the data subject, if not a VIN.")
-@click.option("--pack", "pack_name", default="cn-auto", show_default=True)
+@click.option("--pack", "pack_name", help="Policy pack (default: cn-auto).")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @home_options
 def put(
     input_path: Path,
     dataset: str,
-    purpose: str,
+    purpose: str | None,
     areas: str | None,
-    store_name: str,
+    store_name: str | None,
     origin: str | None,
     subject: str | None,
-    pack_name: str,
+    pack_name: str | None,
     as_json: bool,
     home: Path | None,
     db: str | None,
@@ -126,8 +132,19 @@ def put(
     from onshore.cli.scan import load_index
     from onshore.pipeline import ingest
 
-    with open_home(home, db, actor, pack_name) as data_home:
-        index = load_index(areas, data_home.pack)
+    settings = Settings.resolve(
+        {
+            "home": home,
+            "db": db,
+            "pack": pack_name,
+            "purpose": purpose,
+            "areas": areas,
+            "store": store_name,
+        }
+    )
+    purpose, store_name = settings.purpose, settings.store
+    with open_home(settings.home, settings.db, actor, settings.pack) as data_home:
+        index = load_index(settings.areas, data_home.pack)
         counter = _Counter(0, input_path.stat().st_size)
         with progress(f"store {input_path.name}", counter) as advance:
 

@@ -43,6 +43,7 @@ from onshore.keystore import HMAC_KEY, Keystore, onshore_home
 from onshore.ledger import Activity, Ledger, SignedTreeHead, utc_now
 from onshore.packs import Pack, load_pack
 from onshore.private import secure_home
+from onshore.settings import env_setting
 from onshore.store.db import MetaDB, iso
 
 DEFAULT_STORE = "local"
@@ -178,7 +179,7 @@ class DataHome:
         if name != DEFAULT_STORE:
             known = ", ".join(s.name for s in self.stores())
             raise BadInput(f"no store {name!r} (declared: {known})", field="store")
-        jurisdiction = self.environ.get("ONSHORE_JURISDICTION") or self.pack.jurisdiction
+        jurisdiction = env_setting("jurisdiction", self.environ) or self.pack.jurisdiction
         return self.add_store(
             DEFAULT_STORE,
             jurisdiction=jurisdiction,
