@@ -26,7 +26,6 @@ import hashlib
 import json
 import shutil
 import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -38,9 +37,9 @@ import pyarrow.parquet as pq
 import yaml
 
 from onshore.config import Config
-from onshore.errors import BadInput
+from onshore.errors import BadInput, PolicyRefusal
 from onshore.geo import AreaIndex
-from onshore.io import open_source
+from onshore.io import TableWriter, open_source
 from onshore.keystore import Key
 from onshore.model import Level
 from onshore.store import DataHome
@@ -87,6 +86,7 @@ class Outcome:
     ledger_index: int | None = None
     dataset_name: str | None = None
     pseudonym_key_id: str | None = None
+    rows_quarantined: int = 0  # input records that could not be read: not exported
 
     @property
     def dataset(self) -> str:
@@ -116,6 +116,7 @@ class Outcome:
             "important_rules": list(self.facts.important_rules),
             "risk": self.risk,
             "pseudonym_key_id": self.pseudonym_key_id,
+            "rows_quarantined": self.rows_quarantined,
             "package": str(self.package) if self.package else None,
             "ledger_index": self.ledger_index,
         }
@@ -150,42 +151,49 @@ class TransferGate:
 
     def _stage(
         self, request: TransferRequest, staging: Path, label: str
-    ) -> tuple[Path, dict[str, Any] | None, str | None]:
-        """Write the (desensitized) data to ``staging``; returns the file, the risk report and
-        the id of the recipient's pseudonym key when the profile pseudonymizes."""
+    ) -> tuple[Path, dict[str, Any] | None, str | None, int]:
+        """Write the (desensitized) data to ``staging``; returns the file, the risk report, the
+        id of the recipient's pseudonym key when the profile pseudonymizes, and how many input
+        records could not be read (they are not exported, and the outcome says so).
+
+        A profile whose output breaks its promise stops the transfer (``PolicyRefusal``), as
+        ``onshore desensitize`` refuses to write such an output."""
+        from onshore import app
+        from onshore.io.chunks import chunks_of
+
         source = open_source(request.dataset)
-        batches: Iterator[pa.RecordBatch] = (b for b, _rows in source.batches())
+        staging.mkdir(parents=True, exist_ok=True)
+        target = staging / "data.parquet"
+        bad = app.KeepBad(limit=0)  # raw bad rows never go into a package: only their count
         risk: dict[str, Any] | None = None
-        runner = None
         key: Key | None = None
         if request.profile:
-            from onshore.desensitize import Desensitizer
-
             pack = self.home.pack
             profile = pack.profile(request.profile)
             if any(step.op == "pseudonymize" for step in profile.steps):
                 key = self.pseudonym_key(request)
-            runner = Desensitizer(profile, pack, key=key, areas=self.areas, source=label)
-        staging.mkdir(parents=True, exist_ok=True)
-        target = staging / "data.parquet"
-        writer: pq.ParquetWriter | None = None
-        try:
-            for batch in batches:
-                outs = runner.push(batch) if runner is not None else [batch]
-                for out in outs:
-                    writer = writer or pq.ParquetWriter(target, out.schema, compression="zstd")
-                    writer.write_batch(out)
-            if runner is not None:
-                for out in runner.finish():
-                    writer = writer or pq.ParquetWriter(target, out.schema, compression="zstd")
-                    writer.write_batch(out)
-                risk = runner.report().to_dict()
-        finally:
-            if writer is not None:
-                writer.close()
-        if writer is None:
+            result = app.desensitize(
+                chunks_of(source),
+                profile,
+                pack,
+                out=TableWriter(target),
+                quarantine=bad,
+                key=key,
+                areas=self.areas,
+                label=label,
+            )
+            if not result.released:
+                raise PolicyRefusal(result.refusal(f"the package for {request.recipient.name}"))
+            risk = result.report.to_dict()
+        else:
+            with TableWriter(target) as writer:
+                for chunk in chunks_of(source):
+                    if chunk.batch is not None:
+                        writer.write(chunk.batch)
+                    bad.write(chunk.bad)
+        if not target.exists() or pq.ParquetFile(target).metadata.num_rows == 0:
             raise BadInput("the dataset has no rows to transfer", file=request.dataset)
-        return target, risk, key.key_id if key is not None else None
+        return target, risk, key.key_id if key is not None else None, bad.count
 
     def _people(self, request: TransferRequest, staged: Path) -> tuple[DatasetFacts, pa.Table]:
         """The staged data's facts, and the natural persons it is about: counted on the data
@@ -302,12 +310,19 @@ class TransferGate:
         staging = self.outbox / ".staging" / tid
         label = dataset_name or request.dataset
         try:
-            staged, risk, key_id = self._stage(request, staging, label)
+            staged, risk, key_id, quarantined = self._stage(request, staging, label)
             decision, facts, _h, _s, _n = self._decide(request, staged)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
         return Outcome(
-            tid, request, decision, facts, risk, dataset_name=dataset_name, pseudonym_key_id=key_id
+            tid,
+            request,
+            decision,
+            facts,
+            risk,
+            dataset_name=dataset_name,
+            pseudonym_key_id=key_id,
+            rows_quarantined=quarantined,
         )
 
     def run(self, request: TransferRequest, *, dataset_name: str | None = None) -> Outcome:
@@ -320,7 +335,7 @@ class TransferGate:
         staging = self.outbox / ".staging" / tid
         label = dataset_name or request.dataset
         try:
-            staged, risk, key_id = self._stage(request, staging, label)
+            staged, risk, key_id, quarantined = self._stage(request, staging, label)
             decision, facts, hashes, sensitive, non_sensitive = self._decide(request, staged)
             outcome = Outcome(
                 tid,
@@ -330,6 +345,7 @@ class TransferGate:
                 risk,
                 dataset_name=dataset_name,
                 pseudonym_key_id=key_id,
+                rows_quarantined=quarantined,
             )
             if not decision.allowed:
                 head = self.home.record(
