@@ -9,6 +9,7 @@ returns a result value; the runners only parse arguments and render results.
 from onshore.app.desensitize import DesensitizeResult, desensitize
 from onshore.app.scan import ScanResult, scan
 from onshore.app.sinks import Collect, KeepBad, Quarantine, Sink
+from onshore.app.transfer import transfer
 
 __all__ = [
     "Collect",
@@ -19,4 +20,5 @@ __all__ = [
     "Sink",
     "desensitize",
     "scan",
+    "transfer",
 ]

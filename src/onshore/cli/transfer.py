@@ -9,6 +9,7 @@ from typing import Any, cast
 import click
 from rich.table import Table
 
+from onshore import app
 from onshore.cli._common import err_console, out_console, print_json
 from onshore.cli.scan import load_index
 from onshore.cli.store import home_options, open_home
@@ -22,15 +23,18 @@ from onshore.transfer.models import Approval, ApprovalKind
 def transfer() -> None:
     """The cross-border transfer gate: the right legal mechanism, the approved scope, no more.
 
-    A request names the dataset, the recipient (name, country), the purpose, the access mode
-    (push, or remote_access from abroad), an exemption if one is claimed, and optionally a
-    desensitization profile applied first. The dataset is classified for real; declared
-    categories are never trusted.
+    A request names the dataset (a file, or a dataset of the data home's lake, as the
+    service's requests do), the recipient (name, country), the purpose, the access mode (push,
+    or remote_access from abroad), an exemption if one is claimed, the PIPL impact assessment
+    and basis, and optionally a desensitization profile applied first. The dataset is
+    classified for real; declared categories are never trusted.
 
     \b
     Example request (JSON or YAML):
-      {"dataset": "trips.parquet", "purpose": "warranty analytics",
-       "recipient": {"name": "Acme GmbH", "country": "DE"}, "profile": "export-default"}
+      {"dataset": "telemetry", "purpose": "warranty analytics",
+       "recipient": {"name": "Acme GmbH", "country": "DE"}, "profile": "export-default",
+       "impact_assessment": "PIA-2026-01", "outbound_basis": "contract",
+       "outbound_basis_note": "warranty contract clause 12"}
     \b
       onshore transfer assess request.json
       onshore transfer approvals add --id SCC-2026-01 --kind standard_contract \\
@@ -94,7 +98,7 @@ def assess(
     """
     gate = _gate(home, db, actor, areas, config_path)
     try:
-        _show(gate.assess(read_request(request)))
+        _show(app.transfer(gate, read_request(request), run=False))
     finally:
         gate.home.close()
 
@@ -123,7 +127,7 @@ def run(
     """
     gate = _gate(home, db, actor, areas, config_path)
     try:
-        outcome = gate.run(read_request(request))
+        outcome = app.transfer(gate, read_request(request), run=True)
     finally:
         gate.home.close()
     _show(outcome)

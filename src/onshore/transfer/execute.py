@@ -52,7 +52,8 @@ from onshore.transfer.renewal import ApprovalStatus, approval_statuses
 
 
 def read_request(path: str | Path) -> TransferRequest:
-    """A request file, JSON or YAML; its dataset path is relative to the file."""
+    """A request file, JSON or YAML; its dataset is a file (a relative path is relative to the
+    request file) or, when there is no such file, the name of a lake dataset."""
     p = Path(path)
     if not p.exists():
         raise BadInput("no such request file", file=str(p))
@@ -64,8 +65,8 @@ def read_request(path: str | Path) -> TransferRequest:
         raise BadInput("a request is a mapping", file=str(p))
     request = TransferRequest.from_mapping(raw, file=str(p))
     dataset = Path(request.dataset)
-    if not dataset.is_absolute():
-        dataset = p.parent / dataset
+    if not dataset.is_absolute() and (p.parent / dataset).exists():
+        dataset = p.parent / dataset  # a file beside the request; else a lake dataset's name
     return replace(request, dataset=str(dataset))
 
 

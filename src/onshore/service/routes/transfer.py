@@ -3,19 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
-import shutil
-import uuid
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 
+from onshore import app
 from onshore.errors import BadInput
 from onshore.service.auth import Principal, require, state_of
 from onshore.service.models import ApprovalIn, ApprovalOut, TransferIn, TransferOutcome
 from onshore.service.problems import ServiceProblem, documented
-from onshore.service.snapshot import snapshot_dataset
 from onshore.service.state import ServiceState
-from onshore.store import DataHome
 from onshore.transfer import Approval, approval_status
 from onshore.transfer.execute import Outcome
 from onshore.transfer.models import TransferRequest
@@ -24,37 +21,12 @@ router = APIRouter(tags=["transfer"])
 ERRORS = documented(401, 403, 413, 422, 503)
 
 
-def _request(home: DataHome, body: TransferIn, staged: str) -> TransferRequest:
-    if body.profile is not None and body.profile not in home.pack.profiles:
-        raise BadInput(
-            f"no profile {body.profile!r} (profiles: {', '.join(home.pack.profiles)})",
-            field="profile",
-        )
-    raw = body.model_dump(exclude={"store"}) | {"dataset": staged}
-    return TransferRequest.from_mapping(raw)
-
-
 def _decide(state: ServiceState, principal: Principal, body: TransferIn, run: bool) -> Outcome:
-    with state.session(principal.actor, write=run) as home:
-        folder = home.path / "outbox" / ".lake-snapshots" / uuid.uuid4().hex[:12]
-        try:
-            staged = snapshot_dataset(
-                home, body.dataset, folder / f"{body.dataset}.parquet", body.store
-            )
-            request = _request(home, body, str(staged))
-            gate = state.gate()
-            try:
-                if run:  # the ledger, the log and the manifest name the lake dataset
-                    return gate.run(request, dataset_name=body.dataset)
-                return gate.assess(request, dataset_name=body.dataset)
-            except BadInput as exc:  # name the dataset, not the snapshot's path
-                if exc.file not in (str(staged), body.dataset):
-                    raise
-                raise BadInput(
-                    exc.message, file=f"dataset {body.dataset}", record=exc.record, field=exc.field
-                ) from None
-        finally:
-            shutil.rmtree(folder, ignore_errors=True)
+    raw = body.model_dump(exclude={"store"})
+    request = TransferRequest.from_mapping(raw)
+    with state.session(principal.actor, write=run):
+        # a lake dataset (the service never reads a path a client names)
+        return app.transfer(state.gate(), request, run=run, store=body.store, lake_only=True)
 
 
 def _out(outcome: Outcome, body: TransferIn) -> dict[str, Any]:

@@ -20,7 +20,7 @@ from onshore.service.abroad import gate_read
 from onshore.service.auth import Principal, require, state_of
 from onshore.service.problems import documented
 from onshore.service.routes.console.shared import ERRORS, READERS
-from onshore.service.snapshot import snapshot_dataset
+from onshore.store.snapshot import snapshot_dataset
 from onshore.text import Name
 
 router = APIRouter(tags=["console"])

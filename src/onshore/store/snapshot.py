@@ -32,7 +32,10 @@ def snapshot_dataset(home: DataHome, dataset: str, target: Path, store: str | No
     """Write every row of ``dataset`` to ``target`` (Parquet); ``BadInput`` if it has none."""
     paths = [p for p in dataset_files(home, dataset, store) if p.is_file()]
     if not paths:
-        raise BadInput(f"no dataset {dataset!r} in the lake (GET /v1/datasets)", field="dataset")
+        raise BadInput(
+            f"no file and no dataset {dataset!r} in the lake (onshore store ls, GET /v1/datasets)",
+            field="dataset",
+        )
     schemas = [pq.read_schema(p).remove_metadata() for p in paths]
     try:
         unified = pa.unify_schemas(schemas, promote_options="permissive")
