@@ -36,7 +36,7 @@ import hashlib
 import os
 import sqlite3
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -112,6 +112,9 @@ def migration_lock_key(schema: str) -> int:
     """A stable signed 64-bit advisory-lock key for one schema's migrations."""
     digest = hashlib.sha256(f"onshore-migrations:{schema}".encode()).digest()
     return int.from_bytes(digest[:8], "big", signed=True)
+
+
+_NOTHING = nullcontext()
 
 
 def _identifier(name: str) -> str:
@@ -247,13 +250,13 @@ class Database:
         except self._errors as exc:
             raise self._fault(exc) from exc
 
-    @contextmanager
-    def batch(self) -> Iterator[None]:
+    def batch(self) -> AbstractContextManager[None]:
         """Statements run inside are sent together (a PostgreSQL pipeline); results come at the
         end of the block, and so do the errors."""
-        if self.sql_dialect is SQLITE:
-            yield
-            return
+        return _NOTHING if self.sql_dialect is SQLITE else self._pipeline()
+
+    @contextmanager
+    def _pipeline(self) -> Iterator[None]:
         try:
             with self._conn.pipeline():
                 yield
