@@ -13,7 +13,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -33,6 +33,18 @@ pytest.importorskip("paho.mqtt")
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 ENV = {**os.environ, "ONSHORE_JURISDICTION": "CN", "ONSHORE_INGEST_FAULT": ""}
+STARTED: list[subprocess.Popen[bytes]] = []
+
+
+@pytest.fixture(autouse=True)
+def _no_worker_left() -> Iterator[None]:
+    """A failed test leaves no worker running."""
+    yield
+    while STARTED:
+        proc = STARTED.pop()
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=10)
 
 
 class Worker:
@@ -57,6 +69,7 @@ class Worker:
         self.proc = subprocess.Popen(
             wrap(argv), stdout=subprocess.DEVNULL, stderr=log.open("ab"), env=ENV
         )
+        STARTED.append(self.proc)
         self.wait_for(lambda: b"subscribed to " in log.read_bytes(), 30, "subscribe")
 
     def status(self) -> dict[str, object]:
