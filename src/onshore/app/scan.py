@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from onshore.app.overlap import BackgroundSink, prefetch
 from onshore.app.sinks import Quarantine, Sink
 from onshore.classify import Classifier
 from onshore.io.chunks import Chunk
@@ -49,26 +50,30 @@ def scan(
     is a ``use`` of the data and is entered on its ledger. On any error ``out`` is aborted."""
     classifier = Classifier(pack, areas, subject=subject, source=label, crs=crs)
     schema = None
+    # Reading, classifying and writing overlap: the source is read one chunk ahead in a thread
+    # of its own and labelled batches are written behind, in another (onshore.app.overlap).
+    sink = BackgroundSink(out) if out is not None else None
     try:
-        for chunk in source:
-            if chunk.batch is not None:
-                result = classifier.classify_batch(chunk.batch, rows=chunk.rows)
-                if out is not None:
-                    labelled = result.labelled()
-                    schema = labelled.schema
-                    out.write(labelled)
-                quarantine.write(result.bad)
-            classifier.add_quarantined(len(chunk.bad))
-            quarantine.write(chunk.bad)
-            if on_chunk is not None:
-                on_chunk()
+        with prefetch(iter(source)) as chunks:
+            for chunk in chunks:
+                if chunk.batch is not None:
+                    result = classifier.classify_batch(chunk.batch, rows=chunk.rows)
+                    if sink is not None:
+                        labelled = result.labelled()
+                        schema = labelled.schema
+                        sink.write(labelled)
+                    quarantine.write(result.bad)
+                classifier.add_quarantined(len(chunk.bad))
+                quarantine.write(chunk.bad)
+                if on_chunk is not None:
+                    on_chunk()
+        if sink is not None:
+            sink.close(schema)
     except BaseException:
-        if out is not None:
-            out.abort()
+        if sink is not None:
+            sink.abort()
         quarantine.close()
         raise
-    if out is not None:
-        out.close(schema)
     quarantine.close()
     assessment = classifier.assessment()
     if home is not None:

@@ -1,6 +1,6 @@
 """Stream an input file as Arrow record batches, never holding more than a block in memory.
 
-* Parquet: one batch per row-group slice (``batch_rows``).
+* Parquet: row group by row group, in batches of at most ``batch_rows`` rows.
 * CSV: column types are inferred from the first block; the file is then read with every column
   as text and each column converted with vectorized casts, so one bad value quarantines one row
   instead of failing the file. Rows with the wrong number of fields are quarantined by line.
@@ -127,13 +127,16 @@ class Source:
             check_parquet(self.path, budget, str(self.path))
             # text as dictionaries, charged at its expanded size before it is expanded
             pf = pq.ParquetFile(self.path, read_dictionary=binary_leaves(pf))
-        for batch in pf.iter_batches(batch_size=self.batch_rows):
-            if budget is not None:
-                budget.charge(logical_nbytes(batch), str(self.path))
-                batch = batch.cast(schema)
-            rows = np.arange(self.done, self.done + batch.num_rows, dtype=np.int64)
-            self.done += batch.num_rows
-            yield batch, rows
+        # One row group at a time: a reader over the whole file keeps what it has read in
+        # Arrow's pool, and memory grows with the file (issue 21); per row group it does not.
+        for group in range(pf.num_row_groups):
+            for batch in pf.iter_batches(batch_size=self.batch_rows, row_groups=[group]):
+                if budget is not None:
+                    budget.charge(logical_nbytes(batch), str(self.path))
+                    batch = batch.cast(schema)
+                rows = np.arange(self.done, self.done + batch.num_rows, dtype=np.int64)
+                self.done += batch.num_rows
+                yield batch, rows
 
     # -- CSV -----------------------------------------------------------------------------------
     def _csv(self, _budget: Budget | None) -> Iterator[tuple[pa.RecordBatch, np.ndarray]]:

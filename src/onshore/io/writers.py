@@ -27,21 +27,39 @@ def _json_default(value: Any) -> Any:
     return str(value)
 
 
+ROW_GROUP_ROWS = 1 << 20
+ROW_GROUP_BYTES = 256 << 20
+
+
 class TableWriter:
     """Write record batches to a file whose format follows its extension.
 
     CSV cannot hold lists, so list columns (``onshore_reasons``) are joined with ``;`` there.
-    The file appears under its final name only when the writer closes cleanly; its folder is
-    made on the first write if it does not exist.
+    Parquet gets row groups of up to ``row_group_rows`` rows (or ``row_group_bytes``, whichever
+    comes first): batches are held until there are that many, never more. Dictionary columns
+    (the labels) stay dictionary-encoded. The file appears under its final name only when the
+    writer closes cleanly; its folder is made on the first write if it does not exist.
     """
 
-    def __init__(self, path: str | os.PathLike[str], fmt: str | None = None) -> None:
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        fmt: str | None = None,
+        *,
+        row_group_rows: int = ROW_GROUP_ROWS,
+        row_group_bytes: int = ROW_GROUP_BYTES,
+    ) -> None:
         self.path = Path(path)
         self.format = detect_format(self.path, fmt)
         self._tmp = self.path.with_name(f".{self.path.name}.partial")
         self._writer: Any = None
         self._fh: Any = None
         self.rows = 0
+        self.row_group_rows = row_group_rows
+        self.row_group_bytes = row_group_bytes
+        self._held: list[pa.RecordBatch] = []
+        self._held_rows = 0
+        self._held_bytes = 0
 
     def write(self, batch: pa.RecordBatch) -> None:
         if self.format == "csv":
@@ -55,18 +73,37 @@ class TableWriter:
                 self._writer = pcsv.CSVWriter(self._tmp, batch.schema)
             else:
                 self._fh = open(self._tmp, "w", encoding="utf-8")  # noqa: SIM115
-        if self._writer is not None:
+        if self.format == "parquet":
+            self._hold(batch)
+        elif self._writer is not None:
             self._writer.write_batch(batch)
         else:
             for row in batch.to_pylist():
                 self._fh.write(json.dumps(row, ensure_ascii=False, default=_json_default) + "\n")
         self.rows += batch.num_rows
 
+    def _hold(self, batch: pa.RecordBatch) -> None:
+        """Parquet: hold batches until a row group is full (each write would start a new one)."""
+        self._held.append(batch)
+        self._held_rows += batch.num_rows
+        self._held_bytes += batch.get_total_buffer_size()
+        if self._held_rows >= self.row_group_rows or self._held_bytes >= self.row_group_bytes:
+            self._flush()
+
+    def _flush(self) -> None:
+        if not self._held:
+            return
+        table = pa.Table.from_batches(self._held)
+        self._held, self._held_rows, self._held_bytes = [], 0, 0
+        self._writer.write_table(table, row_group_size=max(self.row_group_rows, table.num_rows))
+
     def close(self, schema: pa.Schema | None = None) -> None:
         """Finish the file; with no batch written, an empty file of ``schema`` is written."""
         if self._writer is None and self._fh is None and schema is not None:
             self.write(pa.RecordBatch.from_pylist([], schema=schema))
         if self._writer is not None:
+            if self.format == "parquet":
+                self._flush()
             self._writer.close()
         if self._fh is not None:
             self._fh.close()
@@ -74,6 +111,7 @@ class TableWriter:
             os.replace(self._tmp, self.path)
 
     def abort(self) -> None:
+        self._held.clear()
         if self._writer is not None:
             self._writer.close()
         if self._fh is not None:
