@@ -3,8 +3,16 @@
 from __future__ import annotations
 
 import json
+import re
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
@@ -105,3 +113,64 @@ def assert_problem(response: Any, status: int, slug: str) -> dict[str, Any]:
     assert body["status"] == status
     assert body["title"]
     return body
+
+
+ONSHORE = [sys.executable, "-m", "onshore"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def api_key(home: Path, role: str, name: str, *extra: str) -> str:
+    """A new API key made by ``onshore serve keys add`` (the secret, shown once)."""
+    out = subprocess.run(
+        [
+            *ONSHORE,
+            "serve",
+            "keys",
+            "add",
+            "--role",
+            role,
+            "--name",
+            name,
+            "--home",
+            str(home),
+            *extra,
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    found = re.search(r"onshore_[0-9a-f]+_[A-Za-z0-9_-]+", out)
+    assert found, out
+    return found.group(0)
+
+
+@contextmanager
+def serve(home: Path, *args: str, scheme: str = "http", **client: Any) -> Iterator[str]:
+    """A real ``onshore serve`` on a free loopback port, until the block ends: its base URL.
+    ``client`` goes to the httpx calls that wait for it (``verify=`` for HTTPS)."""
+    import httpx
+
+    port = free_port()
+    server = subprocess.Popen(
+        [*ONSHORE, "serve", "--home", str(home), "--port", str(port), *args],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    base = f"{scheme}://127.0.0.1:{port}"
+    try:
+        for _ in range(300):
+            try:
+                if httpx.get(f"{base}/v1/health", timeout=1, **client).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        yield base
+    finally:
+        server.terminate()
+        server.wait(timeout=30)

@@ -10,47 +10,13 @@ from __future__ import annotations
 
 import io
 import json
-import re
-import socket
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import httpx
 import pytest
-from service_support import JSONL, jsonl, message, vin
+from service_support import JSONL, api_key, jsonl, message, serve, vin
 
 pytestmark = pytest.mark.slow
-ONSHORE = [sys.executable, "-m", "onshore"]
-
-
-def _port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _key(home: Path, role: str, name: str, *extra: str) -> str:
-    out = subprocess.run(
-        [
-            *ONSHORE,
-            "serve",
-            "keys",
-            "add",
-            "--role",
-            role,
-            "--name",
-            name,
-            "--home",
-            str(home),
-            *extra,
-        ],
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout
-    return re.search(r"onshore_[0-9a-f]+_[A-Za-z0-9_-]+", out).group(0)  # type: ignore[union-attr]
 
 
 @pytest.fixture
@@ -59,32 +25,17 @@ def served(tmp_path: Path):  # type: ignore[no-untyped-def]
     home.mkdir()
     (home / "config.yaml").write_text(
         "processor:\n  legal_entity: Demo Auto\n  ciio: false\n  province: Beijing\n"
+        "remote_access:\n  impact_assessment: PIA-1\n  outbound_basis: contract\n"
+        "  outbound_basis_note: audit contract clause 2\n"
     )
     keys = {
-        "ingest": _key(home, "ingest", "gateway"),
-        "compliance": _key(home, "compliance", "dpo"),
-        "auditor_de": _key(home, "auditor", "Audit GmbH", "--country", "DE"),
-        "compliance_de": _key(home, "compliance", "Acme GmbH", "--country", "DE"),
+        "ingest": api_key(home, "ingest", "gateway"),
+        "compliance": api_key(home, "compliance", "dpo"),
+        "auditor_de": api_key(home, "auditor", "Audit GmbH", "--country", "DE"),
+        "compliance_de": api_key(home, "compliance", "Acme GmbH", "--country", "DE"),
     }
-    port = _port()
-    server = subprocess.Popen(
-        [*ONSHORE, "serve", "--home", str(home), "--port", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(300):
-            try:
-                if httpx.get(f"{base}/v1/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.1)
+    with serve(home) as base:
         yield base, home, keys
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
 
 
 def test_the_reported_attacks_fail_against_the_real_service(served) -> None:  # type: ignore[no-untyped-def]

@@ -9,7 +9,7 @@ returns a result value; the runners only parse arguments and render results.
 from onshore.app.desensitize import DesensitizeResult, desensitize
 from onshore.app.scan import ScanResult, scan
 from onshore.app.sinks import Collect, KeepBad, Quarantine, Sink
-from onshore.app.transfer import transfer
+from onshore.app.transfer import transfer, transfer_staged
 
 __all__ = [
     "Collect",
@@ -21,4 +21,5 @@ __all__ = [
     "desensitize",
     "scan",
     "transfer",
+    "transfer_staged",
 ]

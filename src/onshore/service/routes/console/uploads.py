@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import shutil
 import uuid
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 
-from onshore.errors import BadInput
+from onshore import app
 from onshore.service import bodies
 from onshore.service.auth import Principal, require, state_of
 from onshore.service.problems import ServiceProblem, documented
@@ -40,30 +40,15 @@ def _upload_decide(
     if not body:
         raise ServiceProblem(400, "the body is empty", file=bodies.BODY)
     with state.session(principal.actor, write=run) as home:
-        if request.profile is not None and request.profile not in home.pack.profiles:
-            raise BadInput(
-                f"no profile {request.profile!r} (profiles: {', '.join(home.pack.profiles)})",
-                field="profile",
-            )
         folder = home.path / "outbox" / ".uploads" / uuid.uuid4().hex[:12]
         folder.mkdir(parents=True)
         staged = folder / f"upload.{fmt}"
         staged.write_bytes(body)
         try:
-            staged_request = replace(request, dataset=str(staged))
-            gate = state.gate()
             label = f"upload:{name}"  # on the ledger, in the log and the manifest
-            try:
-                if run:
-                    outcome = gate.run(staged_request, dataset_name=label)
-                else:
-                    outcome = gate.assess(staged_request, dataset_name=label)
-            except BadInput as exc:  # name the upload, not the staging path
-                if exc.file not in (str(staged), label):
-                    raise
-                raise BadInput(
-                    exc.message, file=f"upload {name}", record=exc.record, field=exc.field
-                ) from None
+            outcome = app.transfer_staged(
+                state.gate(), request, staged, name=label, shown=f"upload {name}", run=run
+            )
         finally:
             shutil.rmtree(folder, ignore_errors=True)
     return outcome, outcome.to_dict() | {"dataset": f"upload:{name}", "store": None}
