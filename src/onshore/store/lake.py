@@ -424,7 +424,10 @@ class Lake:
         groups = [g for g in range(pf.metadata.num_row_groups) if _may_hold(pf, g, index, vin)]
         if not groups:
             return pf.schema_arrow.empty_table()
-        table = pf.read_row_groups(groups)
+        # One row group at a time: Arrow cannot read a nested dictionary column (the labels'
+        # onshore_reasons) of several row groups in one call ("nested data conversions").
+        tables = [pf.read_row_group(g) for g in groups]
+        table = pa.concat_tables(tables) if len(tables) > 1 else tables[0]
         return table.filter(pc.equal(table.column(column), vin))
 
 
