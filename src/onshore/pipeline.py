@@ -27,6 +27,7 @@ from onshore.classify import Classifier
 from onshore.consent import ConsentGate, ConsentRegistry, GateReport
 from onshore.consent.gate import read_sidecar_file
 from onshore.io import QuarantineWriter, open_source
+from onshore.io.chunks import chunks, chunks_of
 from onshore.ledger import Activity
 from onshore.model import Assessment
 from onshore.private import make_private, make_private_dir
@@ -96,13 +97,11 @@ def ingest(
     started = time.perf_counter()
     pack = home.pack
     origin = (origin or pack.jurisdiction).upper()
-    reader = None
     if isinstance(source, str | Path):
         label: str | None = str(source)
-        reader = open_source(Path(source), fmt=fmt, batch_rows=batch_rows)
-        batches: Batches = reader.batches()
+        stream = chunks_of(open_source(Path(source), fmt=fmt, batch_rows=batch_rows))
     else:
-        label, batches = None, source
+        label, stream = None, chunks(source)
     gate = ConsentGate(
         pack,
         purpose,
@@ -117,30 +116,23 @@ def ingest(
     qwriter = QuarantineWriter(quarantine_file, source=label)
     staged = None
     rows_read = 0
-    reported = 0
     try:
-        for batch, rows in batches:
-            rows_read += batch.num_rows
-            gated = gate.apply(batch)
-            result = classifier.classify_batch(gated, rows=rows)
-            if staged is None:
-                plan = classifier.plan_for(gated.schema)
-                staged = Lake(home).stage(
-                    dataset, store=store, origin=origin, vin_column=plan.vin, ts_column=plan.ts
-                )
-            staged.add(result.labelled(), categories=gate.report().kept_categories)
-            _quarantine(qwriter, result.bad)
-            if reader is not None:
-                new_bad = reader.bad[reported:]
-                reported = len(reader.bad)
-                classifier.add_quarantined(len(new_bad))
-                _quarantine(qwriter, new_bad)
-            if on_batch is not None:
+        for chunk in stream:
+            if chunk.batch is not None:
+                rows_read += chunk.batch.num_rows
+                gated = gate.apply(chunk.batch)
+                result = classifier.classify_batch(gated, rows=chunk.rows)
+                if staged is None:
+                    plan = classifier.plan_for(gated.schema)
+                    staged = Lake(home).stage(
+                        dataset, store=store, origin=origin, vin_column=plan.vin, ts_column=plan.ts
+                    )
+                staged.add(result.labelled(), categories=gate.report().kept_categories)
+                _quarantine(qwriter, result.bad)
+            classifier.add_quarantined(len(chunk.bad))
+            _quarantine(qwriter, chunk.bad)
+            if on_batch is not None and chunk.batch is not None:
                 on_batch()
-        if reader is not None:
-            new_bad = reader.bad[reported:]
-            classifier.add_quarantined(len(new_bad))
-            _quarantine(qwriter, new_bad)
         assessment = classifier.assessment()
         report = gate.report()
         _record_collection(home, dataset, report, assessment, rows_read, label)
