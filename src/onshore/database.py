@@ -174,6 +174,8 @@ class Database:
             )
             self._conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_s * 1000)}")
             self._conn.execute("PRAGMA journal_mode = WAL")
+            # Deleted content is overwritten with zeros, so free pages hold nothing (erasure).
+            self._conn.execute("PRAGMA secure_delete = ON")
             self._conn.execute(f"PRAGMA synchronous = {sync}")
             if self.path is not None:
                 for file in sqlite_files(self.path):

@@ -195,12 +195,51 @@ class RetentionPeriod(_Strict):
     ref: Ref
 
 
+class PlacePeriod(_Strict):
+    """How long a place that is not the lake keeps what it holds (``onshore store purge``)."""
+
+    place: Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]*$")]
+    days: Annotated[int, Field(gt=0)]
+    ref: Ref
+
+
+class Backups(_Strict):
+    """Backups of the data home: whether there are any and how a deletion reaches them.
+
+    Onshore makes no backups; the operator's are stated here so the deletion evidence says
+    what happens to the vehicle's data in them instead of keeping them silently."""
+
+    held: bool
+    description: str
+    erasure: str  # how a deletion reaches them (e.g. they expire with their rotation)
+    max_days: Annotated[int, Field(gt=0)] | None = None
+    ref: Ref
+
+
+class LegalHold(_Strict):
+    """Data a law says must be kept: a deletion keeps the held datasets' rows and says so."""
+
+    id: Annotated[str, Field(pattern=RULE_ID_RE)]
+    description: str
+    datasets: list[str] = Field(default_factory=list)
+    enabled: bool = False
+    days: Annotated[int, Field(gt=0)] | None = None
+    ref: Ref
+
+
 class Retention(_Strict):
     residency: Residency
     default_days: Annotated[int, Field(gt=0)]
     deletion_due_working_days: Annotated[int, Field(gt=0)]
     deletion_due_ref: Ref
     retention: list[RetentionPeriod] = Field(default_factory=list)
+    places: list[PlacePeriod] = Field(default_factory=list)
+    backups: Backups | None = None
+    legal_holds: list[LegalHold] = Field(default_factory=list)
+
+    def place_days(self, place: str) -> int | None:
+        """The period of a place other than the lake (``None``: not set in the pack)."""
+        return next((p.days for p in self.places if p.place == place), None)
 
     def days_for(self, pack: Pack, category: str | None) -> int:
         """Retention of ``category``: its own period or its nearest listed ancestor's."""
@@ -412,3 +451,9 @@ def check_bases(
         for i, period in enumerate(retention.retention):
             need_category(period.category, "retention.yaml", f"retention[{i}].category")
             need_instrument(period.ref, "retention.yaml", f"retention[{i}].ref")
+        for i, place in enumerate(retention.places):
+            need_instrument(place.ref, "retention.yaml", f"places[{i}].ref")
+        if retention.backups is not None:
+            need_instrument(retention.backups.ref, "retention.yaml", "backups.ref")
+        for i, hold in enumerate(retention.legal_holds):
+            need_instrument(hold.ref, "retention.yaml", f"legal_holds[{i}].ref")

@@ -22,8 +22,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from onshore.consent import ConsentRegistry
@@ -31,16 +29,20 @@ from onshore.consent.model import VIN_RE
 from onshore.errors import BadInput, IntegrityError, PackError
 from onshore.ledger import Activity
 from onshore.packs.bases import DueDate
-from onshore.private import create_private_file
-from onshore.store.atomic import remove_atomic, replace_atomic, temp_path
+from onshore.store.atomic import replace_atomic, temp_path
 from onshore.store.db import iso
 from onshore.store.home import DataHome
-from onshore.store.lake import Lake, file_meta
+from onshore.store.lake import Lake
 
 
 @dataclass(frozen=True)
 class DeletionResult:
-    """A completed deletion request and its evidence."""
+    """A completed deletion request and its evidence.
+
+    ``places`` lists every registered place with what was found, done and found again;
+    ``remaining`` counts what the rescans found over every place that could be checked (the
+    request completes only at 0); ``unchecked`` names the places that could not be, and
+    ``recipients`` the transfers whose recipients must be told (PIPL Art. 47)."""
 
     request_id: str
     subject: str
@@ -56,6 +58,10 @@ class DeletionResult:
     files_scanned_after: int
     rows_remaining: int
     seconds: float
+    places: list[dict[str, Any]] = field(default_factory=list)
+    remaining: int = 0
+    unchecked: list[str] = field(default_factory=list)
+    recipients: list[dict[str, Any]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -93,16 +99,9 @@ def deletion_due(home: DataHome, received: datetime) -> DueDate:
 
 def count_vin(home: DataHome, vin: str) -> tuple[int, int]:
     """Rows of ``vin`` in the whole lake by a full scan (no pruning); and files scanned."""
-    rows = files = 0
-    for store, lake_file in Lake(home).all_files():
-        path = store.root / lake_file.path
-        schema = pq.read_schema(path)
-        column = file_meta(schema).get("vin_column") or ""
-        files += 1
-        if column and column in schema.names:
-            values = pq.read_table(path, columns=[column]).column(column)
-            rows += int(pc.sum(pc.equal(values, vin)).as_py() or 0)
-    return rows, files
+    from onshore.store.erasers import count_vin as lake_count
+
+    return lake_count(home, vin)
 
 
 def delete_subject(
@@ -112,7 +111,10 @@ def delete_subject(
     received_at: datetime | None = None,
     before_replace: Callable[[Path], None] | None = None,
 ) -> DeletionResult:
-    """Erase every stored row and record of ``vin``; see the module doc."""
+    """Erase ``vin`` from every registered place (:mod:`onshore.store.places`), rescan them all
+    and record the evidence; see the module doc."""
+    from onshore.store.places import ErasureJob, PlaceReport, places, reports_total
+
     _check_vin(vin)
     started = time.perf_counter()
     received = received_at or home.now()
@@ -133,36 +135,44 @@ def delete_subject(
             "{}",
         ),
     )
-    lake = Lake(home)
-    rows_removed: dict[str, int] = {}
-    rewritten: list[str] = []
-    removed_files: list[str] = []
-    for store, lake_file in list(lake.all_files()):
-        found = lake.read_vin(store, lake_file, vin)
-        if found is None or found.num_rows == 0:
+    job = ErasureJob(home, vin, request_id, before_replace)
+    registered = places()
+    done = {p.name: p.erase(job) for p in registered if p.erase is not None}
+    reports: list[PlaceReport] = []
+    for place in registered:
+        erased = done.get(place.name)
+        remaining = place.scan(job) if place.scan is not None else None
+        if erased is None:
+            reports.append(
+                PlaceReport(place.name, place.holds, place.status, 0, 0, remaining, place.note)
+            )
             continue
-        column = file_meta(found.schema).get("vin_column") or "vin"
-
-        def others(table: pa.Table, c: str = column) -> pa.Array:
-            return pc.fill_null(pc.not_equal(table.column(c), vin), True)
-
-        n = lake.rewrite(
-            store,
-            lake_file,
-            others,
-            action="subject deletion",
-            before_replace=before_replace,
+        reports.append(
+            PlaceReport(
+                place.name,
+                place.holds,
+                erased.status,
+                erased.found,
+                erased.removed,
+                remaining,
+                erased.note,
+                erased.details,
+            )
         )
-        rows_removed[lake_file.dataset] = rows_removed.get(lake_file.dataset, 0) + n
-        where = f"{store.name}:{lake_file.path}"
-        (rewritten if (store.root / lake_file.path).exists() else removed_files).append(where)
-    consents = ConsentRegistry(home).erase_subject(vin, request_id=request_id)
-    quarantined = _scrub_quarantine(home, vin)
-    remaining, scanned = count_vin(home, vin)
+    remaining, unchecked = reports_total(reports)
     if remaining:
+        left = ", ".join(f"{r.place}: {r.remaining}" for r in reports if r.remaining)
         raise IntegrityError(
-            f"deletion request {request_id}: {remaining} rows of the vehicle are still in the lake"
+            f"deletion request {request_id}: the vehicle is still found after erasure ({left})"
         )
+    lake = job.shared.get("lake", {})
+    rows_removed: dict[str, int] = lake.get("rows", {})
+    rewritten: list[str] = lake.get("rewritten", [])
+    removed_files: list[str] = lake.get("removed", [])
+    consents = int(job.shared.get("consents", 0))
+    quarantined = int(job.shared.get("quarantine", 0))
+    scanned = int(job.shared.get("lake_files_scanned", 0))
+    recipients: list[dict[str, Any]] = job.shared.get("recipients", [])
     completed = home.now()
     result = DeletionResult(
         request_id,
@@ -177,8 +187,12 @@ def delete_subject(
         consents,
         quarantined,
         scanned,
-        remaining,
+        next((r.remaining or 0 for r in reports if r.place == "lake"), 0),
         time.perf_counter() - started,
+        [r.to_dict() for r in reports],
+        remaining,
+        unchecked,
+        recipients,
     )
     evidence = {k: v for k, v in result.to_dict().items() if k not in ("subject", "seconds")}
     home.meta.execute(
@@ -197,7 +211,10 @@ def delete_subject(
             "files_removed": len(removed_files),
             "consents": consents,
             "quarantine_records": quarantined,
-            "rows_remaining": remaining,
+            "rows_remaining": result.rows_remaining,
+            "places_checked": sum(1 for r in reports if r.remaining is not None),
+            "remaining": remaining,
+            "recipients_to_notify": len(recipients),
         },
         decision="deleted",
         reasons=(f"{pack.name}/subject/deletion-within-working-days",),
@@ -212,31 +229,39 @@ def delete_subject(
             "rows_per_dataset": rows_removed,
             "files_scanned_after": scanned,
             "legal_ref": str(pack.legal_ref(pack.retention.deletion_due_ref)),
+            "places": [
+                {
+                    "place": r.place,
+                    "status": r.status,
+                    "found": r.found,
+                    "removed": r.removed,
+                    "remaining": r.remaining,
+                    "note": r.note,
+                }
+                for r in reports
+            ],
+            "unchecked": unchecked,
+            "recipients": [
+                {
+                    k: r.get(k)
+                    for k in (
+                        "transfer",
+                        "at",
+                        "recipient",
+                        "country",
+                        "contact",
+                        "purpose",
+                        "access_mode",
+                        "approval",
+                        "package",
+                    )
+                }
+                for r in recipients
+            ],
+            "notify_ref": "PIPL Art. 47 (the processor tells recipients to delete)",
         },
     )
     return result
-
-
-def _scrub_quarantine(home: DataHome, vin: str) -> int:
-    """Drop quarantined records that mention ``vin`` (each file rewritten atomically)."""
-    removed = 0
-    folder = home.path / "quarantine"
-    if not folder.is_dir():
-        return 0
-    for path in sorted(folder.glob("*.jsonl")):
-        lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
-        keep = [line for line in lines if vin not in line]
-        if len(keep) == len(lines):
-            continue
-        removed += len(lines) - len(keep)
-        if not keep:
-            remove_atomic(path)
-            continue
-        tmp = temp_path(path)
-        create_private_file(tmp)
-        tmp.write_text("".join(keep), encoding="utf-8")
-        replace_atomic(tmp, path)
-    return removed
 
 
 def export_subject(home: DataHome, vin: str, out: Path) -> SubjectExport:
