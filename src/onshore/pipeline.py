@@ -225,6 +225,7 @@ def _record_collection(
             "source": source,
             "dropped_values": report.dropped_values,
             "nulled_values": report.nulled_values,
+            "kept_values": report.kept_values,
             "refused_categories": list(report.refused),
             "columns": {c.name: c.action for c in report.columns},
         },

@@ -136,8 +136,9 @@ def test_report_figures_come_from_the_home_and_verify(home: Path, lang: str, fmt
 def test_html_has_the_charts_as_svg(home: Path) -> None:
     content, _ = _report(home, "zh", "html")
     svgs = re.findall(rb"<svg[^>]*>.*?</svg>", content, re.DOTALL)
-    assert len(svgs) == 2  # volume by category, exports by destination and mechanism
-    assert b"DE" in svgs[1]
+    assert len(svgs) == 2  # volume by row level, exports by destination and mechanism
+    # the destination is named in the report's language (it was "DE", cut off at the left)
+    assert "德国".encode() in svgs[1] and b'text-anchor="end"' not in svgs[1]
 
 
 def test_a_changed_figure_fails_verification(home: Path) -> None:

@@ -125,6 +125,14 @@ class GateReport:
     columns: tuple[ColumnDecision, ...]
     dropped_values: dict[str, int] = field(default_factory=dict)
     nulled_values: dict[str, int] = field(default_factory=dict)
+    #: non-null values let through, per category: a category kept as a column whose values
+    #: were all nulled (or absent) holds nothing and was not collected
+    kept_values: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def held_categories(self) -> tuple[str, ...]:
+        """The kept categories of which at least one value went through."""
+        return tuple(c for c in self.kept_categories if self.kept_values.get(c, 0) > 0)
 
     @property
     def refused(self) -> tuple[str, ...]:
@@ -153,6 +161,7 @@ class GateReport:
             "columns": [c.to_dict() for c in self.columns],
             "dropped_values": self.dropped_values,
             "nulled_values": self.nulled_values,
+            "kept_values": self.kept_values,
             "refused_categories": list(self.refused),
         }
 
@@ -190,6 +199,7 @@ class ConsentGate:
         self._rows = 0
         self._dropped: dict[str, int] = {}
         self._nulled: dict[str, int] = {}
+        self._kept: dict[str, int] = {}
 
     # -- decisions ------------------------------------------------------------------------------
     def decide(self, name: str) -> ColumnDecision:
@@ -320,6 +330,9 @@ class ConsentGate:
                 if nulled:
                     self._nulled[key] = self._nulled.get(key, 0) + nulled
                 column = pc.if_else(pa.array(mask), column, pa.scalar(None, column.type))
+                present -= nulled
+            if present:
+                self._kept[key] = self._kept.get(key, 0) + present
             arrays.append(column)
             names.append(decision.name)
         return pa.RecordBatch.from_arrays(arrays, names=names)
@@ -370,4 +383,5 @@ class ConsentGate:
             columns=tuple(self._columns.values()),
             dropped_values=dict(sorted(self._dropped.items())),
             nulled_values=dict(sorted(self._nulled.items())),
+            kept_values=dict(sorted(self._kept.items())),
         )

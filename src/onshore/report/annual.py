@@ -21,8 +21,9 @@ from onshore.config import Config
 from onshore.errors import BadInput
 from onshore.ledger import verify_tree_head
 from onshore.report.collect import FORMAT, collect, sth_of
+from onshore.report.figures import contradictions, gaps
 from onshore.report.pdf import html_to_pdf, pdf_block, pdf_text
-from onshore.report.render import FORMATS, LANGS, embed_json, extract_block, render
+from onshore.report.render import FORMATS, LANGS, embed_json, extract_block, gap_text, render
 from onshore.store import DataHome
 
 
@@ -89,8 +90,9 @@ def verify_document(home: DataHome, config: Config, content: bytes) -> VerifyRes
 
     Checks, in order: the embedded signed tree head is signed by a ledger key and is the head
     the ledger holds for that size; every table (query and rows) equals a fresh computation over
-    that ledger prefix and the metadata as of the report time; the visible document is the
-    rendering of the embedded figures (Markdown and HTML byte for byte, PDF by page text).
+    that ledger prefix and the metadata as of the report time; no section contradicts another
+    (:func:`onshore.report.figures.contradictions`); the visible document is the rendering of
+    the embedded figures (Markdown and HTML byte for byte, PDF by page text).
     """
     block = read_block(content)
     if block.get("format") != FORMAT:
@@ -122,6 +124,7 @@ def verify_document(home: DataHome, config: Config, content: bytes) -> VerifyRes
         problems.extend(_compare(table_id, theirs.get(table_id), table))
     for table_id in sorted(set(theirs) - set(fresh["tables"])):
         problems.append(f"{table_id}: not a table of this report format")
+    problems.extend(f"contradiction: {c}" for c in contradictions(block))
     if not problems:
         problems.extend(_check_document(content, block))
     return VerifyResult(tuple(fresh["tables"]), tuple(problems))
@@ -192,13 +195,10 @@ def missing_to_file(home: DataHome, config: Config, year: int) -> list[str]:
     if data["sth"] is None:
         out.append("the ledger is empty: nothing was recorded to report")
     if not tables["scale"]["rows"] or tables["scale"]["rows"][-1][1] == 0:
-        out.append(f"no stored data dated {year} in the lake")
-    for row in tables["incidents"]["rows"]:
-        if row[4] != "closed":
-            out.append(f"incident {row[0]} is still {row[4]}")
-    for row in tables["complaints"]["rows"]:
-        if row[4] not in ("answered", "closed"):
-            out.append(f"complaint {row[0]} is still {row[4]} (answer due {row[5]})")
+        out.append(f"no data collected in {year} is held in the lake")
+    # every gap the report itself shows, in the same words
+    out.extend(gap_text(key, values, "en") for key, values in gaps(data))
+    out.extend(f"the figures contradict each other: {c}" for c in contradictions(data))
     today = dt.date.fromisoformat(str(data["as_of"])[:10])
     deadline = dt.date(year, 12, 15)
     if today > deadline:

@@ -14,6 +14,12 @@ PALETTE = ("#1f6fb2", "#e07b39", "#3a9d5d", "#c0392b", "#8e6cc0", "#8c6d4f", "#d
 FONT = "WenQuanYi Zen Hei, Noto Sans CJK SC, sans-serif"
 
 
+def text_width(text: str, size: float) -> float:
+    """A generous estimate of the drawn width of ``text`` at ``size`` px: a CJK character is
+    one em, anything else about 0.62 em (so a label's box is never narrower than its text)."""
+    return sum(size if ord(c) > 0x2E7F else size * 0.62 for c in text)
+
+
 def _fmt(n: float) -> str:
     return f"{int(n):,}"
 
@@ -46,7 +52,10 @@ def stacked_bars(
     for x, s, y in rows:
         values[(x, s)] += int(y or 0)
     top = _axis_max(max((sum(values[(x, s)] for s in series) for x in xs), default=0))
-    left, right, upper, lower = 70, 150, 30, 40
+    legend = max((text_width(label(s), 10) for s in series), default=0) + 30
+    left = int(text_width(_fmt(top), 10)) + 14
+    right, upper, lower = max(150, int(legend)), 30, 40
+    width = max(width, left + right + 60 * len(xs))
     plot_w, plot_h = width - left - right, height - upper - lower
     out = [_open(width, height, title)]
     for i in range(5):
@@ -91,9 +100,13 @@ def horizontal_bars(
     width: int = 640,
     bar_height: int = 22,
 ) -> str:
-    """One bar per (label, value), longest first in the given order."""
+    """One bar per (label, value), in the given order. Labels are drawn from the left edge and
+    the plot starts after the widest, so no label is cut off; the figure widens if needed."""
     height = 40 + bar_height * max(len(rows), 1) + 10
-    left, right = 260, 60
+    left = int(max((text_width(n, 11) for n, _v in rows), default=0)) + 16
+    top_value = max((v for _l, v in rows), default=0)
+    right = int(text_width(_fmt(top_value), 11)) + 12
+    width = max(width, left + right + 200)
     plot_w = width - left - right
     top = _axis_max(max((v for _l, v in rows), default=0))
     out = [_open(width, height, title)]
@@ -101,8 +114,7 @@ def horizontal_bars(
         y = 30 + i * bar_height
         w = plot_w * value / top
         out.append(
-            f'<text x="{left - 6}" y="{y + bar_height * 0.65:.1f}" text-anchor="end" '
-            f'font-size="11">{escape(name)}</text>'
+            f'<text x="8" y="{y + bar_height * 0.65:.1f}" font-size="11">{escape(name)}</text>'
         )
         out.append(
             f'<rect x="{left}" y="{y + 3}" width="{w:.1f}" height="{bar_height - 6}" '

@@ -14,25 +14,29 @@ tree size and compares table by table.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, MutableMapping
 from typing import Any
 
 from onshore.config import Config
 from onshore.keystore import HMAC_KEY, LEDGER_KEY
 from onshore.ledger import SignedTreeHead
+from onshore.report.figures import LakeScan, lake_query, run_lake
 from onshore.report.incidents import migrate as migrate_register
-from onshore.report.queries import Row, run_lake, run_ledger, run_sql
+from onshore.report.queries import Row, run_ledger, run_sql
 from onshore.store import DataHome
 from onshore.store.db import iso
 from onshore.transfer.registry import migrate as migrate_transfers
 
-FORMAT = "onshore-report/1"
+FORMAT = "onshore-report/2"
 COLUMNS: dict[str, list[str]] = {
     "contacts": ["role", "name", "contact"],
     "collection": ["dataset", "purpose", "entries", "records", "categories"],
     "scale": ["dataset", "records", "individuals", "vehicles"],
-    "categories": ["category", "entries", "records", "datasets"],
+    "categories": ["category", "level", "records", "individuals", "datasets"],
+    "important": ["rule", "area_kinds", "records", "individuals", "datasets"],
     "retention": ["category", "level", "retention_days", "legal_ref"],
+    "deletions": ["purpose", "decision", "entries", "records"],
+    "overdue": ["dataset", "rows"],
     "stores": ["store", "jurisdiction", "location", "files", "records", "bytes"],
     "measures": ["measure", "status", "evidence"],
     "provision": ["recipient", "purpose", "entries", "records", "categories"],
@@ -66,14 +70,13 @@ COLUMNS: dict[str, list[str]] = {
         "decision",
         "approval",
         "exports",
-        "individuals",
-        "sensitive_individuals",
         "categories",
         "datasets",
     ],
-    "export_mechanisms": ["country", "mechanism", "access_mode", "exports", "individuals"],
+    "exported_individuals": ["recipient", "purpose", "individuals", "sensitive_individuals"],
+    "export_mechanisms": ["country", "mechanism", "access_mode", "exports"],
     "refusals": ["decision", "entries"],
-    "volume_by_month": ["month", "category_root", "records"],
+    "volume_by_month": ["month", "level", "records"],
 }
 
 
@@ -92,8 +95,10 @@ def collect(
     *,
     as_of: str | None = None,
     tree_size: int | None = None,
+    cache: MutableMapping[str, LakeScan] | None = None,
 ) -> dict[str, Any]:
-    """The report's data block for ``year`` (see the module docstring)."""
+    """The report's data block for ``year`` (see the module docstring). ``cache`` keeps the
+    pass over the lake for a caller that reads more lake figures (the console)."""
     migrate_register(home.meta)
     migrate_transfers(home.meta)
     home.stores()  # declares the default store, as every command does
@@ -105,6 +110,7 @@ def collect(
     size = head.tree_size if head is not None else 0
     start, end = year_bounds(year, offset)
     ctx = _Context(home, config, year, as_of, size, tz, start, end)
+    ctx.cache = cache if cache is not None else {}
     tables: dict[str, dict[str, Any]] = {}
     for table_id, build in BUILDERS.items():
         query, rows = build(ctx, tables)
@@ -135,6 +141,13 @@ class _Context:
     ) -> None:
         self.home, self.config, self.year, self.as_of = home, config, year, as_of
         self.size, self.tz, self.start, self.end = size, tz, start, end
+        self.cache: MutableMapping[str, LakeScan] = {}
+
+    def lake(self, figure: str) -> tuple[dict[str, Any], list[Row]]:
+        query = lake_query(
+            self.home, figure, as_of=self.as_of, start=self.start, end=self.end, tz=self.tz
+        )
+        return query, run_lake(self.home, query, self.cache)
 
     def ledger(
         self,
@@ -192,32 +205,28 @@ def _collection(ctx: _Context, _t: dict[str, Any]) -> tuple[dict[str, Any], list
     return ctx.ledger(
         ["collection"],
         ["dataset", "purpose"],
-        [["count"], ["sum", "counts.rows"], ["union", "categories"]],
+        [["count"], ["sum", "records"], ["union", "held_categories"]],
     )
 
 
 def _scale(ctx: _Context, _t: dict[str, Any]) -> tuple[dict[str, Any], list[Row]]:
-    pack = ctx.home.pack
-    vehicle = pack.header.settings.vehicle_category
-    columns = sorted({n.casefold() for m in pack.fields if m.category == vehicle for n in m.names})
-    query = {
-        "source": "lake",
-        "sql": "SELECT f.dataset, f.store, f.path, d.vin_column FROM lake_files f "
-        "LEFT JOIN datasets d ON d.name = f.dataset WHERE f.part_date >= ? AND f.part_date <= ? "
-        "AND f.written_at <= ? ORDER BY f.dataset, f.store, f.path",
-        "params": [f"{ctx.year}-01-01", f"{ctx.year}-12-31", ctx.as_of],
-        "vehicle_columns": columns,
-    }
-    return query, run_lake(ctx.home, query)
+    return ctx.lake("scale")
 
 
 def _categories(ctx: _Context, _t: dict[str, Any]) -> tuple[dict[str, Any], list[Row]]:
-    return ctx.ledger(
-        ["storage"],
-        ["category"],
-        [["count"], ["sum", "counts.rows"], ["union", "dataset"]],
-        explode="categories",
-    )
+    return ctx.lake("categories")
+
+
+def _important(ctx: _Context, _t: dict[str, Any]) -> tuple[dict[str, Any], list[Row]]:
+    return ctx.lake("important")
+
+
+def _overdue(ctx: _Context, _t: dict[str, Any]) -> tuple[dict[str, Any], list[Row]]:
+    return ctx.lake("overdue")
+
+
+def _deletions(ctx: _Context, _t: dict[str, Any]) -> tuple[dict[str, Any], list[Row]]:
+    return ctx.ledger(["deletion"], ["purpose", "decision"], [["count"], ["sum", "counts.rows"]])
 
 
 def _retention(ctx: _Context, tables: dict[str, Any]) -> tuple[dict[str, Any], list[Row]]:
@@ -229,9 +238,14 @@ def _retention(ctx: _Context, tables: dict[str, Any]) -> tuple[dict[str, Any], l
             continue
         days = pack.retention.days_for(pack, category) if pack.retention else None
         ref = pack.legal_ref(pack.categories[category].ref)
-        rows.append(
-            [category, pack.categories[category].level, days, f"{ref.title}, {ref.article}"]
-        )
+        instrument = pack.instruments.get(ref.instrument)
+        cite = {
+            "instrument": ref.instrument,
+            "title": ref.title or ref.instrument,
+            "title_zh": instrument.title_zh if instrument is not None else "",
+            "article": ref.article,
+        }
+        rows.append([category, pack.categories[category].level, days, cite])
     query = {
         "source": "pack",
         "what": f"{pack.name}@{pack.version}: level and retention per category",
@@ -240,16 +254,12 @@ def _retention(ctx: _Context, tables: dict[str, Any]) -> tuple[dict[str, Any], l
 
 
 def _stores(ctx: _Context, _t: dict[str, Any]) -> tuple[dict[str, Any], list[Row]]:
-    return ctx.sql(
-        """SELECT s.name, s.jurisdiction, s.location, COUNT(f.path), COALESCE(SUM(f.rows), 0),
-           COALESCE(SUM(f.bytes), 0) FROM stores s LEFT JOIN lake_files f ON f.store = s.name
-           AND f.part_date >= ? AND f.part_date <= ? AND f.written_at <= ?
-           GROUP BY s.name, s.jurisdiction, s.location ORDER BY s.name""",
-        [f"{ctx.year}-01-01", f"{ctx.year}-12-31", ctx.as_of],
-    )
+    return ctx.lake("stores")
 
 
-def _measures(ctx: _Context, _t: dict[str, Any]) -> tuple[dict[str, Any], list[Row]]:
+def _measures(ctx: _Context, tables: dict[str, Any]) -> tuple[dict[str, Any], list[Row]]:
+    """Each measure with its status and its evidence as ``{"key": …, values}`` (worded by the
+    renderer in the report's language). Retention is in place only with no row overdue."""
     home, pack = ctx.home, ctx.home.pack
     stores = ", ".join(f"{s.name}:{s.jurisdiction}" for s in home.stores())
     residency = pack.retention.residency if pack.retention else None
@@ -257,9 +267,10 @@ def _measures(ctx: _Context, _t: dict[str, Any]) -> tuple[dict[str, Any], list[R
         [
             "residency",
             "on" if residency else "off",
-            f"{residency.rule_id} (from {residency.min_level}); stores {stores}"
+            {"key": "residency", "rule": residency.rule_id, "level": residency.min_level}
+            | {"stores": stores}
             if residency
-            else f"stores {stores}",
+            else {"key": "residency_off", "stores": stores},
         ],
     ]
     head = home.ledger.backend.head_at(ctx.size) if ctx.size else None
@@ -267,22 +278,21 @@ def _measures(ctx: _Context, _t: dict[str, Any]) -> tuple[dict[str, Any], list[R
         [
             "ledger",
             "on" if head else "empty",
-            f"Merkle tree, Ed25519 signed heads; size {ctx.size}, key {head.key_id}"
+            {"key": "ledger", "size": ctx.size, "key_id": head.key_id}
             if head
-            else "no entries",
+            else {"key": "ledger_empty"},
         ]
     )
-    keys = []
+    keys = 0
     for kind in (LEDGER_KEY, HMAC_KEY, "transfer-count"):
         if (home.keystore.path / kind).is_dir():
-            count = sum(
+            keys += sum(
                 1 for p in (home.keystore.path / kind).iterdir() if not p.name.startswith(".")
             )
-            keys.append(f"{kind}: {count}")
-    rows.append(["keystore", "on" if keys else "off", "; ".join(keys) or "no keys"])
-    profiles = sorted(getattr(pack, "profiles", {}) or {})
+    rows.append(["keystore", "on" if keys else "off", {"key": "keystore", "keys": keys}])
+    profiles = len(getattr(pack, "profiles", {}) or {})
     rows.append(
-        ["desensitization", "on" if profiles else "off", ", ".join(profiles) or "no profiles"]
+        ["desensitization", "on" if profiles else "off", {"key": "profiles", "count": profiles}]
     )
     consents = ctx.home.meta.query(
         "SELECT COUNT(*) FROM consents WHERE granted_at <= ?", (ctx.as_of,)
@@ -292,27 +302,39 @@ def _measures(ctx: _Context, _t: dict[str, Any]) -> tuple[dict[str, Any], list[R
         [
             "consent_gate",
             "on" if bases else "off",
-            f"{len(bases.bases)} legal bases for {len(bases.purposes)} purposes; "
-            f"{int(consents)} consents on record"
+            {
+                "key": "consent",
+                "bases": len(bases.bases),
+                "purposes": len(bases.purposes),
+                "consents": int(consents),
+            }
             if bases
-            else "no bases.yaml",
+            else {"key": "consent_off"},
         ]
     )
     retention = pack.retention
+    overdue = sum(int(r[1]) for r in tables["overdue"]["rows"])
+    purged = sum(int(r[3]) for r in tables["deletions"]["rows"])
     rows.append(
         [
             "retention",
-            "on" if retention else "off",
-            f"{len(retention.retention)} periods, default {retention.default_days} days; "
-            f"deletion within {retention.deletion_due_working_days} working days"
+            "off" if retention is None else ("overdue" if overdue else "on"),
+            {
+                "key": "retention",
+                "periods": len(retention.retention),
+                "days": retention.default_days,
+                "working_days": retention.deletion_due_working_days,
+                "overdue": overdue,
+                "deleted": purged,
+            }
             if retention
-            else "no retention.yaml",
+            else {"key": "retention_off"},
         ]
     )
     query = {
         "source": "home",
         "what": "pack residency/retention/profiles/bases, keystore folders, ledger head, "
-        "SELECT COUNT(*) FROM consents WHERE granted_at <= as_of",
+        "SELECT COUNT(*) FROM consents WHERE granted_at <= as_of; tables overdue, deletions",
     }
     return query, rows
 
@@ -351,19 +373,30 @@ def _exports(ctx: _Context, _t: dict[str, Any]) -> tuple[dict[str, Any], list[Ro
     return ctx.ledger(
         ["export"],
         ["details.recipient", "details.country", "purpose", "decision", "details.approval"],
-        [
-            ["count"],
-            ["sum", "counts.individuals"],
-            ["sum", "counts.sensitive_individuals"],
-            ["union", "categories"],
-            ["union", "dataset"],
-        ],
+        [["count"], ["union", "categories"], ["union", "dataset"]],
+    )
+
+
+def _exported_individuals(ctx: _Context, _t: dict[str, Any]) -> tuple[dict[str, Any], list[Row]]:
+    """Distinct natural persons exported this year, per recipient and purpose, and in all
+    (``*``): the transfer registry's keyed hashes, counted before desensitization."""
+    return ctx.sql(
+        """SELECT recipient, purpose, individuals, sensitive_individuals FROM (
+           SELECT 0 AS o, recipient, purpose, COUNT(DISTINCT subject_hash) AS individuals,
+           COUNT(DISTINCT CASE WHEN sensitive = 1 THEN subject_hash END) AS sensitive_individuals
+           FROM transfer_individuals WHERE year = ? AND first_at <= ? GROUP BY recipient, purpose
+           UNION ALL
+           SELECT 1, '*', '*', COUNT(DISTINCT subject_hash),
+           COUNT(DISTINCT CASE WHEN sensitive = 1 THEN subject_hash END)
+           FROM transfer_individuals WHERE year = ? AND first_at <= ?
+           ) AS t ORDER BY o, recipient, purpose""",
+        [ctx.year, ctx.as_of, ctx.year, ctx.as_of],
     )
 
 
 def _export_mechanisms(ctx: _Context, _t: dict[str, Any]) -> tuple[dict[str, Any], list[Row]]:
     return ctx.sql(
-        """SELECT country, mechanism, access_mode, COUNT(*), COALESCE(SUM(individuals), 0)
+        """SELECT country, mechanism, access_mode, COUNT(*)
            FROM transfers WHERE allowed = 1 AND at >= ? AND at < ? AND at <= ?
            GROUP BY country, mechanism, access_mode ORDER BY country, mechanism, access_mode""",
         [ctx.start, ctx.end, ctx.as_of],
@@ -375,9 +408,7 @@ def _refusals(ctx: _Context, _t: dict[str, Any]) -> tuple[dict[str, Any], list[R
 
 
 def _volume(ctx: _Context, _t: dict[str, Any]) -> tuple[dict[str, Any], list[Row]]:
-    return ctx.ledger(
-        ["storage"], ["month", "category_root"], [["sum", "counts.rows"]], explode="categories"
-    )
+    return ctx.lake("volume")
 
 
 BUILDERS: dict[str, Builder] = {
@@ -385,7 +416,10 @@ BUILDERS: dict[str, Builder] = {
     "collection": _collection,
     "scale": _scale,
     "categories": _categories,
+    "important": _important,
     "retention": _retention,
+    "deletions": _deletions,
+    "overdue": _overdue,
     "stores": _stores,
     "measures": _measures,
     "provision": _provision,
@@ -393,6 +427,7 @@ BUILDERS: dict[str, Builder] = {
     "complaints": _complaints,
     "subject_requests": _subject_requests,
     "exports": _exports,
+    "exported_individuals": _exported_individuals,
     "export_mechanisms": _export_mechanisms,
     "refusals": _refusals,
     "volume_by_month": _volume,

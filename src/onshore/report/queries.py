@@ -12,14 +12,14 @@ verify`` runs it again. Four sources:
     the entries ``0 .. N-1`` (the prefix the report's signed tree head covers, so later entries
     never change the answer) of those kinds whose local time falls in year Y, grouped and
     aggregated. Fields are dotted paths into the entry (``details.recipient``,
-    ``counts.rows``) or ``index``, ``month`` (local ``YYYY-MM``), ``category`` and
+    ``counts.rows``) or ``index``, ``month`` (local ``YYYY-MM``), ``records`` and
+    ``held_categories`` (:func:`onshore.report.figures.derived_facts`), ``category`` and
     ``category_root`` (with ``explode``). Operations: ``count``, ``sum``, ``union`` (sorted
     distinct values, joined with ``, ``), ``first``, ``last`` (in ledger order).
 ``lake``
-    ``{"source": "lake", "sql": "SELECT dataset, store, path, vin_column FROM …", "params":
-    [...], "vehicle_columns": {...}}``: the listed Parquet files, read for their subject and
-    vehicle columns; rows ``[dataset, records, individuals, vehicles]`` plus a ``*`` total row
-    (distinct over all datasets).
+    ``{"source": "lake", "figure": NAME, "sql": "SELECT … FROM lake_files …", "params": [as_of],
+    "written": [start, end], "tz": …, "vehicle_columns": [...]}``: the listed Parquet files,
+    read once for every lake figure (:mod:`onshore.report.figures` defines each).
 ``config`` / ``pack`` / ``home``
     values read from ``config.yaml``, the policy pack, or the home's set-up (stores, keys,
     ledger); computed by :mod:`onshore.report.collect`, recomputed the same way.
@@ -33,14 +33,11 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
-from pathlib import Path
 from typing import Any
-
-import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
 from onshore.errors import BadInput
 from onshore.ledger import Ledger, LedgerEntry
+from onshore.report.figures import derived_facts
 from onshore.store import DataHome
 
 Row = list[Any]
@@ -84,6 +81,7 @@ def _facts(index: int, entry: LedgerEntry, tz: dt.timedelta, explode: str | None
     local = entry.time + tz
     data["month"] = local.strftime("%Y-%m")
     data["year"] = local.year
+    derived_facts(data)
     if explode is None:
         yield data
         return
@@ -142,41 +140,6 @@ def _finish(agg: Sequence[str], state: Any) -> Any:
     if agg[0] in ("first", "last"):
         return plain(state[1]) if state is not None else None
     return state
-
-
-# -- lake --------------------------------------------------------------------------------------
-def run_lake(home: DataHome, query: Mapping[str, Any]) -> list[Row]:
-    """Records, distinct individuals and distinct vehicles per dataset, from the Parquet files."""
-    stores = {s.name: s.root for s in home.stores()}
-    vehicle_columns = set(query.get("vehicle_columns", []))
-    per: dict[str, tuple[int, set[str], set[str]]] = {}
-    for dataset, store, rel, subject_col in home.meta.query(
-        str(query["sql"]), list(query["params"])
-    ):
-        path = Path(stores.get(store, home.path)) / rel
-        try:
-            table = pq.read_table(path)
-        except (OSError, ValueError) as exc:
-            raise BadInput(f"cannot read a lake file: {exc}", file=str(path)) from exc
-        records, people, cars = per.get(dataset, (0, set(), set()))
-        records += table.num_rows
-        vehicle = [c for c in table.column_names if c.casefold() in vehicle_columns]
-        if subject_col and subject_col in table.column_names:
-            people |= _distinct(table.column(subject_col))
-        elif vehicle:
-            people |= _distinct(table.column(vehicle[0]))
-        if vehicle:
-            cars |= _distinct(table.column(vehicle[0]))
-        per[dataset] = (records, people, cars)
-    rows: list[Row] = [[d, r, len(p), len(c)] for d, (r, p, c) in sorted(per.items())]
-    all_people = set().union(*(p for _r, p, _c in per.values())) if per else set()
-    all_cars = set().union(*(c for _r, _p, c in per.values())) if per else set()
-    rows.append(["*", sum(r for r, _p, _c in per.values()), len(all_people), len(all_cars)])
-    return rows
-
-
-def _distinct(column: Any) -> set[str]:
-    return {str(v) for v in pc.unique(column.drop_null()).to_pylist()}
 
 
 # -- description -------------------------------------------------------------------------------

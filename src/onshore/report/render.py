@@ -28,6 +28,7 @@ from markupsafe import Markup
 
 from onshore.errors import BadInput
 from onshore.report.charts import horizontal_bars, stacked_bars
+from onshore.report.figures import gaps
 from onshore.report.queries import describe
 
 LANGS = ("zh", "en")
@@ -38,8 +39,8 @@ HTML_BLOCK = re.compile(
 MD_MARKER = "<!-- onshore-report-data -->"
 MD_BLOCK = re.compile(re.escape(MD_MARKER) + r"\n```json\n(.*?)\n```", re.DOTALL)
 SECTIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("s2", ("collection", "scale", "categories")),
-    ("s3", ("stores", "retention", "measures", "subject_requests")),
+    ("s2", ("collection", "scale", "categories", "important")),
+    ("s3", ("stores", "retention", "deletions", "overdue", "measures", "subject_requests")),
     ("s4", ("provision",)),
     ("s5", ("incidents",)),
     ("s6", ("complaints",)),
@@ -48,6 +49,10 @@ TABLE_TITLES = {
     "collection": "s2_collection",
     "scale": "s2_scale",
     "categories": "s2_categories",
+    "important": "s2_important",
+    "deletions": "s3_deletions",
+    "overdue": "s3_overdue",
+    "exported_individuals": "s7_individuals",
     "stores": "s3_stores",
     "retention": "s3_retention",
     "measures": "s3_measures",
@@ -55,6 +60,25 @@ TABLE_TITLES = {
     "export_mechanisms": "s7_mechanisms",
     "refusals": "s7_refusals",
 }
+
+
+TOTAL_COLUMNS = ("dataset", "recipient", "rule")
+#: columns whose values are enum keys, and the labels group that words them
+CELL_WORDS = (
+    ("level", "levels"),
+    ("measure", "measures"),
+    ("status", "statuses"),
+    ("role", "roles"),
+    ("purpose", "purposes"),
+    ("mechanism", "mechanisms"),
+    ("access_mode", "access_modes"),
+    ("country", "countries"),
+    ("jurisdiction", "countries"),
+    ("severity", "severities"),
+    ("channel", "channels"),
+    ("kind", "kinds"),
+    ("rule", "rules"),
+)
 
 
 @cache
@@ -80,14 +104,94 @@ class TableView:
 
 
 def category_name(key: str, lang: str) -> str:
-    """``行踪轨迹 (location.trajectory)`` in Chinese; the key alone in English."""
+    """``行踪轨迹`` in Chinese (a key without its own name: its nearest named ancestor's name);
+    the key itself in English.
+
+    >>> category_name("location.trajectory", "zh"), category_name("location.trajectory", "en")
+    ('行踪轨迹', 'location.trajectory')
+    """
     names = labels(lang).get("categories") or {}
     probe: str | None = key
     while probe:
         if probe in names:
-            return f"{names[probe]} ({key})"
+            return str(names[probe])
         probe = probe.rpartition(".")[0] or None
     return key
+
+
+_EXPORTED = re.compile(r"^exported under (\w+)$")
+_REFUSED = re.compile(r"^transfer refused: (\w+)$")
+
+
+def word(group: str, value: str, lang: str) -> str:
+    """``value`` in ``lang`` from the labels' ``group`` (the value itself when not listed)."""
+    return str((labels(lang).get(group) or {}).get(value, value))
+
+
+def dataset_name(value: str) -> str:
+    """A dataset as the report names it: a file dataset by its file name, never its path."""
+    return value.replace("\\", "/").rsplit("/", 1)[-1] if "/" in value or "\\" in value else value
+
+
+def decision_text(value: str, lang: str) -> str:
+    """A ledger decision (``exported under standard_contract_or_certification``) in words."""
+    words = labels(lang)
+    for pattern, key in ((_EXPORTED, "exported_under"), (_REFUSED, "refused_under")):
+        match = pattern.match(value)
+        if match:
+            return str(words[key]).format(mechanism=word("mechanisms", match.group(1), lang))
+    return word("decisions", value, lang)
+
+
+_ARTICLE = re.compile(r"^Art\. (\d+)")
+_ANNEX = re.compile(r"^Annex ([A-Z])")
+
+
+def citation(value: Mapping[str, Any], lang: str) -> str:
+    """A legal reference: ``汽车数据安全管理若干规定（试行）第3条`` in Chinese (the instrument's
+    Chinese title and the article number); title and article in English."""
+    article = str(value.get("article") or "")
+    if lang != "zh":
+        return f"{value.get('title')}, {article}"
+    title = str(
+        value.get("title_zh")
+        or word("instruments", str(value.get("instrument")), lang)
+        or value.get("title")
+    )
+    match = _ARTICLE.match(article)
+    if match:
+        return f"{title}第{match.group(1)}条"
+    match = _ANNEX.match(article)
+    if match:
+        return f"{title}附录{match.group(1)}"
+    if article.startswith("§"):
+        return f"{title}{article.split(' ')[0]}"
+    return title
+
+
+def evidence_text(value: Mapping[str, Any], lang: str) -> str:
+    """A measure's evidence (``{"key": …, values}``) worded in ``lang``."""
+    template = (labels(lang).get("evidence") or {}).get(str(value.get("key")))
+    if template is None:
+        return ", ".join(f"{k}={v}" for k, v in sorted(value.items()) if k != "key")
+    fields = {k: (f"{v:,}" if isinstance(v, int) else v) for k, v in value.items()}
+    if "level" in fields:
+        fields["level"] = word("levels", str(fields["level"]), lang)
+    return str(template).format(**fields)
+
+
+def gap_text(key: str, values: Mapping[str, Any], lang: str) -> str:
+    """One gap (:func:`onshore.report.figures.gaps`) worded in ``lang``."""
+    fields = dict(values)
+    for name, group in (("measure", "measures"), ("kind", "kinds")):
+        if name in fields:
+            fields[name] = word(group, str(fields[name]), lang)
+    if "status" in fields:
+        fields["status"] = word("statuses", str(fields["status"]), lang)
+    for name in ("rows", "n"):
+        if isinstance(fields.get(name), int):
+            fields[name] = f"{fields[name]:,}"
+    return str(labels(lang)["gaps"][key]).format(**fields)
 
 
 def _cell(column: str, value: Any, lang: str) -> str:
@@ -98,17 +202,25 @@ def _cell(column: str, value: Any, lang: str) -> str:
         return str(words["answer_yes"] if value else words["answer_no"])
     if isinstance(value, int):
         return f"{value:,}"
+    if column == "evidence" and isinstance(value, dict):
+        return evidence_text(value, lang)
+    if column == "legal_ref" and isinstance(value, dict):
+        return citation(value, lang)
     text = str(value)
+    if text == "*":
+        return str(words["total"] if column in TOTAL_COLUMNS else words["all"])
     if column in ("category", "categories", "category_root"):
         return "; ".join(category_name(k.strip(), lang) for k in text.split(","))
-    if column == "level":
-        return str(words["levels"].get(text, text))
-    if column == "measure":
-        return str(words["measures"].get(text, text))
-    if column == "status":
-        return str(words["statuses"].get(text, text))
-    if column == "role":
-        return str(words["roles"].get(text, text))
+    if column in ("dataset", "datasets"):
+        return ", ".join(dataset_name(k.strip()) for k in text.split(","))
+    if column == "decision":
+        return decision_text(text, lang)
+    if column == "area_kinds":
+        sep = "、" if lang == "zh" else ", "
+        return sep.join(word("area_kinds", k.strip(), lang) for k in text.split(","))
+    for name, group in CELL_WORDS:
+        if column == name:
+            return word(group, text, lang)
     if column == "name" and text == "(not configured)":
         return str(words["not_configured"])
     return text
@@ -118,11 +230,7 @@ def table_view(table_id: str, table: Mapping[str, Any], lang: str) -> TableView:
     words = labels(lang)
     columns: Sequence[str] = table["columns"]
     rows = tuple(
-        tuple(
-            str(words["total"]) if (c == "dataset" and v == "*") else _cell(c, v, lang)
-            for c, v in zip(columns, row, strict=True)
-        )
-        for row in table["rows"]
+        tuple(_cell(c, v, lang) for c, v in zip(columns, row, strict=True)) for row in table["rows"]
     )
     numeric = tuple(
         all(isinstance(r[i], int) and not isinstance(r[i], bool) for r in table["rows"])
@@ -146,6 +254,7 @@ def filing_warnings(data: Mapping[str, Any], lang: str) -> list[str]:
         out.append(str(words["late_warning"]))
     if not data["processor"]["configured"]:
         out.append(str(words["unconfigured_warning"]))
+    out.extend(gap_text(key, values, lang) for key, values in gaps(data))
     return out
 
 
@@ -159,12 +268,24 @@ def charts(data: Mapping[str, Any], lang: str) -> list[str]:
             stacked_bars(
                 volume,
                 title=str(words["chart_volume"]),
-                label=lambda k: category_name(k, lang),
+                label=lambda k: word("levels", k, lang),
             )
         )
     exports = data["tables"]["export_mechanisms"]["rows"]
     if exports:
-        bars = [(f"{r[0]} · {r[1]} · {r[2]}", int(r[3])) for r in exports]
+        bars = [
+            (
+                " · ".join(
+                    (
+                        word("countries", str(r[0]), lang),
+                        word("mechanisms", str(r[1]), lang),
+                        word("access_modes", str(r[2]), lang),
+                    )
+                ),
+                int(r[3]),
+            )
+            for r in exports
+        ]
         out.append(horizontal_bars(bars, title=str(words["chart_exports"])))
     return out
 
@@ -183,7 +304,12 @@ def context(data: Mapping[str, Any], lang: str) -> dict[str, Any]:
         "contacts": views["contacts"],
         "sections": [(str(words[key]), [views[t] for t in ids]) for key, ids in SECTIONS],
         "exported": exported,
-        "exports": [views["exports"], views["export_mechanisms"], views["refusals"]],
+        "exports": [
+            views["exports"],
+            views["exported_individuals"],
+            views["export_mechanisms"],
+            views["refusals"],
+        ],
         # Sorted by id: the data block is embedded with sorted keys, so a rendering from the
         # block read back must list the tables in the same order as the first one.
         "appendix": [views[tid] for tid in sorted(views)],

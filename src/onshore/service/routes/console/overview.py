@@ -1,5 +1,6 @@
-"""``/v1/console/overview``: what is stored by level and category over time, distinct
-individuals and vehicles (:func:`onshore.report.collect`, the annual report's own figures),
+"""``/v1/console/overview``: what is stored by row level over time, by category, distinct
+individuals and vehicles (:func:`onshore.report.collect`, the annual report's own figures,
+defined once in :mod:`onshore.report.figures`),
 and this year's cumulative exports against each threshold of the pack's ``transfer.yaml``
 (the transfer registry's counters) with the headroom left before the next mechanism."""
 
@@ -14,7 +15,7 @@ from onshore.model import Level
 from onshore.service.auth import Principal, require, state_of
 from onshore.service.routes.console.shared import ERRORS, READERS, legal_ref
 from onshore.service.state import ServiceState
-from onshore.store import DataHome, Lake
+from onshore.store import DataHome
 from onshore.transfer import transfer_policy
 
 router = APIRouter(tags=["console"])
@@ -73,16 +74,22 @@ def _thresholds(home: DataHome, state: ServiceState, year: int) -> dict[str, Any
     }
 
 
-def _timeline(home: DataHome) -> dict[str, Any]:
-    """Rows stored per partition day, by level and by category (from the lake's index)."""
+def _timeline(home: DataHome, data: dict[str, Any], cache: dict[str, Any]) -> dict[str, Any]:
+    """Rows collected per day (local) and held, by *row* level and by category: the lake
+    figures of :mod:`onshore.report.figures`, from the same pass over the lake as the report's
+    tables (never the file's level, which paints every row of a file as its worst row)."""
+    from onshore.report.collect import year_bounds
+    from onshore.report.figures import lake_query, run_lake
+
+    zone = home.pack.timezone.utcoffset(None)
+    start, end = year_bounds(int(data["year"]), zone)
+    query = lake_query(home, "daily", as_of=data["as_of"], start=start, end=end, tz=data["tz"])
     by_level: dict[str, dict[str, int]] = {}
+    for day, level, rows in run_lake(home, query, cache):
+        by_level.setdefault(day, {})[level] = rows
     by_category: dict[str, dict[str, int]] = {}
-    for f in Lake(home).files():
-        day = by_level.setdefault(f.part_date, {})
-        day[f.level] = day.get(f.level, 0) + f.rows
-        for category in f.categories:
-            cats = by_category.setdefault(f.part_date, {})
-            cats[category] = cats.get(category, 0) + f.rows
+    for day, category, rows in run_lake(home, {**query, "figure": "daily_categories"}, cache):
+        by_category.setdefault(day, {})[category] = rows
     return {
         "days": sorted(by_level),
         "by_level": [{"date": d, **by_level[d]} for d in sorted(by_level)],
@@ -118,7 +125,8 @@ def overview(
     state = state_of(request)
     with state.session(principal.actor, write=False) as home:
         year = year or state.gate().today().year
-        data = collect(home, state.config, year)
+        cache: dict[str, Any] = {}
+        data = collect(home, state.config, year, cache=cache)
         scale = _table(data, "scale")
         total = next((r for r in scale if r["dataset"] == "*"), None)
         return {
@@ -136,7 +144,7 @@ def overview(
             "stores": _table(data, "stores"),
             "exports": _table(data, "exports"),
             "export_mechanisms": _table(data, "export_mechanisms"),
-            "timeline": _timeline(home),
+            "timeline": _timeline(home, data, cache),
             "thresholds": _thresholds(home, state, year),
             "ledger_size": home.ledger.size(),
         }
