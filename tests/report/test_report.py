@@ -272,3 +272,72 @@ def test_pdf_in_chinese_typesets_with_a_cjk_font_and_verifies(home: Path, tmp_pa
     ink = [float((np.asarray(Image.open(p).convert("L")) < 230).mean()) for p in pages]
     assert all(0.001 < share < 0.6 for share in ink), ink  # no blank or black page
     assert ink[0] > 0.02, ink  # the first page: title, processor, contacts, a chart
+
+
+# Latin words a Chinese report may hold: the data's own names (processor, people, recipients,
+# datasets, stores; collected from the data block), standard designations and units.
+LATIN_ALLOWED = {"GB", "T", "VIN", "Ed25519", "UTC"}
+LATIN_WORD = re.compile(r"[A-Za-z][A-Za-z0-9]*")
+
+
+def _names(data: dict) -> set[str]:  # type: ignore[type-arg]
+    """Every Latin word that is a name in the data block: processor, contacts, recipients,
+    datasets, stores and their locations, incident and complaint text."""
+    names: set[str] = set()
+    for key in ("legal_entity", "province"):
+        names.add(str(data["processor"][key]))
+    named = {
+        "contacts": ("name", "contact"),
+        "stores": ("store", "location"),
+        "exports": ("recipient", "purpose"),
+        "exported_individuals": ("recipient", "purpose"),
+        "incidents": ("id", "title", "handling"),
+        "complaints": ("id", "summary", "handling", "transfer"),
+    }
+    for table_id, columns in named.items():
+        table = data["tables"][table_id]
+        for row in table["rows"]:
+            for column, value in zip(table["columns"], row, strict=True):
+                if column in columns:
+                    names.add(str(value))
+    for table in data["tables"].values():
+        for row in table["rows"]:
+            for column, value in zip(table["columns"], row, strict=True):
+                if column in ("dataset", "datasets"):
+                    names.add(str(value))
+    return names
+
+
+@pytest.mark.slow
+def test_the_chinese_pdf_is_in_chinese(home: Path) -> None:
+    """Every enum, purpose, mechanism, column and chart label of the zh edition is worded in
+    Chinese: the only Latin words before the appendix (its queries are SQL and the tree head
+    hex, for a reviewer to re-run) are names from the data, standard numbers and units."""
+    pytest.importorskip("weasyprint")
+    from onshore.report.pdf import cjk_font, pdf_text
+
+    if cjk_font() is None:
+        pytest.skip("needs a CJK font")
+    content, data = _report(home, "zh", "pdf")
+    text = "\n".join(pdf_text(content))
+    body = text.split("附录：可追溯性")[0]
+    names = _names(data)
+    # a name the PDF wraps over two lines shows as two pieces of it
+    stray = sorted(
+        {
+            w
+            for w in LATIN_WORD.findall(body)
+            if w not in LATIN_ALLOWED and not any(w in name for name in names)
+        }
+    )
+    assert stray == [], stray
+
+
+def test_every_zh_label_group_covers_the_english_one() -> None:
+    """A key worded in English has a Chinese word too (else zh falls back to the key)."""
+    from onshore.report.render import labels
+
+    zh, en = labels("zh"), labels("en")
+    for group in ("cols", "levels", "measures", "statuses", "mechanisms", "access_modes"):
+        assert set(en[group]) <= set(zh[group]), group
+    assert set(en["evidence"]) <= set(zh["evidence"]) and set(en["gaps"]) <= set(zh["gaps"])

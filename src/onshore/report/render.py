@@ -143,6 +143,19 @@ def decision_text(value: str, lang: str) -> str:
     return word("decisions", value, lang)
 
 
+_ISO_TIME = re.compile(r"^(\d{4}-\d{2}-\d{2})T(\d{2}:\d{2})(:\d{2}(\.\d+)?)?Z$")
+
+
+def time_text(value: str) -> str:
+    """A stored UTC time as a reader writes it: ``2026-12-06 00:49 UTC``.
+
+    >>> time_text("2026-12-06T00:49:11.077Z")
+    '2026-12-06 00:49 UTC'
+    """
+    match = _ISO_TIME.match(value)
+    return f"{match.group(1)} {match.group(2)} UTC" if match else value
+
+
 _ARTICLE = re.compile(r"^Art\. (\d+)")
 _ANNEX = re.compile(r"^Annex ([A-Z])")
 
@@ -207,6 +220,8 @@ def _cell(column: str, value: Any, lang: str) -> str:
     if column == "legal_ref" and isinstance(value, dict):
         return citation(value, lang)
     text = str(value)
+    if _ISO_TIME.match(text):
+        return time_text(text)
     if text == "*":
         return str(words["total"] if column in TOTAL_COLUMNS else words["all"])
     if column in ("category", "categories", "category_root"):
@@ -314,6 +329,7 @@ def context(data: Mapping[str, Any], lang: str) -> dict[str, Any]:
         # block read back must list the tables in the same order as the first one.
         "appendix": [views[tid] for tid in sorted(views)],
         "warnings": filing_warnings(data, lang),
+        "as_of": time_text(str(data["as_of"])),
         "charts": charts(data, lang),
         "sth": data["sth"],
         "block": embed_json(data),
