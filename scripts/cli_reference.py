@@ -20,8 +20,10 @@ END = "<!-- cli-reference:end -->"
 
 def _commands(group: click.Group, prefix: str) -> list[tuple[str, click.Command]]:
     out: list[tuple[str, click.Command]] = []
-    for name in sorted(group.commands):
-        command = group.commands[name]
+    ctx = click.Context(group)
+    for name in sorted(group.list_commands(ctx)):  # imports each command (they load lazily)
+        command = group.get_command(ctx, name)
+        assert command is not None
         out.append((f"{prefix} {name}", command))
         if isinstance(command, click.Group):
             out.extend(_commands(command, f"{prefix} {name}"))

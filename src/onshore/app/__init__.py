@@ -6,10 +6,17 @@ and a quarantine, enters what it did on the data home's ledger when it runs insi
 returns a result value; the runners only parse arguments and render results.
 """
 
-from onshore.app.desensitize import DesensitizeResult, desensitize
-from onshore.app.scan import ScanResult, scan
-from onshore.app.sinks import Collect, KeepBad, Quarantine, Sink
-from onshore.app.transfer import transfer, transfer_staged
+from __future__ import annotations
+
+import typing
+
+from onshore._exports import export_lazily
+
+if typing.TYPE_CHECKING:
+    from onshore.app.desensitize import DesensitizeResult, desensitize
+    from onshore.app.scan import ScanResult, scan
+    from onshore.app.sinks import Collect, KeepBad, Quarantine, Sink
+    from onshore.app.transfer import transfer, transfer_staged
 
 __all__ = [
     "Collect",
@@ -23,3 +30,20 @@ __all__ = [
     "transfer",
     "transfer_staged",
 ]
+
+# Each use case is imported when first used: `onshore scan` never loads desensitization.
+export_lazily(
+    __name__,
+    {
+        "Collect": "onshore.app.sinks",
+        "DesensitizeResult": "onshore.app.desensitize",
+        "KeepBad": "onshore.app.sinks",
+        "Quarantine": "onshore.app.sinks",
+        "ScanResult": "onshore.app.scan",
+        "Sink": "onshore.app.sinks",
+        "desensitize": "onshore.app.desensitize",
+        "scan": "onshore.app.scan",
+        "transfer": "onshore.app.transfer",
+        "transfer_staged": "onshore.app.transfer",
+    },
+)

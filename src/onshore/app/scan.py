@@ -14,7 +14,6 @@ from onshore.app.overlap import BackgroundSink, prefetch
 from onshore.app.sinks import Quarantine, Sink
 from onshore.classify import Classifier
 from onshore.io.chunks import Chunk
-from onshore.ledger import Activity
 from onshore.model import Assessment
 
 if TYPE_CHECKING:
@@ -77,6 +76,8 @@ def scan(
     quarantine.close()
     assessment = classifier.assessment()
     if home is not None:
+        from onshore.ledger import Activity  # only in a data home: a plain scan never loads it
+
         home.record(
             Activity.USE,
             purpose=purpose,

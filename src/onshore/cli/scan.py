@@ -7,15 +7,19 @@ from pathlib import Path
 
 import click
 
-from onshore import app
-from onshore.cli._common import out_console, print_json, progress
-from onshore.cli.summary import print_assessment
-from onshore.errors import BadInput
-from onshore.geo import AreaIndex
-from onshore.io import QuarantineWriter, TableWriter, open_source, quarantine_path
-from onshore.io.chunks import chunks_of
-from onshore.model import Assessment
-from onshore.packs import Pack, load_pack
+from onshore.cli._arrow import skip_pandas_probe
+
+skip_pandas_probe()  # before anything below converts a value (issue 21)
+
+from onshore import app  # noqa: E402
+from onshore.cli._common import out_console, print_json, progress  # noqa: E402
+from onshore.cli.summary import print_assessment  # noqa: E402
+from onshore.errors import BadInput  # noqa: E402
+from onshore.geo import AreaIndex  # noqa: E402
+from onshore.io import QuarantineWriter, TableWriter, open_source, quarantine_path  # noqa: E402
+from onshore.io.chunks import chunks_of  # noqa: E402
+from onshore.model import Assessment  # noqa: E402
+from onshore.packs import Pack, load_pack  # noqa: E402
 
 
 def load_index(areas: str | None, pack: Pack) -> AreaIndex | None:
@@ -24,7 +28,8 @@ def load_index(areas: str | None, pack: Pack) -> AreaIndex | None:
         return None
     from onshore.geo import load_areas
 
-    return AreaIndex.build(load_areas(areas, kinds=pack.area_buffers()))
+    # adaptive: a small job never pays for loading numba; a large one moves to it (issue 21)
+    return AreaIndex.build(load_areas(areas, kinds=pack.area_buffers()), engine="adaptive")
 
 
 @click.command("scan")

@@ -35,6 +35,8 @@ Two engines give the same answers (the oracle tests run both):
 
 from __future__ import annotations
 
+import importlib.util
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import cache
@@ -52,6 +54,9 @@ from onshore.geo.grid import CellGrid, build_grid
 
 PARALLEL_MIN_POINTS = 1 << 17
 """Batches at least this large are spread over all cores (compiled engine)."""
+ADAPTIVE_SWITCH_S = 0.3
+"""An ``"adaptive"`` index moves to the compiled engine once NumPy lookups took this long:
+about what loading numba costs, so the job is never much slower than with either engine."""
 _MARGIN = 1.0 + 1e-9
 """Relative safety margin on buffer-expanded boxes (they only prune; exactness is elsewhere)."""
 
@@ -129,10 +134,13 @@ class AreaIndex:
         self.bounds = bounds
         self.buffer_m = buffer_m
         self.cells = cells
+        self._adaptive: _Adaptive | None = None
 
     @property
     def engine(self) -> str:
         """``"numba"`` when lookups run the compiled kernel, else ``"numpy"``."""
+        if self._adaptive is not None:
+            return "numpy"
         compiled = self.cells is not None and self.cells.has_edges and _kernels() is not None
         return "numba" if compiled else "numpy"
 
@@ -142,22 +150,29 @@ class AreaIndex:
     ) -> AreaIndex:
         """Build the index once; reuse it for every batch (it pickles).
 
-        ``engine``: ``"auto"`` (compiled when numba is installed, else NumPy), ``"numba"`` or
-        ``"numpy"``. ``cell_m``: the grid's cell size in metres (default: the median area's
-        size over 6).
+        ``engine``: ``"auto"`` (compiled when numba is installed, else NumPy), ``"numba"``,
+        ``"numpy"`` or ``"adaptive"``: NumPy until its lookups have taken
+        ``ADAPTIVE_SWITCH_S`` seconds, then compiled (when numba is installed), so a job too
+        small to repay loading numba (about half a second) never loads it; the answers are
+        the same either way. ``cell_m``: the grid's cell size in metres (default: the median
+        area's size over 6).
         """
-        if engine not in ("auto", "numba", "numpy"):
-            raise ValueError(f"unknown engine {engine!r} (auto, numba, numpy)")
+        if engine not in ("auto", "numba", "numpy", "adaptive"):
+            raise ValueError(f"unknown engine {engine!r} (auto, numba, numpy, adaptive)")
         if engine == "numba" and _kernels() is None:
             raise ValueError("engine 'numba' needs numba: pip install 'onshore[fast]'")
         segments = flatten_segments([a.geometry for a in catalogue.areas])
         bounds = expanded_bounds(catalogue)
         buffer_m = np.array([a.buffer_m for a in catalogue.areas], dtype=np.float64)
         cells = None
+        adaptive = engine == "adaptive" and len(catalogue) > 0 and _have_numba()
         if len(catalogue):
-            compiled = engine != "numpy" and _kernels() is not None
+            compiled = engine in ("auto", "numba") and _kernels() is not None
             cells = build_grid(segments, bounds, buffer_m, cell_m, compiled=compiled)
-        return cls(catalogue, segments, bounds, buffer_m, cells)
+        index = cls(catalogue, segments, bounds, buffer_m, cells)
+        if adaptive:
+            index._adaptive = _Adaptive(cell_m)
+        return index
 
     def lookup(self, lon: ArrayLike, lat: ArrayLike) -> AreaMatch:
         """Match each point (``lon[i]``, ``lat[i]``) to an area by the rule in the module doc."""
@@ -170,6 +185,8 @@ class AreaIndex:
         inside = np.zeros(n, dtype=bool)
         dist = np.full(n, np.nan, dtype=np.float64)
         g = self.cells
+        if self._adaptive is not None:
+            return self._lookup_adaptive(x, y, (area, inside, dist))
         kern = _kernels()
         if self.engine == "numba" and g is not None and kern is not None:
             invalid = np.zeros(n, dtype=bool)
@@ -178,6 +195,28 @@ class AreaIndex:
         invalid = ~(np.isfinite(x) & np.isfinite(y) & (np.abs(x) <= 180) & (np.abs(y) <= 90))
         if g is not None:
             lookup_numpy(g, self, x, y, (area, inside, dist, invalid))
+        return AreaMatch(area=area, inside=inside, distance_m=dist, invalid=invalid)
+
+    def _lookup_adaptive(
+        self,
+        x: NDArray[np.float64],
+        y: NDArray[np.float64],
+        out: tuple[NDArray[np.int32], NDArray[np.bool_], NDArray[np.float64]],
+    ) -> AreaMatch:
+        """NumPy lookups, timed; past ``ADAPTIVE_SWITCH_S`` the compiled grid takes over."""
+        state = self._adaptive
+        assert state is not None and self.cells is not None
+        area, inside, dist = out
+        start = time.perf_counter()
+        invalid = ~(np.isfinite(x) & np.isfinite(y) & (np.abs(x) <= 180) & (np.abs(y) <= 90))
+        lookup_numpy(self.cells, self, x, y, (area, inside, dist, invalid))
+        state.seconds += time.perf_counter() - start
+        if state.seconds >= ADAPTIVE_SWITCH_S:
+            self._adaptive = None
+            if _kernels() is not None:
+                self.cells = build_grid(
+                    self.segments, self.bounds, self.buffer_m, state.cell_m, compiled=True
+                )
         return AreaMatch(area=area, inside=inside, distance_m=dist, invalid=invalid)
 
     def _lookup_compiled(
@@ -213,6 +252,20 @@ class AreaIndex:
 def _pool(threads: int) -> ThreadPoolExecutor:
     """One shared pool per thread count, created on first use."""
     return ThreadPoolExecutor(max_workers=threads, thread_name_prefix="onshore-geo")
+
+
+@dataclass
+class _Adaptive:
+    """An ``"adaptive"`` index still on NumPy: the grid's cell size, seconds spent so far."""
+
+    cell_m: float | None
+    seconds: float = 0.0
+
+
+@cache
+def _have_numba() -> bool:
+    """Whether numba is installed, without importing it (importing it takes ~0.2 s)."""
+    return importlib.util.find_spec("numba") is not None
 
 
 @cache

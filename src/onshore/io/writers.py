@@ -27,7 +27,7 @@ def _json_default(value: Any) -> Any:
     return str(value)
 
 
-ROW_GROUP_ROWS = 1 << 20
+ROW_GROUP_ROWS = 1 << 18
 ROW_GROUP_BYTES = 256 << 20
 
 
@@ -68,7 +68,9 @@ class TableWriter:
             # Like every command that writes a file: the output's folder is made when needed.
             self._tmp.parent.mkdir(parents=True, exist_ok=True)
             if self.format == "parquet":
-                self._writer = pq.ParquetWriter(self._tmp, batch.schema, compression="zstd")
+                self._writer = pq.ParquetWriter(
+                    self._tmp, batch.schema, compression="zstd", write_batch_size=65_536
+                )
             elif self.format == "csv":
                 self._writer = pcsv.CSVWriter(self._tmp, batch.schema)
             else:
