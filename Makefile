@@ -42,6 +42,11 @@ demo: install
 	$(BIN)/onshore report --home $(SAMPLE)/onshore-data --lang en --format md \
 		--out $(SAMPLE)/annual-report.en.md
 	$(BIN)/onshore report verify $(SAMPLE)/annual-report.zh.html --home $(SAMPLE)/onshore-data
+	$(BIN)/onshore report --home $(SAMPLE)/onshore-data --lang zh --format pdf \
+		--out $(SAMPLE)/annual-report.zh.pdf
+	$(BIN)/onshore report --home $(SAMPLE)/onshore-data --lang en --format pdf \
+		--out $(SAMPLE)/annual-report.en.pdf
+	$(BIN)/onshore report verify $(SAMPLE)/annual-report.zh.pdf --home $(SAMPLE)/onshore-data
 	$(BIN)/onshore notice --home $(SAMPLE)/onshore-data --lang zh --out $(SAMPLE)/notice.zh.html
 	@echo
 	@echo "Labelled telemetry: $(SAMPLE)/telemetry.labelled.parquet"
