@@ -16,9 +16,9 @@ from typing import Any
 import pytest
 from ingest_support import json_message
 
-import onshore.ingest.batch as batch_module
 from onshore.errors import StorageUnavailable
 from onshore.ingest import Ingestor
+from onshore.ingest import batch as batch_module
 from onshore.ingest.decode import Decoded, decode_json
 from onshore.ingest.quarantine import Quarantine, QuarantinedMessage
 from onshore.ingest.recovery import file_keys
