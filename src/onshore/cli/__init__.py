@@ -159,4 +159,7 @@ for _name, _target, _summary in COMMANDS:
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``onshore`` script: maps Onshore errors to the documented exit codes."""
+    from onshore.cli import _arrow
+
+    _arrow.STANDALONE = True  # this process is the command's own (see onshore.cli._arrow)
     sys.exit(run_guarded(cli, argv))

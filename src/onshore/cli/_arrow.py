@@ -3,7 +3,8 @@ converts a Python or NumPy value, only to ask whether the value is a pandas obje
 
 The commands that never hand pyarrow a pandas object (``onshore scan``) let it find no pandas
 on that first probe; an explicit pandas call (``Table.to_pandas``, ``Table.from_pandas``)
-still imports pandas, as pyarrow tries again for those. The library never does this.
+still imports pandas, as pyarrow tries again for those. Only the ``onshore`` entry point does
+this; the library never does.
 """
 
 from __future__ import annotations
@@ -26,9 +27,14 @@ class _NoPandas:
         return None
 
 
+STANDALONE = False
+"""Set by the ``onshore`` entry point: only then is the process a command's own (never in a
+library user's process, nor in tests that invoke the click group)."""
+
+
 def skip_pandas_probe() -> None:
     """Answer pyarrow's first "is pandas installed?" with no, without importing pandas."""
-    if "pandas" in sys.modules:
+    if not STANDALONE or "pandas" in sys.modules:
         return
     import pyarrow as pa
 
