@@ -113,4 +113,5 @@ export_lazily(
         "render_notice": "onshore.report",
         "verify_document": "onshore.report",
     },
+    keep=frozenset({"classify", "desensitize"}),
 )

@@ -46,4 +46,5 @@ export_lazily(
         "transfer": "onshore.app.transfer",
         "transfer_staged": "onshore.app.transfer",
     },
+    keep=frozenset({"desensitize", "scan", "transfer"}),
 )
