@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 import subprocess
 import sys
+import types
 
 import onshore
 from onshore import app
@@ -14,6 +15,8 @@ def test_every_public_name_is_its_modules_own() -> None:
     for package in (onshore, app):
         for name in package.__all__:
             value = getattr(package, name)
+            if isinstance(value, types.ModuleType):
+                continue  # onshore.ingest: the subpackage once imported, as before issue 21
             assert value is getattr(importlib.import_module(value.__module__), name), name
         assert set(package.__all__) <= set(dir(package))
 
