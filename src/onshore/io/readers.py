@@ -53,6 +53,9 @@ FORMATS = {
     ".json": "jsonl",
 }
 DEFAULT_BLOCK = 8 << 20
+CSV_BLOCK = 1 << 20
+"""Arrow's CSV reader reads up to 32 blocks ahead of the one it hands over: blocks of 1 MiB
+keep that near 32 MiB whatever the file's size (8 MiB blocks held 256 MiB), at no cost in speed."""
 _NAMES = {"parquet": "Parquet file", "csv": "CSV", "jsonl": "JSON lines"}
 NULLS = ["", "NA", "N/A", "null", "NULL", "None"]
 _PATTERNS = {
@@ -86,7 +89,7 @@ class Source:
     path: Path
     format: str
     batch_rows: int = 65_536
-    block_bytes: int = DEFAULT_BLOCK
+    block_bytes: int | None = None  # None: CSV_BLOCK for CSV, DEFAULT_BLOCK for JSON lines
     sample_bytes: int = 1 << 20  # CSV: how much of the file column types are inferred from
     bad: list[BadRecord] = field(default_factory=list)
     done: int = 0  # progress, in ``unit``
@@ -174,7 +177,9 @@ class Source:
 
         reader = pcsv.open_csv(
             self.path,
-            read_options=pcsv.ReadOptions(block_size=self.block_bytes, use_threads=False),
+            read_options=pcsv.ReadOptions(
+                block_size=self.block_bytes or CSV_BLOCK, use_threads=False
+            ),
             parse_options=pcsv.ParseOptions(invalid_row_handler=on_bad_row),
             convert_options=pcsv.ConvertOptions(
                 column_types={n: pa.string() for n in types},
@@ -208,7 +213,7 @@ class Source:
         with open(self.path, "rb") as fh:
             carry = b""
             while True:
-                chunk = fh.read(self.block_bytes)
+                chunk = fh.read(self.block_bytes or DEFAULT_BLOCK)
                 block = carry + chunk
                 if not chunk:
                     carry = b""
@@ -404,7 +409,7 @@ def open_source(
     *,
     fmt: str | None = None,
     batch_rows: int = 65_536,
-    block_bytes: int = DEFAULT_BLOCK,
+    block_bytes: int | None = None,
     sample_bytes: int = 1 << 20,
     max_bytes: int | None = None,
 ) -> Source:
