@@ -66,7 +66,7 @@ def load_index(areas: str | None, pack: Pack) -> AreaIndex | None:
     show_default=True,
     help="Coordinate system of positions without a crs column.",
 )
-@click.option("--batch-rows", default=65_536, show_default=True, help="Rows per batch.")
+@click.option("--batch-rows", default=131_072, show_default=True, help="Rows per batch.")
 @click.option(
     "--engine",
     type=click.Choice(["embedded", "spark"]),
@@ -151,7 +151,7 @@ def scan_file(
     subject: str | None = None,
     fmt: str | None = None,
     quarantine: Path | None = None,
-    batch_rows: int = 65_536,
+    batch_rows: int = 131_072,
     crs: str = "wgs84",
 ) -> tuple[Assessment, str | None]:
     """Stream one file through the classifier; write labelled rows and quarantined rows."""
