@@ -17,6 +17,7 @@ True
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from importlib.metadata import entry_points
@@ -78,6 +79,7 @@ _REGISTRY: dict[str, OperatorSpec[Any]] = {}
 _LOADED_HOOKS: set[str] = set()  # the entry points whose hook has run
 _builtins_loaded = False
 _plugins_loaded = False
+_LOCK = threading.RLock()  # first lookups from several threads load once (hooks re-enter)
 
 
 def register_operator(
@@ -92,10 +94,11 @@ def register_operator(
         raise ValueError(f"operator name {name!r} is not lower_snake_case")
     if not (isinstance(params, type) and issubclass(params, OperatorParams)):
         raise TypeError(f"the parameters of operator {name!r} must subclass OperatorParams")
-    if name in registry:
-        raise ValueError(f"operator {name!r} is already registered")
     spec = OperatorSpec(name, params, build)
-    registry[name] = spec
+    with _LOCK:
+        if name in registry:
+            raise ValueError(f"operator {name!r} is already registered")
+        registry[name] = spec
     return spec
 
 
@@ -125,18 +128,20 @@ def build_operator(step: Step, resources: Resources) -> Operator:
 
 def _builtins() -> dict[str, OperatorSpec[Any]]:
     global _builtins_loaded
-    if not _builtins_loaded:
-        _builtins_loaded = True
-        _register_builtins()
+    with _LOCK:
+        if not _builtins_loaded:
+            _builtins_loaded = True
+            _register_builtins()
     return _REGISTRY
 
 
 def _registry() -> dict[str, OperatorSpec[Any]]:
     global _plugins_loaded
     registry = _builtins()
-    if not _plugins_loaded:
-        _plugins_loaded = True
-        _load_plugins()
+    with _LOCK:
+        if not _plugins_loaded:
+            _plugins_loaded = True
+            _load_plugins()
     return registry
 
 
