@@ -23,7 +23,6 @@ from onshore.model import (
     Assessment,
     BadRecord,
     Finding,
-    LegalRef,
     Level,
 )
 from onshore.packs import Pack
@@ -32,12 +31,6 @@ from onshore.packs.models import DatasetRule, RecordRule
 if TYPE_CHECKING:
     from onshore.geo import AreaCatalogue, AreaIndex
 
-UNKNOWN_REF = LegalRef(
-    instrument="onshore",
-    article="settings.unknown_field_level",
-    title="Onshore conservative default",
-    confidence="U",
-)
 _UNIQUE_COMPACT = 2_000_000
 
 

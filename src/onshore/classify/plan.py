@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import pyarrow as pa
 
 from onshore.errors import BadInput
-from onshore.model import FieldLabel, Level
+from onshore.model import FieldLabel
 from onshore.packs import Pack
 
 LABEL_COLUMNS = ("onshore_level", "onshore_reasons", "onshore_area")
@@ -89,7 +89,3 @@ def build_plan(
         crs=first("crs"),
         subject=chosen_subject,
     )
-
-
-def max_level(labels: tuple[FieldLabel, ...]) -> Level:
-    return max((f.level for f in labels), default=Level.GENERAL)

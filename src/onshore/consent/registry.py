@@ -23,7 +23,6 @@ a consent withdrawn (or expired) by then covers nothing, not even rows collected
 from __future__ import annotations
 
 import secrets
-from collections.abc import Sequence
 from datetime import datetime
 
 import pyarrow as pa
@@ -225,7 +224,3 @@ class ConsentRegistry:
             subject=self.home.subject_ref(consent.vin),
             details=details,
         )
-
-
-def categories_of(consents: Sequence[Consent]) -> list[str]:
-    return sorted({c.category for c in consents})

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
@@ -135,10 +135,6 @@ class MediaAnonymizer:
                 return max(1, int(c.streams.video[0].frames or 1))
         except Exception:  # a broken file is reported when it is processed
             return 1
-
-    def iter_run(self, src: Path, out: Path) -> Iterator[FileReport]:
-        for path, dst in self.plan(src, out):
-            yield self.anonymize_file(path, dst)
 
     def anonymize_file(
         self, src: Path, dst: Path, on_frame: Callable[[int, int], None] | None = None

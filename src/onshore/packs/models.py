@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from onshore.model import LegalRef, Level
+from onshore.model import LegalRef
 
 KEY_RE = r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)*$"
 RULE_ID_RE = r"^[a-z0-9-]+(/[a-z0-9._-]+)+$"
@@ -190,10 +190,6 @@ class Rules(_Strict):
                 raise ValueError(f"duplicate rule id {rule.id!r}")
             seen.add(rule.id)
         return rules
-
-
-def to_level(name: str) -> Level:
-    return Level.parse(name)
 
 
 def to_legal_ref(ref: Ref, instruments: dict[str, Instrument]) -> LegalRef:

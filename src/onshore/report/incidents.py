@@ -29,7 +29,7 @@ from typing import Any
 
 from onshore.errors import BadInput
 from onshore.store import DataHome
-from onshore.store.db import MetaDB, iso, parse_iso
+from onshore.store.db import MetaDB, iso
 
 COMPONENT = "report"
 SEVERITIES: dict[str, int] = {"general": 24, "large": 4, "major": 1, "especially_major": 1}
@@ -94,11 +94,6 @@ class Incident:
     closed_at: str | None
     handling: str
     updated_at: str
-
-    @property
-    def overdue_report(self) -> bool:
-        """Not reported to the authority, and the deadline has passed (checked at update time)."""
-        return self.reported_at is None and self.updated_at > self.report_deadline
 
     def to_dict(self) -> dict[str, Any]:
         out = {f.name: getattr(self, f.name) for f in fields(self)}
@@ -381,13 +376,3 @@ def _complaint_row(c: Complaint) -> tuple[Any, ...]:
         c.handling,
         c.updated_at,
     )
-
-
-def parse_when(text: str | None) -> dt.datetime | None:
-    """An ISO 8601 time or date (a date is its UTC midnight); ``None`` passes through."""
-    if text is None:
-        return None
-    try:
-        return parse_iso(text if "T" in text else text + "T00:00:00Z")
-    except ValueError as exc:
-        raise BadInput(f"not an ISO 8601 time: {text!r}", field="time") from exc

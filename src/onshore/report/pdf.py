@@ -22,7 +22,6 @@ from typing import Any
 from onshore.errors import BadInput
 
 ATTACHMENT = "onshore-report.json"
-CJK_FAMILIES = ("WenQuanYi Zen Hei", "Noto Sans CJK SC", "Noto Serif CJK SC", "Source Han Sans SC")
 
 
 def cjk_font() -> str | None:
@@ -89,10 +88,6 @@ def pdf_block(data: bytes) -> dict[str, Any]:
 def pdf_text(data: bytes) -> list[str]:
     """The text of each page, as a PDF reader extracts it."""
     return [page.extract_text() or "" for page in _reader(data).pages]
-
-
-def page_count(data: bytes) -> int:
-    return len(_reader(data).pages)
 
 
 def _reader(data: bytes) -> Any:
