@@ -29,7 +29,7 @@ demo: install
 	$(BIN)/onshore scan $(SAMPLE)/charging_sessions.parquet $(SAMPLE)/charging_stations_hourly.parquet \
 		$(SAMPLE)/owners.csv --json > $(SAMPLE)/assessments.json
 	rm -rf $(SAMPLE)/onshore-data
-	mkdir -p $(SAMPLE)/onshore-data && cp examples/config.yaml $(SAMPLE)/onshore-data/config.yaml
+	mkdir -p -m 0700 $(SAMPLE)/onshore-data && cp examples/config.yaml $(SAMPLE)/onshore-data/config.yaml
 	$(BIN)/onshore store put $(SAMPLE)/telemetry.parquet --dataset telemetry \
 		--areas $(SAMPLE)/areas.geojson --purpose national_monitoring --home $(SAMPLE)/onshore-data
 	$(BIN)/onshore store put $(SAMPLE)/owners.csv --dataset owners --purpose maintenance \
