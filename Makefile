@@ -68,7 +68,7 @@ lint: dev
 	$(BIN)/python -m mypy --strict src
 
 docs: install
-	$(BIN)/python scripts/cli_reference.py --write README.md
+	$(BIN)/python scripts/cli_reference.py --write docs/cli.md
 
 bench: dev
 	$(BIN)/pip install -q -e '.[bench]'

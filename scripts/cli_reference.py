@@ -1,7 +1,7 @@
-"""Write (or check) the CLI reference in README.md from the CLI itself, so the two cannot drift.
+"""Write (or check) the CLI reference in docs/cli.md from the CLI itself, so the two cannot drift.
 
-python scripts/cli_reference.py --write README.md
-python scripts/cli_reference.py --check README.md   # exit 1 when README is stale
+python scripts/cli_reference.py --write docs/cli.md
+python scripts/cli_reference.py --check docs/cli.md   # exit 1 when the page is stale
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ def render() -> str:
 
 def splice(readme: str) -> str:
     if BEGIN not in readme or END not in readme:
-        raise SystemExit("README.md has no cli-reference markers")
+        raise SystemExit("the page has no cli-reference markers")
     head, rest = readme.split(BEGIN, 1)
     _old, tail = rest.split(END, 1)
     return head + render() + tail
@@ -63,7 +63,7 @@ def main() -> int:
         args.readme.write_text(new, encoding="utf-8")
         return 0
     if new != old:
-        print("README.md CLI reference is stale: run `make docs`", file=sys.stderr)
+        print("the CLI reference (docs/cli.md) is stale: run `make docs`", file=sys.stderr)
         return 1
     return 0
 
