@@ -208,11 +208,22 @@ class Database:
         kind = StorageUnavailable if isinstance(exc, self._faults) else StorageError
         return kind(f"{self.where}: {exc}")
 
+    def _live(self) -> Any:
+        """The connection; a PostgreSQL connection that was lost (the server restarted, the
+        network broke) is opened again first, outside a transaction, so work resumes by itself
+        once the database is back. While it is still down this raises ``StorageUnavailable``."""
+        conn = self._conn
+        if self.sql_dialect is POSTGRESQL and self._depth == 0 and (conn.closed or conn.broken):
+            with contextlib.suppress(*self._errors):
+                conn.close()
+            self._open_postgres(self.schema)
+        return self._conn
+
     # -- statements -----------------------------------------------------------------------------
     def execute(self, statement: str, params: Sequence[Any] = ()) -> int:
         """Run one statement; returns the number of rows it changed."""
         try:
-            cur = self._conn.execute(self.sql_dialect.sql(statement), tuple(params))
+            cur = self._live().execute(self.sql_dialect.sql(statement), tuple(params))
             return int(cur.rowcount or 0)
         except self._errors as exc:
             raise self._fault(exc) from exc
@@ -224,14 +235,14 @@ class Database:
             if self.sql_dialect is SQLITE:
                 self._conn.executemany(self.sql_dialect.sql(statement), rows)
             else:
-                with self._conn.cursor() as cur:
+                with self._live().cursor() as cur:
                     cur.executemany(self.sql_dialect.sql(statement), rows)
         except self._errors as exc:
             raise self._fault(exc) from exc
 
     def query(self, statement: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         try:
-            return [tuple(r) for r in self._conn.execute(self.sql_dialect.sql(statement), params)]
+            return [tuple(r) for r in self._live().execute(self.sql_dialect.sql(statement), params)]
         except self._errors as exc:
             raise self._fault(exc) from exc
 
@@ -248,7 +259,7 @@ class Database:
 
     def _run(self, statement: str, params: Sequence[Any]) -> Any:
         try:
-            return self._conn.execute(self.sql_dialect.sql(statement), params)
+            return self._live().execute(self.sql_dialect.sql(statement), params)
         except self._errors as exc:
             raise self._fault(exc) from exc
 
@@ -260,7 +271,7 @@ class Database:
     @contextmanager
     def _pipeline(self) -> Iterator[None]:
         try:
-            with self._conn.pipeline():
+            with self._live().pipeline():
                 yield
         except self._errors as exc:
             raise self._fault(exc) from exc
@@ -279,6 +290,7 @@ class Database:
             finally:
                 self._depth -= 1
             return
+        self._live()  # a lost PostgreSQL connection is opened again before, never inside
         self._depth = 1
         try:
             if self.sql_dialect is SQLITE:
