@@ -60,6 +60,7 @@ def test_a_full_disk_is_a_503_and_the_retry_stores_every_row_once(app, client, k
     with file_size_limit(20_000):
         r = client.post("/v1/ingest/telemetry", content=body, headers=headers)
     problem = assert_problem(r, 503, "storage-unavailable")
+    assert r.headers["retry-after"] == "5"
     assert "EFBIG" in problem["detail"] or "disk I/O error" in problem["detail"], problem
     assert _quarantined(app) == []  # nothing settled, nothing quarantined
     again = client.post("/v1/ingest/telemetry", content=body, headers=headers)

@@ -42,6 +42,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from onshore.errors import BadInput, IntegrityError, OnshoreError, PolicyRefusal, StorageError
 
 MEDIA_TYPE = "application/problem+json"
+RETRY_AFTER_S = 5
+"""What a 503 (storage unavailable) asks the client to wait before it tries again."""
 URN = "urn:onshore:problem:"
 log = logging.getLogger("onshore.service")
 
@@ -153,9 +155,12 @@ def _onshore_error(request: Request, exc: Exception) -> JSONResponse:
         extra = {"file": exc.file, "record": exc.record, "field": exc.field}
     if status == 500:
         return _internal(request, exc)
+    headers: dict[str, str] = {}
     if status >= 500:
         log.error("%s %s: %s", request.method, request.url.path, exc)
-    return problem_response(status, slug, title, detail, request, **extra)
+    if status == 503:  # storage unavailable: nothing was stored; the client may try again
+        headers["Retry-After"] = str(RETRY_AFTER_S)
+    return problem_response(status, slug, title, detail, request, headers, **extra)
 
 
 def _service_problem(request: Request, exc: Exception) -> JSONResponse:
