@@ -247,6 +247,9 @@ def _password(path: Path | None) -> str | None:
 
 def _log_to_stderr() -> None:
     """Faults and reconnections of the worker, one timestamped line each on stderr."""
+    from onshore.logs import install_vin_masking
+
+    install_vin_masking()
     logger = logging.getLogger("onshore.ingest")
     if not logger.handlers:
         handler = logging.StreamHandler(sys.stderr)

@@ -259,10 +259,12 @@ def purge_cmd(
     db: str | None,
     actor: str,
 ) -> None:
-    """Remove stored rows past the retention the pack sets for what they hold.
+    """Remove stored data past the retention the pack sets for what it holds.
 
     A row goes when any of its non-null columns is in a category whose period
-    (retention.yaml) has run out since the row was collected.
+    (retention.yaml) has run out since the row was collected. Every other place that can
+    hold personal data ages out too: outbox packages (the shortest period of the categories
+    they carry), the quarantine (its period under places: in retention.yaml).
 
     \b
     Example:
@@ -279,3 +281,6 @@ def purge_cmd(
     total = sum(result.rows_removed.values())
     per = ", ".join(f"{k}={v:,}" for k, v in result.rows_removed.items()) or "nothing"
     click.echo(f"{verb} {total:,} rows ({per}) from {result.files_scanned} files")
+    for place, counts in result.places.items():
+        what = ", ".join(f"{k}={v:,}" for k, v in counts.items()) or "nothing"
+        click.echo(f"{verb} from {place}: {what}")

@@ -66,11 +66,13 @@ def export(
 def delete(
     vin: str, received: str | None, as_json: bool, home: Path | None, db: str | None, actor: str
 ) -> None:
-    """Physically remove every row and record of VIN; record the request and the evidence.
+    """Erase VIN from every place that can hold it; record the request and the evidence.
 
     The due date is 10 Chinese working days after the request (holidays and make-up working
-    days from the pack's calendar). Each affected Parquet file is rewritten atomically; the
-    whole lake is scanned again before the request is marked complete.
+    days from the pack's calendar). Every registered place (lake, consents, ingest keys,
+    quarantine, outbox packages, the metadata database and its files, ...) is erased and
+    scanned again before the request is marked complete; each is listed with what it found
+    and did, and so is every transfer whose recipient must be told to delete (PIPL Art. 47).
 
     \b
     Example:
@@ -90,5 +92,29 @@ def delete(
         f"{result.consents_erased} consents; {result.rows_remaining} rows left in "
         f"{result.files_scanned_after} files scanned; due {result.due_date} "
         f"(calendar confidence {result.due_confidence}), completed {result.completed_at} "
-        f"in {result.seconds:.2f} s"
+        f"in {result.seconds:.2f} s",
+        highlight=False,
     )
+    for place in result.places:
+        left = "not checkable" if place["remaining"] is None else f"{place['remaining']} left"
+        note = f" ({place['note']})" if place["note"] else ""
+        out_console.print(
+            f"  {place['place']:<18} {place['status']:<16} found {place['found']}, "
+            f"removed {place['removed']}, {left}{note}",
+            highlight=False,
+        )
+    if result.recipients:
+        out_console.print(
+            f"tell these recipients to delete the vehicle's data (PIPL Art. 47): "
+            f"{len(result.recipients)} transfers",
+            highlight=False,
+        )
+        for r in result.recipients:
+            out_console.print(
+                f"  {r['at'][:10]} {r['recipient']} ({r['country']}, "
+                f"{r['contact'] or 'no contact'})"
+                f" {r['access_mode'] or ''} approval {r['approval'] or '-'}: {r['package']}",
+                highlight=False,
+            )
+    else:
+        out_console.print("no transfer carried the vehicle's data: no recipient to tell")

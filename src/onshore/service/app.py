@@ -65,6 +65,9 @@ def create_app(
     """
     settings = settings or ServiceSettings()
     from onshore import __version__
+    from onshore.logs import install_vin_masking
+
+    install_vin_masking()  # no raw VIN in the access log (subject paths) nor any other log
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

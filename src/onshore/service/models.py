@@ -174,6 +174,10 @@ class DeletionOut(_Open):
     completed_at: str
     rows_removed: dict[str, int]
     rows_remaining: int
+    places: list[dict[str, Any]] = []  # every registered place: found, done, found again
+    remaining: int = 0  # over every place that could be rescanned
+    unchecked: list[str] = []  # places that cannot be checked from here (the note says why)
+    recipients: list[dict[str, Any]] = []  # transfers whose recipients must be told to delete
 
 
 class VerifyOut(_Open):
@@ -196,10 +200,3 @@ class DatasetOut(BaseModel):
     bytes: int
     levels: list[str]
     stores: list[str]
-
-
-class ApiKeyOut(BaseModel):
-    id: str
-    name: str
-    role: str
-    country: str | None

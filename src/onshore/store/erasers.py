@@ -525,10 +525,16 @@ PLACES = (
     Place(
         "database-files",
         "the metadata database's files (free pages, write-ahead log)",
-        paths=("meta.db", "meta.db-wal", "meta.db-shm", "meta.db-journal"),
+        paths=("meta.db", "meta.db-*", "meta.db.*"),  # -wal, -shm, -journal, .ledger-lock
         erase=_erase_database_files,
         scan=_scan_database_files,
         order=90,
+    ),
+    Place(
+        "configuration",
+        "the processor's config.yaml and the sensitive-area catalogue: no personal data",
+        paths=("config.yaml", "areas.geojson"),
+        note="settings only",
     ),
     Place(
         "keys",

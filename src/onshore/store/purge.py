@@ -5,12 +5,19 @@ A row goes when any of its non-null columns belongs to a category whose retentio
 has run out, counted from the row's collection time (its timestamp column; the file's write
 time when it has none). Conservative on purpose: the whole row goes, not just the column.
 Each file is rewritten atomically; each dataset purged gets a ``deletion`` ledger entry.
+
+The other places of the registry (:mod:`onshore.store.places`) age out too: outbox packages
+with the shortest period of the categories they carry, the quarantine with its ``places``
+period in ``retention.yaml``. What they removed is one more ``deletion`` entry (dataset ``*``,
+purpose ``retention``) whose counts name each kind (``outbox_packages``,
+``quarantine_records``, ...) and whose details give the periods: the annual report's
+retention section reads them from the ledger.
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -37,6 +44,7 @@ class PurgeResult:
     files_removed: int
     files_scanned: int
     seconds: float
+    places: dict[str, dict[str, int]] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -109,6 +117,36 @@ def purge(home: DataHome, *, now: datetime | None = None, dry_run: bool = False)
                 reasons=(f"{home.pack.name}/retention/period",),
                 details={"now": iso(moment)},
             )
+    from onshore.store.places import places
+
+    by_place: dict[str, dict[str, int]] = {}
+    counts: dict[str, int] = {}
+    details: dict[str, object] = {"now": iso(moment)}
+    for place in places():
+        if place.purge is None:
+            continue
+        done = place.purge(home, moment, dry_run)
+        by_place[place.name] = dict(done.counts)
+        for key, n in done.counts.items():
+            counts[key] = counts.get(key, 0) + n
+        details.update(done.details)
+    if not dry_run and any(counts.values()):
+        home.record(
+            Activity.DELETION,
+            purpose="retention",
+            dataset="*",
+            counts=counts,
+            decision="purged",
+            reasons=(f"{home.pack.name}/retention/period",),
+            details={**details, "places": sorted(by_place)},
+        )
     return PurgeResult(
-        iso(moment), dry_run, removed, rewritten, dropped, scanned, time.perf_counter() - started
+        iso(moment),
+        dry_run,
+        removed,
+        rewritten,
+        dropped,
+        scanned,
+        time.perf_counter() - started,
+        by_place,
     )

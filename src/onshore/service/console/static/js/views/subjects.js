@@ -39,7 +39,11 @@ async function showVehicle(ctx, vin, out, reloadQueue, notice = null) {
     try {
       const response = await request(`/v1/subjects/${vin}`, { method: "DELETE" });
       const done = await response.json();
-      const summary = h("div", { class: "alert alert-ok", "data-testid": "deleted" }, t("subjects.deleted", { rows: fmt.int(Object.values(done.rows_removed).reduce((a, b) => a + b, 0)), due: done.due_date, left: done.rows_remaining }));
+      const summary = h("div", { class: "alert alert-ok", "data-testid": "deleted" }, t("subjects.deleted", { rows: fmt.int(Object.values(done.rows_removed).reduce((a, b) => a + b, 0)), due: done.due_date, left: done.remaining }));
+      summary.append(h("div", { class: "small" }, t("subjects.places_checked", { n: done.places.filter((p) => p.remaining !== null).length, unchecked: done.unchecked.join(", ") || "—" })));
+      // PIPL Art. 47: the recipients of every transfer that carried the vehicle's data are told
+      const notify = (done.recipients || []).map((r) => h("li", { "data-testid": "notify" }, `${r.recipient} (${r.country}) — ${r.at} — ${r.access_mode || ""} — ${t("subjects.approval")}: ${r.approval || "—"} — ${r.contact || ""} — ${r.package}`));
+      summary.append(h("div", { class: "small" }, notify.length ? t("subjects.notify", { n: notify.length }) : t("subjects.notify_none")), h("ul", {}, ...notify));
       await reloadQueue();
       await showVehicle(ctx, vin, out, reloadQueue, summary); // what is held now: nothing
     } catch (error) {
