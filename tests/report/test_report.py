@@ -195,7 +195,8 @@ def test_notice_covers_every_personal_category(home: Path, lang: str) -> None:
     assert "Li Lei" in html and "400-000-0000" in html and "Li Lei" in md
     assert "10" in md  # deletion within 10 working days
     assert {i.category for i in items} >= {"location.trajectory", "cabin.audio"}
-    rows = [line for line in md.splitlines() if line.startswith("| ") and "---" not in line]
+    table = md.split("\n## ", 1)[0]  # the first table: the types of personal information
+    rows = [line for line in table.splitlines() if line.startswith("| ") and "---" not in line]
     assert len(rows) == len(items) + 1  # a header and one row per category
     for item in items:
         assert category_name(item.category, lang) in md
@@ -341,3 +342,16 @@ def test_every_zh_label_group_covers_the_english_one() -> None:
     for group in ("cols", "levels", "measures", "statuses", "mechanisms", "access_modes"):
         assert set(en[group]) <= set(zh[group]), group
     assert set(en["evidence"]) <= set(zh["evidence"]) and set(en["gaps"]) <= set(zh["gaps"])
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_the_notice_names_every_recipient_abroad(home: Path, lang: str) -> None:
+    """PIPL Art. 39: the person is told the overseas recipient, its contact, the purposes and
+    the types of information."""
+    with DataHome(home) as h:
+        html = render_notice(h, load_config(None, home=home), lang=lang, fmt="html")
+        md = render_notice(h, load_config(None, home=home), lang=lang, fmt="md")
+    for text in (html, md):
+        assert "Acme GmbH" in text and "warranty analytics" in text
+        assert ("德国" if lang == "zh" else "DE") in text
+        assert ("向境外提供个人信息" if lang == "zh" else "provided abroad") in text

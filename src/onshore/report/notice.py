@@ -131,7 +131,47 @@ def notice_context(home: DataHome, config: Config, lang: str) -> dict[str, Any]:
         "rows": rows,
         "rights": words["notice"]["rights_text"].format(days=days),
         "contact": contact,
+        "abroad": overseas_recipients(home, lang),
     }
+
+
+def overseas_recipients(home: DataHome, lang: str) -> list[dict[str, Any]]:
+    """Every recipient abroad that received personal information (PIPL Art. 39: the person is
+    told the recipient, its contact, the purposes and the types of information), from the
+    ledger's export entries: one row per recipient and country."""
+    words = labels(lang)
+    countries = words.get("countries") or {}
+    found: dict[tuple[str, str], dict[str, Any]] = {}
+    for _i, entry in home.ledger.entries(kind="export"):
+        d = entry.details
+        recipient, country = str(d.get("recipient") or ""), str(d.get("country") or "")
+        if not recipient:
+            continue
+        row = found.setdefault(
+            (recipient, country),
+            {"purposes": set(), "categories": set(), "contact": "", "storage": set()},
+        )
+        row["purposes"].add(entry.purpose)
+        row["categories"].update(entry.categories)
+        row["contact"] = str(d.get("contact") or row["contact"])
+        use = d.get("use_abroad") or {}
+        where = " · ".join(
+            str(use.get(k)) for k in ("storage_location", "storage_period") if use.get(k)
+        )
+        if where:
+            row["storage"].add(where)
+    return [
+        {
+            "recipient": recipient,
+            "country": f"{countries.get(country, country)}"
+            + (f" ({country})" if lang == "zh" and country in countries else ""),
+            "contact": row["contact"] or "—",
+            "purposes": sorted(row["purposes"]),
+            "categories": [category_name(c, lang) for c in sorted(row["categories"])],
+            "storage": "; ".join(sorted(row["storage"])) or "—",
+        }
+        for (recipient, country), row in sorted(found.items())
+    ]
 
 
 def render_notice(home: DataHome, config: Config, *, lang: str = "zh", fmt: str = "html") -> str:
