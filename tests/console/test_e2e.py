@@ -13,6 +13,8 @@ from typing import Any
 import pytest
 from console_support import Server
 
+from onshore.report.collect import FORMAT
+
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(240)]
 WAIT = 30_000
 
@@ -150,7 +152,7 @@ def test_compliance_officer_assesses_runs_and_downloads(
     report.value.save_as(saved)
     assert saved.name.endswith("-zh.html")
     text = saved.read_text(encoding="utf-8")
-    assert "onshore-report/1" in text and "年度" in text
+    assert FORMAT in text and "年度" in text  # the data block of this report format
     with page.expect_download(timeout=WAIT) as notice:
         page.click("#notice-download")
     assert notice.value.suggested_filename == "notice.en.html"

@@ -2,7 +2,7 @@
 
 :func:`collect` returns the report's data block, a JSON-plain dict::
 
-    {"format": "onshore-report/1", "year", "as_of", "tz", "pack", "sth", "processor",
+    {"format": "onshore-report/2", "year", "as_of", "tz", "pack", "sth", "processor",
      "tables": {ID: {"query": {...}, "columns": [...], "rows": [[...], ...]}}}
 
 It is a function of the home, the configuration, the year, ``as_of`` (the time the figures
