@@ -1,4 +1,9 @@
-"""Getting a SparkSession: local mode by default, a cluster with ``master``."""
+"""Getting a SparkSession: local mode by default, a cluster with ``master``.
+
+Every session keeps the input's types on output: timestamps are written to Parquet as
+``TIMESTAMP_MICROS`` adjusted to UTC (read back as ``timestamp[us, tz=UTC]``), never Spark's
+legacy naive ``INT96``, and the session time zone is UTC so no local clock leaks into the data.
+"""
 
 from __future__ import annotations
 
@@ -12,9 +17,16 @@ from onshore.errors import BadInput
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
+#: Settings that keep the input's types on output (see the module doc). A session Onshore
+#: did not start (``spark-submit``) gets them too, unless its launcher set them explicitly.
+TYPE_PARITY: dict[str, str] = {
+    "spark.sql.session.timeZone": "UTC",
+    "spark.sql.parquet.outputTimestampType": "TIMESTAMP_MICROS",
+}
+
 #: Settings every Onshore session gets unless the caller overrides them.
 DEFAULTS: dict[str, str] = {
-    "spark.sql.session.timeZone": "UTC",
+    **TYPE_PARITY,
     "spark.sql.execution.arrow.pyspark.enabled": "true",
 }
 
@@ -52,6 +64,7 @@ def spark_session(
 
     active = SparkSession.getActiveSession()
     if active is not None and master is None:
+        _keep_types(active)
         return active
     submitted = "PYSPARK_GATEWAY_PORT" in os.environ  # launched by spark-submit
     chosen = master or (None if submitted else "local[*]")
@@ -72,3 +85,11 @@ def spark_session(
         raise BadInput(f"cannot start Spark on {chosen or 'the submitted master'}: {exc}") from exc
     session.sparkContext.setLogLevel("ERROR")
     return session
+
+
+def _keep_types(session: SparkSession) -> None:
+    """Apply :data:`TYPE_PARITY` to a running session, except what its launcher set."""
+    launched = session.sparkContext.getConf()
+    for key, value in TYPE_PARITY.items():
+        if not launched.contains(key):
+            session.conf.set(key, value)
