@@ -6,10 +6,18 @@ The ledger fixed it first, and its hashes depend on it, so everything else follo
   with its zone, one length, so it sorts as text (the ledger, the metadata database);
 * a naive ``datetime`` has no zone to state and is refused by ``format_time``; ``to_jsonable``
   writes it as ISO 8601 to the millisecond without a zone rather than invent one;
-* a ``date`` is ``YYYY-MM-DD``;
-* ``bytes`` are lowercase hex (hashes, signatures, keys: ``root_hash``, ``leaf_hash``);
-* an ``Enum`` is its value; tuples and sets are lists (a set sorted); NaN and infinity,
-  which JSON cannot hold, are ``null``.
+* in ``to_jsonable`` (data, not the ledger) a time finer than a millisecond keeps its
+  microseconds, ``2024-05-01T08:00:00.000250Z``: a data value is never rounded;
+* a ``date`` is ``YYYY-MM-DD``, a ``time`` of day ``HH:MM:SS[.ffffff]``;
+* ``bytes`` are lowercase hex (hashes, signatures, keys: ``root_hash``, ``leaf_hash``; a
+  GB/T 32960 frame's binary fields; a binary column of a record);
+* an ``Enum`` is its value; NumPy scalars and arrays are their Python values; tuples and sets
+  are lists (a set sorted); NaN and infinity, which JSON cannot hold, are ``null``; anything
+  else is its ``str``.
+
+Every adapter that writes JSON (CLI output, JSON lines, quarantine files, the service's
+bodies, Spark's bad records, manifests) goes through ``to_jsonable`` or ``dumps``; a test
+(``tests/test_jsonenc.py``) refuses a ``json.dumps(..., default=...)`` anywhere else.
 
 ``canonical_json`` is the ledger's canonical form (what a leaf hash covers); it takes JSON values
 only and converts nothing, so an entry decodes to the very value that was hashed.
@@ -25,7 +33,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Mapping
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time
 from enum import Enum
 from typing import Any
 
@@ -61,10 +69,13 @@ def to_jsonable(value: Any) -> Any:
     if isinstance(value, float):
         return value if math.isfinite(value) else None
     if isinstance(value, datetime):
+        fine = value.microsecond % 1000 != 0
         if value.tzinfo is None:
-            return value.isoformat(timespec="milliseconds")
+            return value.isoformat(timespec="microseconds" if fine else "milliseconds")
+        if fine:
+            return value.astimezone(UTC).replace(tzinfo=None).isoformat() + "Z"
         return format_time(value)
-    if isinstance(value, date):
+    if isinstance(value, date | time):
         return value.isoformat()
     if isinstance(value, bytes | bytearray | memoryview):
         return bytes(value).hex()
@@ -76,13 +87,32 @@ def to_jsonable(value: Any) -> Any:
         return sorted(to_jsonable(v) for v in value)
     if isinstance(value, list | tuple):
         return [to_jsonable(v) for v in value]
+    if type(value).__module__ == "numpy" and hasattr(value, "tolist"):
+        return to_jsonable(value.tolist())  # numpy.int64, numpy.bool_, numpy.ndarray ...
     return str(value)
 
 
-def dumps(value: Any, *, indent: int | None = None, sort_keys: bool = True) -> str:
-    """JSON text of ``to_jsonable(value)``; non-ASCII text is kept as it is."""
+def dumps(
+    value: Any,
+    *,
+    indent: int | None = None,
+    sort_keys: bool = True,
+    compact: bool = False,
+    ensure_ascii: bool = False,
+) -> str:
+    """JSON text of ``to_jsonable(value)``; non-ASCII text is kept as it is unless
+    ``ensure_ascii`` (an HTTP header); ``compact`` drops the spaces after ``,`` and ``:``.
+
+    >>> dumps({"b": b"\\x01", "a": float("inf")}, sort_keys=False, compact=True)
+    '{"b":"01","a":null}'
+    """
     return json.dumps(
-        to_jsonable(value), indent=indent, sort_keys=sort_keys, ensure_ascii=False, allow_nan=False
+        to_jsonable(value),
+        indent=indent,
+        sort_keys=sort_keys,
+        ensure_ascii=ensure_ascii,
+        allow_nan=False,
+        separators=(",", ":") if compact else None,
     )
 
 

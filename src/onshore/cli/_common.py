@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -22,6 +21,7 @@ from rich.progress import (
 )
 
 from onshore.errors import OnshoreError
+from onshore.jsonenc import dumps
 
 err_console = Console(stderr=True)
 # Piped or captured output gets a wide page so rule ids and references are never cut.
@@ -53,7 +53,7 @@ def run_guarded(command: click.Command, argv: list[str] | None = None) -> int:
 
 def print_json(payload: Any) -> None:
     """Machine-readable output on stdout: UTF-8, stable key order as built."""
-    click.echo(json.dumps(payload, ensure_ascii=False, indent=2, default=str))
+    click.echo(dumps(payload, indent=2, sort_keys=False))
 
 
 class _Progressing(Protocol):

@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from onshore.jsonenc import dumps
 from onshore.private import create_private_file
 from onshore.store.atomic import storage_fault
 
@@ -50,7 +51,7 @@ class StatusFile:
         """Overwrite the status; ``False`` if it could not be written (never raises)."""
         if self._fd is None:
             return False
-        data = json.dumps(status, ensure_ascii=False, default=str).encode()
+        data = dumps(status, sort_keys=False).encode()
         if len(data) > SIZE:
             data = json.dumps({k: status[k] for k in _ESSENTIAL if k in status}).encode()
         try:

@@ -17,8 +17,6 @@ and the core evaluates the dataset rules on the combined figures
 
 from __future__ import annotations
 
-import datetime as dt
-import json
 import pickle
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -30,6 +28,7 @@ import pyarrow as pa
 
 from onshore.classify import Classifier
 from onshore.classify.engine import Tally
+from onshore.jsonenc import dumps
 from onshore.model import LEVEL_LABELS, Assessment, Level
 from onshore.packs import Pack
 
@@ -105,14 +104,6 @@ def _tagged_extras(kind: int, values: list[Any], schema: pa.Schema) -> pa.Record
     return pa.RecordBatch.from_arrays([*head, kinds, bad, tally], schema=schema)
 
 
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, dt.datetime | dt.date):
-        return value.isoformat()
-    if isinstance(value, bytes):
-        return value.hex()
-    return str(value)
-
-
 def _classify_partition(
     batches: Iterator[pa.RecordBatch], shared: Broadcast[tuple[Pack, Any]], job: _Job
 ) -> Iterator[pa.RecordBatch]:
@@ -148,7 +139,7 @@ def _classify_partition(
                     payload = {"source": files[at], **payload, "row": int(file_rows[at])}
                 else:
                     payload = {"source": job.source, "partition": partition, **payload}
-                lines.append(json.dumps(payload, ensure_ascii=False, default=_jsonable))
+                lines.append(dumps(payload, sort_keys=False))
             yield _tagged_extras(BAD, lines, job.out_schema)
     yield _tagged_extras(PIECE, [pickle.dumps(classifier.tally())], job.out_schema)
 

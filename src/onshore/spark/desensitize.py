@@ -29,7 +29,6 @@ rows themselves. Nothing of the profile's logic is re-implemented here.
 
 from __future__ import annotations
 
-import json
 import pickle
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -45,6 +44,7 @@ from onshore.desensitize import Desensitizer, RiskReport
 from onshore.errors import BadInput
 from onshore.geo import AreaCatalogue, AreaIndex
 from onshore.io import quarantine_path
+from onshore.jsonenc import dumps
 from onshore.keystore import Key
 from onshore.packs import Pack
 from onshore.packs.profiles import Profile
@@ -54,7 +54,6 @@ from onshore.spark.classify import (
     _arrow_schema,
     _col,
     _conform,
-    _jsonable,
     _partition_id,
     _plain,
     read_parquet,
@@ -140,7 +139,7 @@ def _desensitize_partition(
                     payload = {"source": files[bad.row], **payload, "row": int(file_rows[bad.row])}
                 else:
                     payload = {"source": job.source, "partition": partition, **payload}
-                lines.append(json.dumps(payload, ensure_ascii=False, default=_jsonable))
+                lines.append(dumps(payload, sort_keys=False))
             yield _tagged(BAD, [None] * len(lines), lines)
     for out in runner.finish(part=True):
         yield _tagged(ROW, [_to_ipc(out)], [None])

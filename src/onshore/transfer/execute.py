@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import json
 import shutil
 import uuid
 from dataclasses import dataclass, replace
@@ -40,6 +39,7 @@ from onshore.config import Config
 from onshore.errors import BadInput, PolicyRefusal
 from onshore.geo import AreaIndex
 from onshore.io import TableWriter, open_source
+from onshore.jsonenc import dumps
 from onshore.keystore import Key
 from onshore.model import Level
 from onshore.store import DataHome
@@ -309,13 +309,21 @@ class TransferGate:
         """
         tid = _new_id()
         staging = self.outbox / ".staging" / tid
-        label = dataset_name or request.dataset
         try:
-            staged, risk, key_id, quarantined = self._stage(request, staging, label)
-            decision, facts, _h, _s, _n = self._decide(request, staged)
+            outcome, _staged, _counted = self._evaluate(tid, request, staging, dataset_name)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
-        return Outcome(
+        return outcome
+
+    def _evaluate(
+        self, tid: str, request: TransferRequest, staging: Path, dataset_name: str | None
+    ) -> tuple[Outcome, Path, tuple[list[str], np.ndarray, np.ndarray]]:
+        """Stage the data under ``staging`` and decide: the outcome (the one place it is built),
+        the staged file and the people counted (hashes, sensitive and non-sensitive flags)."""
+        label = dataset_name or request.dataset
+        staged, risk, key_id, quarantined = self._stage(request, staging, label)
+        decision, facts, hashes, sensitive, non_sensitive = self._decide(request, staged)
+        outcome = Outcome(
             tid,
             request,
             decision,
@@ -325,6 +333,7 @@ class TransferGate:
             pseudonym_key_id=key_id,
             rows_quarantined=quarantined,
         )
+        return outcome, staged, (hashes, sensitive, non_sensitive)
 
     def run(self, request: TransferRequest, *, dataset_name: str | None = None) -> Outcome:
         """Re-assess and, only if allowed, package the data into the outbox and record it.
@@ -336,18 +345,9 @@ class TransferGate:
         staging = self.outbox / ".staging" / tid
         label = dataset_name or request.dataset
         try:
-            staged, risk, key_id, quarantined = self._stage(request, staging, label)
-            decision, facts, hashes, sensitive, non_sensitive = self._decide(request, staged)
-            outcome = Outcome(
-                tid,
-                request,
-                decision,
-                facts,
-                risk,
-                dataset_name=dataset_name,
-                pseudonym_key_id=key_id,
-                rows_quarantined=quarantined,
-            )
+            outcome, staged, counted = self._evaluate(tid, request, staging, dataset_name)
+            decision, facts = outcome.decision, outcome.facts
+            hashes, sensitive, non_sensitive = counted
             if not decision.allowed:
                 head = self.home.record(
                     "policy_refusal",
@@ -371,7 +371,7 @@ class TransferGate:
             shutil.move(str(staged), final)
             manifest = _manifest(outcome, [final])
             (package / "manifest.json").write_text(
-                json.dumps(manifest, ensure_ascii=False, indent=2, default=str), encoding="utf-8"
+                dumps(manifest, indent=2, sort_keys=False), encoding="utf-8"
             )
         finally:
             shutil.rmtree(staging, ignore_errors=True)
@@ -405,7 +405,7 @@ class TransferGate:
                     "outbound_basis": request.outbound_basis,
                     "approval": decision.approval_used,
                     "manifest_sha256": _sha256(package / "manifest.json"),
-                    "pseudonym_key_id": key_id,
+                    "pseudonym_key_id": outcome.pseudonym_key_id,
                 },
             )
         except BaseException:

@@ -28,6 +28,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from onshore.jsonenc import dumps
 from onshore.store.atomic import replace_atomic, temp_path, write_parquet_atomic
 from onshore.store.db import iso
 from onshore.store.home import DataHome
@@ -93,7 +94,7 @@ def _sha256(path: Path) -> str:
 
 def _write_json(path: Path, value: Any) -> None:
     tmp = temp_path(path)
-    tmp.write_text(json.dumps(value, ensure_ascii=False, indent=2, default=str), "utf-8")
+    tmp.write_text(dumps(value, indent=2, sort_keys=False), "utf-8")
     replace_atomic(tmp, path)
 
 

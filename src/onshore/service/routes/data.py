@@ -6,10 +6,6 @@ a ``use`` entry on the ledger (who, what level, which categories, how many rows)
 
 from __future__ import annotations
 
-import base64
-import datetime as dt
-import json
-import math
 from typing import Annotated, Any, Literal
 
 import pyarrow as pa
@@ -21,6 +17,7 @@ from onshore import app
 from onshore.desensitize import pseudonym_key
 from onshore.errors import BadInput
 from onshore.io.chunks import chunks_of
+from onshore.jsonenc import dumps, to_jsonable
 from onshore.model import Assessment, BadRecord
 from onshore.service import bodies
 from onshore.service.auth import Principal, require, state_of
@@ -87,23 +84,9 @@ def scan(
         "level": assessment.level.label,
         "rows": assessment.rows,
         "rows_quarantined": assessment.rows_quarantined,
-        "assessment": _plain(assessment.to_dict()),
+        "assessment": to_jsonable(assessment.to_dict()),
         "bad_records": _bad(bad),
     }
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, dt.datetime | dt.date):
-        return value.isoformat()
-    if isinstance(value, bytes):
-        return base64.b64encode(value).decode("ascii")
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_plain(v) for v in value]
-    if isinstance(value, float) and not math.isfinite(value):  # NaN and infinity are not JSON
-        return None
-    return value
 
 
 @router.post(
@@ -168,14 +151,14 @@ def desensitize(
             result.refusal("the response"),
             slug="policy-refusal",
             title="Refused by policy",
-            risk=_plain(risk),
+            risk=to_jsonable(risk),
         )
     table = collected.table()
     if output == "arrow":
         sink = pa.BufferOutputStream()
         with ipc.new_stream(sink, table.schema) as writer:
             writer.write_table(table)
-        header = json.dumps(_plain(risk), separators=(",", ":"), ensure_ascii=True)
+        header = dumps(risk, sort_keys=False, compact=True, ensure_ascii=True)
         return Response(
             sink.getvalue().to_pybytes(),
             media_type=bodies.ARROW_STREAM,
@@ -187,6 +170,6 @@ def desensitize(
         "profile": profile,
         "rows": table.num_rows,
         "columns": table.column_names,
-        "risk": _plain(risk),
-        "records": _plain(table.to_pylist()),
+        "risk": to_jsonable(risk),
+        "records": to_jsonable(table.to_pylist()),
     }

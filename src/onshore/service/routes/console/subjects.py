@@ -10,12 +10,12 @@ import pyarrow as pa
 from fastapi import APIRouter, Depends, Path, Query, Request
 
 from onshore.classify import LABEL_COLUMNS
+from onshore.jsonenc import to_jsonable
 from onshore.ledger import Activity
 from onshore.model import Level
 from onshore.service.abroad import gate_read
 from onshore.service.auth import Principal, require, state_of
 from onshore.service.problems import documented
-from onshore.service.routes.data import _plain
 from onshore.service.routes.subjects import VIN
 from onshore.store import Lake
 from onshore.text import check_text
@@ -114,7 +114,7 @@ def subject(
             | {
                 "stores": sorted(d["stores"]),
                 "levels": sorted(d["levels"]),
-                "sample": _plain(samples[name].to_pylist()),
+                "sample": to_jsonable(samples[name].to_pylist()),
                 "sample_columns": samples[name].column_names,
             }
             for name, d in per.items()
