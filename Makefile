@@ -69,6 +69,7 @@ lint: dev
 
 docs: install
 	$(BIN)/python scripts/cli_reference.py --write docs/cli.md
+	$(BIN)/python scripts/api_reference.py --write docs/api.md
 
 bench: dev
 	$(BIN)/pip install -q -e '.[bench]'
