@@ -28,7 +28,7 @@ from onshore.report import Register, build_report, render_notice, verify_documen
 from onshore.report.render import md_escape, templates
 from onshore.store import DataHome
 from onshore.transfer.execute import TransferGate
-from onshore.transfer.models import Recipient, TransferRequest
+from onshore.transfer.models import Recipient, TransferRequest, UseAbroad
 
 SECRET = "ONSHORE-SECRET-7f3a9c"
 ATTACK = (
@@ -92,6 +92,7 @@ def hostile(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
             impact_assessment="PIPIA-" + attack[:100],
             outbound_basis="contract",
             outbound_basis_note=attack[:150],
+            use=UseAbroad(*(attack[:150] for _ in range(5))),  # Art. 14 declarations
         )
         outcome = TransferGate(h, load_config(None, home=home)).run(
             request, dataset_name=attack[:190]
@@ -164,6 +165,22 @@ def test_report_text_is_escaped(hostile: tuple[Path, str], lang: str, fmt: str) 
     text = built.content.decode("utf-8")
     (_check_html if fmt == "html" else _check_md)(text)
     RENDERED.add(f"report.{fmt}.j2")
+
+
+@pytest.mark.parametrize("fmt", ["html", "md"])
+def test_risk_assessment_text_is_escaped(hostile: tuple[Path, str], fmt: str) -> None:
+    from onshore.report.risk import make_assessment, verify_assessment
+
+    home, _attack = hostile
+    with DataHome(home) as h:
+        config = load_config(None, home=home)
+        made = make_assessment(h, config, 2026, langs=("zh", "en"), fmt=fmt)
+        for document in made.documents:
+            assert verify_assessment(h, config, document.content).ok
+    for document in made.documents:
+        text = document.content.decode("utf-8")
+        (_check_html if fmt == "html" else _check_md)(text)
+    RENDERED.add(f"risk.{fmt}.j2")
 
 
 @pytest.mark.parametrize("fmt", ["html", "md"])

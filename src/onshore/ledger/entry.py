@@ -43,7 +43,8 @@ ENTRY_VERSION = 1
 
 
 class Activity(StrEnum):
-    """The processing activities the rules name, plus ``view`` and ``policy_refusal``."""
+    """The processing activities the rules name, plus ``view``, ``policy_refusal`` and
+    ``risk_assessment``."""
 
     COLLECTION = "collection"
     STORAGE = "storage"
@@ -56,6 +57,7 @@ class Activity(StrEnum):
     COMPLAINT = "complaint"
     VIEW = "view"
     POLICY_REFUSAL = "policy_refusal"
+    RISK_ASSESSMENT = "risk_assessment"  # of important-data processing (Provisions 2021 Art. 10)
 
 
 @dataclass(frozen=True)

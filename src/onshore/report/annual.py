@@ -121,7 +121,7 @@ def verify_document(home: DataHome, config: Config, content: bytes) -> VerifyRes
             problems.append(f"{key}: report says {block.get(key)!r}, home gives {fresh.get(key)!r}")
     theirs: dict[str, Any] = block.get("tables", {})
     for table_id, table in fresh["tables"].items():
-        problems.extend(_compare(table_id, theirs.get(table_id), table))
+        problems.extend(compare_table(table_id, theirs.get(table_id), table))
     for table_id in sorted(set(theirs) - set(fresh["tables"])):
         problems.append(f"{table_id}: not a table of this report format")
     problems.extend(f"contradiction: {c}" for c in contradictions(block))
@@ -130,7 +130,7 @@ def verify_document(home: DataHome, config: Config, content: bytes) -> VerifyRes
     return VerifyResult(tuple(fresh["tables"]), tuple(problems))
 
 
-def _compare(table_id: str, theirs: Any, ours: Mapping[str, Any]) -> list[str]:
+def compare_table(table_id: str, theirs: Any, ours: Mapping[str, Any]) -> list[str]:
     if not isinstance(theirs, dict):
         return [f"{table_id}: missing from the report"]
     if theirs.get("query") != ours["query"]:

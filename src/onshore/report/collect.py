@@ -2,7 +2,7 @@
 
 :func:`collect` returns the report's data block, a JSON-plain dict::
 
-    {"format": "onshore-report/2", "year", "as_of", "tz", "pack", "sth", "processor",
+    {"format": "onshore-report/3", "year", "as_of", "tz", "pack", "sth", "processor",
      "tables": {ID: {"query": {...}, "columns": [...], "rows": [[...], ...]}}}
 
 It is a function of the home, the configuration, the year, ``as_of`` (the time the figures
@@ -27,10 +27,11 @@ from onshore.store import DataHome
 from onshore.store.db import iso
 from onshore.transfer.registry import migrate as migrate_transfers
 
-FORMAT = "onshore-report/2"
+FORMAT = "onshore-report/3"
 COLUMNS: dict[str, list[str]] = {
     "contacts": ["role", "name", "contact"],
     "collection": ["dataset", "purpose", "entries", "records", "categories"],
+    "necessity": ["dataset", "purpose", "basis", "necessity"],
     "scale": ["dataset", "records", "individuals", "vehicles"],
     "categories": ["category", "level", "records", "individuals", "datasets"],
     "important": ["rule", "area_kinds", "records", "individuals", "datasets"],
@@ -39,6 +40,7 @@ COLUMNS: dict[str, list[str]] = {
     "overdue": ["dataset", "rows"],
     "stores": ["store", "jurisdiction", "location", "files", "records", "bytes"],
     "measures": ["measure", "status", "evidence"],
+    "risk_assessment": ["id", "assessed_at", "digest", "open_risks", "assessments"],
     "provision": ["recipient", "purpose", "entries", "records", "categories"],
     "incidents": [
         "id",
@@ -72,6 +74,18 @@ COLUMNS: dict[str, list[str]] = {
         "exports",
         "categories",
         "datasets",
+    ],
+    "exports_use": [
+        "recipient",
+        "country",
+        "recipient_contact",
+        "purpose",
+        "storage_location",
+        "storage_period",
+        "scope_of_use",
+        "manner_of_use",
+        "necessity",
+        "exports",
     ],
     "exported_individuals": ["recipient", "purpose", "individuals", "sensitive_individuals"],
     "export_mechanisms": ["country", "mechanism", "access_mode", "exports"],
@@ -155,17 +169,24 @@ class _Context:
         group_by: list[str],
         aggregates: list[list[str]],
         explode: str | None = None,
+        *,
+        match: dict[str, Any] | None = None,
+        then: str | None = None,
     ) -> tuple[dict[str, Any], list[Row]]:
-        query = {
+        query: dict[str, Any] = {
             "source": "ledger",
             "kinds": kinds,
-            "year": self.year,
+            "year": self.year if match is None else None,
             "tz": self.tz,
             "tree_size": self.size,
             "explode": explode,
             "group_by": group_by,
             "aggregates": aggregates,
         }
+        if match is not None:
+            query["match"] = match
+        if then is not None:
+            query["then"] = then
         rows = run_ledger(self.home.ledger, query) if self.size else []
         return query, rows
 
@@ -207,6 +228,30 @@ def _collection(ctx: _Context, _t: dict[str, Any]) -> tuple[dict[str, Any], list
         ["dataset", "purpose"],
         [["count"], ["sum", "records"], ["union", "held_categories"]],
     )
+
+
+def _necessity(ctx: _Context, _t: dict[str, Any]) -> tuple[dict[str, Any], list[Row]]:
+    """Why each dataset's processing for its purpose is necessary (Provisions 2021 Art. 13(2)):
+    the legal bases the consent gate applied (the collection entries' reasons that are bases of
+    the pack), each with its kind and the pack's statement of what it covers and why."""
+    query, rows = ctx.ledger(
+        ["collection"],
+        ["dataset", "purpose"],
+        [["union", "reasons"]],
+        then="one row per reason that is a legal basis of the pack (bases.yaml): its kind "
+        "and description",
+    )
+    bases = ctx.home.pack.bases
+    known = {b.id: b for b in bases.bases} if bases is not None else {}
+    out: list[Row] = []
+    for dataset, purpose, reasons in rows:
+        for rule in (r.strip() for r in str(reasons or "").split(",")):
+            basis = known.get(rule)
+            if basis is not None:
+                out.append(
+                    [dataset, purpose, basis.basis, {"id": basis.id, "text": basis.description}]
+                )
+    return query, out
 
 
 def _scale(ctx: _Context, _t: dict[str, Any]) -> tuple[dict[str, Any], list[Row]]:
@@ -377,6 +422,43 @@ def _exports(ctx: _Context, _t: dict[str, Any]) -> tuple[dict[str, Any], list[Ro
     )
 
 
+USE_ABROAD = ("storage_location", "storage_period", "scope_of_use", "manner_of_use", "necessity")
+
+
+def _exports_use(ctx: _Context, _t: dict[str, Any]) -> tuple[dict[str, Any], list[Row]]:
+    """For each export: the recipient's contact, where and how long the data is kept abroad,
+    the scope and manner of its use there, and why the export is necessary (Provisions 2021
+    Art. 14), as the transfer request declared them and the export entry recorded them."""
+    return ctx.ledger(
+        ["export"],
+        [
+            "details.recipient",
+            "details.country",
+            "details.contact",
+            "purpose",
+            *(f"details.use_abroad.{f}" for f in USE_ABROAD),
+        ],
+        [["count"]],
+    )
+
+
+def _risk_assessment(ctx: _Context, _t: dict[str, Any]) -> tuple[dict[str, Any], list[Row]]:
+    """The latest risk assessment of the year's important-data processing on the ledger
+    (Provisions 2021 Art. 10; :mod:`onshore.report.risk`), and how many were made."""
+    return ctx.ledger(
+        ["risk_assessment"],
+        [],
+        [
+            ["last", "details.id"],
+            ["last", "details.as_of"],
+            ["last", "details.digest"],
+            ["last", "details.open_risks"],
+            ["count"],
+        ],
+        match={"details.year": ctx.year},
+    )
+
+
 def _exported_individuals(ctx: _Context, _t: dict[str, Any]) -> tuple[dict[str, Any], list[Row]]:
     """Distinct natural persons exported this year, per recipient and purpose, and in all
     (``*``): the transfer registry's keyed hashes, counted before desensitization."""
@@ -414,6 +496,7 @@ def _volume(ctx: _Context, _t: dict[str, Any]) -> tuple[dict[str, Any], list[Row
 BUILDERS: dict[str, Builder] = {
     "contacts": _contacts,
     "collection": _collection,
+    "necessity": _necessity,
     "scale": _scale,
     "categories": _categories,
     "important": _important,
@@ -422,11 +505,13 @@ BUILDERS: dict[str, Builder] = {
     "overdue": _overdue,
     "stores": _stores,
     "measures": _measures,
+    "risk_assessment": _risk_assessment,
     "provision": _provision,
     "incidents": _incidents,
     "complaints": _complaints,
     "subject_requests": _subject_requests,
     "exports": _exports,
+    "exports_use": _exports_use,
     "exported_individuals": _exported_individuals,
     "export_mechanisms": _export_mechanisms,
     "refusals": _refusals,

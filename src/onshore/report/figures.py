@@ -25,6 +25,9 @@ collected (ledger)
     ``collection`` entries of the year: rows read less rows quarantined; the categories of which
     the gate let at least one value through (``details.kept_values``; for older entries, those
     not nulled in every row).
+risk assessment
+    the latest ``risk_assessment`` ledger entry whose ``details.year`` is the year
+    (:mod:`onshore.report.risk`); its absence is a gap while important data is held.
 individuals exported
     distinct natural persons exported this year (the transfer registry's keyed hashes, counted
     by the transfer gate before desensitization), never the sum of per-export counts.
@@ -406,6 +409,29 @@ def gaps(data: Mapping[str, Any]) -> list[tuple[str, dict[str, Any]]]:
     for r in _rows(data, "complaints"):
         if r["status"] not in ("answered", "closed"):
             out.append(("complaint", {"id": r["id"], "status": r["status"], "due": r["due_date"]}))
+    important = _total(_rows(data, "important"), "rule", "records")
+    if int(important.get("records", 0)) and not _rows(data, "risk_assessment"):
+        out.append(("risk_assessment", {"year": data.get("year")}))
+    for r in _rows(data, "exports_use"):
+        missing = [
+            f
+            for f in (
+                "recipient_contact",
+                "storage_location",
+                "storage_period",
+                "scope_of_use",
+                "manner_of_use",
+                "necessity",
+            )
+            if not r.get(f)
+        ]
+        if missing:
+            out.append(
+                (
+                    "export_undeclared",
+                    {"recipient": r["recipient"], "purpose": r["purpose"], "fields": missing},
+                )
+            )
     for r in _rows(data, "subject_requests"):
         if r["status"] != "completed":
             out.append(("request", {"kind": r["kind"], "status": r["status"], "n": r["requests"]}))

@@ -10,7 +10,8 @@ verify`` runs it again. Four sources:
     ``{"source": "ledger", "kinds": [...], "year": Y, "tz": "+08:00", "tree_size": N,
     "explode": "categories" | null, "group_by": [...], "aggregates": [[op, field], ...]}``:
     the entries ``0 .. N-1`` (the prefix the report's signed tree head covers, so later entries
-    never change the answer) of those kinds whose local time falls in year Y, grouped and
+    never change the answer) of those kinds whose local time falls in year Y (``"year": null``:
+    any year), and, with ``"match": {FIELD: VALUE}``, whose fields equal those values, grouped and
     aggregated. Fields are dotted paths into the entry (``details.recipient``,
     ``counts.rows``) or ``index``, ``month`` (local ``YYYY-MM``), ``records`` and
     ``held_categories`` (:func:`onshore.report.figures.derived_facts`), ``category`` and
@@ -93,6 +94,7 @@ def run_ledger(ledger: Ledger, query: Mapping[str, Any]) -> list[Row]:
     kinds = list(query.get("kinds", []))
     tz = _offset(str(query.get("tz", "+00:00")))
     year = query.get("year")
+    match = dict(query.get("match") or {})
     stop = int(query["tree_size"])
     group_by = list(query.get("group_by", []))
     aggregates = [list(a) for a in query.get("aggregates", [["count"]])]
@@ -101,6 +103,8 @@ def run_ledger(ledger: Ledger, query: Mapping[str, Any]) -> list[Row]:
         for index, entry in ledger.entries(kind=kind, stop=stop):
             for fact in _facts(index, entry, tz, query.get("explode")):
                 if year is not None and fact["year"] != year:
+                    continue
+                if any(plain(_path(fact, k)) != v for k, v in match.items()):
                     continue
                 key = tuple(plain(_path(fact, g)) for g in group_by)
                 state = groups.setdefault(key, [_start(a) for a in aggregates])
@@ -153,6 +157,8 @@ def describe(query: Mapping[str, Any]) -> str:
         where = f"kind IN ({', '.join(query.get('kinds', []))})"
         if query.get("year") is not None:
             where += f" AND year(time {query.get('tz', '+00:00')}) = {query['year']}"
+        for name, value in sorted((query.get("match") or {}).items()):
+            where += f" AND {name} = {value!r}"
         text = f"ledger[0..{int(query['tree_size']) - 1}] {where}"
         if query.get("explode"):
             text += f" EXPLODE {query['explode']}"
@@ -161,5 +167,6 @@ def describe(query: Mapping[str, Any]) -> str:
         aggs = ", ".join(
             a[0] if len(a) == 1 else f"{a[0]}({a[1]})" for a in query.get("aggregates", [])
         )
-        return f"{text} → {aggs}"
+        text = f"{text} → {aggs}"
+        return f"{text}; then {query['then']}" if query.get("then") else text
     return f"{source}: {query.get('what', '')}"

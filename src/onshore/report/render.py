@@ -39,14 +39,28 @@ HTML_BLOCK = re.compile(
 MD_MARKER = "<!-- onshore-report-data -->"
 MD_BLOCK = re.compile(re.escape(MD_MARKER) + r"\n```json\n(.*?)\n```", re.DOTALL)
 SECTIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("s2", ("collection", "scale", "categories", "important")),
-    ("s3", ("stores", "retention", "deletions", "overdue", "measures", "subject_requests")),
+    ("s2", ("collection", "necessity", "scale", "categories", "important")),
+    (
+        "s3",
+        (
+            "stores",
+            "retention",
+            "deletions",
+            "overdue",
+            "measures",
+            "risk_assessment",
+            "subject_requests",
+        ),
+    ),
     ("s4", ("provision",)),
     ("s5", ("incidents",)),
     ("s6", ("complaints",)),
 )
 TABLE_TITLES = {
     "collection": "s2_collection",
+    "necessity": "s2_necessity",
+    "risk_assessment": "s3_risk_assessment",
+    "exports_use": "s7_use",
     "scale": "s2_scale",
     "categories": "s2_categories",
     "important": "s2_important",
@@ -63,6 +77,14 @@ TABLE_TITLES = {
 
 
 TOTAL_COLUMNS = ("dataset", "recipient", "rule")
+#: what a transfer request declares of the use abroad (Art. 14): shown as "not declared" when empty
+DECLARED_COLUMNS = (
+    "recipient_contact",
+    "storage_location",
+    "storage_period",
+    "scope_of_use",
+    "manner_of_use",
+)
 #: columns whose values are enum keys, and the labels group that words them
 CELL_WORDS = (
     ("level", "levels"),
@@ -78,6 +100,10 @@ CELL_WORDS = (
     ("channel", "channels"),
     ("kind", "kinds"),
     ("rule", "rules"),
+    ("basis", "basis_kinds"),
+    ("risk", "risks"),
+    ("risk_level", "risk_levels"),
+    ("risk_status", "risk_statuses"),
 )
 
 
@@ -182,23 +208,29 @@ def citation(value: Mapping[str, Any], lang: str) -> str:
     return title
 
 
-def evidence_text(value: Mapping[str, Any], lang: str) -> str:
-    """A measure's evidence (``{"key": …, values}``) worded in ``lang``."""
-    template = (labels(lang).get("evidence") or {}).get(str(value.get("key")))
+def evidence_text(value: Mapping[str, Any], lang: str, *, group: str = "evidence") -> str:
+    """A measure's evidence (``{"key": …, values}``) worded in ``lang`` (from the labels'
+    ``group``)."""
+    template = (labels(lang).get(group) or {}).get(str(value.get("key")))
     if template is None:
         return ", ".join(f"{k}={v}" for k, v in sorted(value.items()) if k != "key")
     fields = {k: (f"{v:,}" if isinstance(v, int) else v) for k, v in value.items()}
     if "level" in fields:
         fields["level"] = word("levels", str(fields["level"]), lang)
+    if "status" in fields:
+        fields["status"] = word("statuses", str(fields["status"]), lang)
     return str(template).format(**fields)
 
 
 def gap_text(key: str, values: Mapping[str, Any], lang: str) -> str:
     """One gap (:func:`onshore.report.figures.gaps`) worded in ``lang``."""
     fields = dict(values)
-    for name, group in (("measure", "measures"), ("kind", "kinds")):
+    for name, group in (("measure", "measures"), ("kind", "kinds"), ("purpose", "purposes")):
         if name in fields:
             fields[name] = word(group, str(fields[name]), lang)
+    if isinstance(fields.get("fields"), list):
+        sep = "、" if lang == "zh" else ", "
+        fields["fields"] = sep.join(word("cols", str(f), lang) for f in fields["fields"])
     if "status" in fields:
         fields["status"] = word("statuses", str(fields["status"]), lang)
     for name in ("rows", "n"):
@@ -207,8 +239,16 @@ def gap_text(key: str, values: Mapping[str, Any], lang: str) -> str:
     return str(labels(lang)["gaps"][key]).format(**fields)
 
 
+def basis_text(value: Mapping[str, Any], lang: str) -> str:
+    """A legal basis's statement of necessity: the Chinese words for its id, else the pack's
+    own description."""
+    return str((labels(lang).get("basis_rules") or {}).get(str(value.get("id")), value.get("text")))
+
+
 def _cell(column: str, value: Any, lang: str) -> str:
     words = labels(lang)
+    if (value is None or value == "") and (column in DECLARED_COLUMNS or column == "necessity"):
+        return str(words["not_declared"])
     if value is None or value == "":
         return "—"
     if isinstance(value, bool):
@@ -217,8 +257,12 @@ def _cell(column: str, value: Any, lang: str) -> str:
         return f"{value:,}"
     if column == "evidence" and isinstance(value, dict):
         return evidence_text(value, lang)
+    if column == "risk_evidence" and isinstance(value, dict):
+        return evidence_text(value, lang, group="risk_evidence")
     if column == "legal_ref" and isinstance(value, dict):
         return citation(value, lang)
+    if column == "necessity" and isinstance(value, dict):
+        return basis_text(value, lang)
     text = str(value)
     if _ISO_TIME.match(text):
         return time_text(text)
@@ -230,6 +274,9 @@ def _cell(column: str, value: Any, lang: str) -> str:
         return ", ".join(dataset_name(k.strip()) for k in text.split(","))
     if column == "decision":
         return decision_text(text, lang)
+    if column == "measures":
+        sep = "、" if lang == "zh" else ", "
+        return sep.join(word("measures", k.strip(), lang) for k in text.split(","))
     if column == "area_kinds":
         sep = "、" if lang == "zh" else ", "
         return sep.join(word("area_kinds", k.strip(), lang) for k in text.split(","))
@@ -321,6 +368,7 @@ def context(data: Mapping[str, Any], lang: str) -> dict[str, Any]:
         "exported": exported,
         "exports": [
             views["exports"],
+            views["exports_use"],
             views["exported_individuals"],
             views["export_mechanisms"],
             views["refusals"],
