@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import os
 import ssl
 import stat
 from datetime import datetime, timedelta
@@ -72,6 +73,16 @@ def _service() -> ModuleType:
     "whatever a write is doing; 0 serves every request in turn behind the writer lock.",
 )
 @click.option(
+    "--workers",
+    default=1,
+    show_default=True,
+    type=click.IntRange(min=1),
+    envvar="ONSHORE_WORKERS",
+    help="Service processes sharing the port (uvicorn workers), each with its own database "
+    "connections and --readers; they share the ledger and the ingest key index through the "
+    "database (PostgreSQL for several hosts). Env ONSHORE_WORKERS.",
+)
+@click.option(
     "--log-level",
     default="info",
     show_default=True,
@@ -117,6 +128,7 @@ def serve(
     purpose: str,
     max_body_bytes: int,
     readers: int,
+    workers: int,
     log_level: str,
     access_log: bool,
     certfile: Path | None,
@@ -161,11 +173,14 @@ def serve(
         default_purpose=purpose,
         readers=readers,
     )
+    # Opened here even for workers: bad settings fail now, and a previous single service's
+    # pending ingest batches are settled before the workers start.
     app = service.create_app(settings)
     base = f"{'https' if tls else 'http'}://{host}:{port}"
+    processes = f"; {workers} worker processes" if workers > 1 else ""
     err_console.print(
         f"onshore serving {app.state.onshore.home.path} on {base} "
-        f"(OpenAPI: {base}/docs; console: {base}/console/)",
+        f"(OpenAPI: {base}/docs; console: {base}/console/{processes})",
         highlight=False,
     )
     if tls is None and not _loopback(host):
@@ -174,8 +189,17 @@ def serve(
             "clear; use --certfile/--keyfile or a TLS-terminating proxy",
             highlight=False,
         )
+    target: Any = app
+    if workers > 1:
+        from onshore.service.app import SETTINGS_ENV, settings_to_env
+
+        app.state.onshore.close()
+        os.environ[SETTINGS_ENV] = settings_to_env(settings)  # the spawned workers read it
+        target = "onshore.service.app:worker_app"
     uvicorn.run(
-        app,
+        target,
+        factory=workers > 1,
+        workers=workers,
         host=host,
         port=port,
         log_level=log_level,

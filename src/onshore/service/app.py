@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI
@@ -97,6 +101,34 @@ def create_app(
     mount_console(app)
     mount_docs(app)
     return app
+
+
+SETTINGS_ENV = "ONSHORE_SERVICE_SETTINGS"
+"""The environment variable through which ``onshore serve --workers N`` hands its settings
+(JSON) to the worker processes uvicorn spawns; each builds its app with :func:`worker_app`."""
+
+
+def settings_to_env(settings: ServiceSettings) -> str:
+    """``settings`` as the JSON :func:`worker_app` reads (the worker name left per process).
+
+    >>> json.loads(settings_to_env(ServiceSettings(home=Path("h"), readers=2)))["readers"]
+    2
+    """
+    fields = dataclasses.asdict(dataclasses.replace(settings, worker=None))
+    fields["home"] = str(settings.home) if settings.home is not None else None
+    return json.dumps(fields)
+
+
+def worker_app() -> FastAPI:
+    """The app of one of several service processes (a uvicorn factory), with its own state,
+    from the settings in ``$ONSHORE_SERVICE_SETTINGS``."""
+    text = os.environ.get(SETTINGS_ENV)
+    if not text:
+        raise RuntimeError(f"{SETTINGS_ENV} is not set (start it with onshore serve --workers)")
+    fields = json.loads(text)
+    if fields.get("home") is not None:
+        fields["home"] = Path(fields["home"])
+    return create_app(ServiceSettings(**fields))
 
 
 ROUTERS = (ingest, data, transfer, subjects, ledger, meta, console)

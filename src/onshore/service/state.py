@@ -13,12 +13,21 @@ or a reader's, serves one request at a time, so the request's key can be its led
 API keys are checked on a connection of their own, so authentication never waits either.
 
 ``readers=0`` (``onshore serve --readers 0``) serialises every request behind the writer lock.
+
+Several service processes (``onshore serve --workers N``, or services on several hosts over one
+PostgreSQL) each hold a state of their own; the writer lock is per process, and what they share
+is serialized where it is kept: the ledger locks its state row for every append, the ingest key
+index decides which process stores a row. Such a process (``worker=None``) names itself
+``http-service-HOST-PID`` in the key index and beats a heartbeat, so a sibling that meets its
+batch in progress waits for it (503, ``Retry-After``) while it lives and settles it once it is
+dead; at start it settles what dead service processes left pending.
 """
 
 from __future__ import annotations
 
 import os
 import queue
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -30,6 +39,7 @@ from typing import TYPE_CHECKING
 
 from onshore.config import Config, load_config
 from onshore.ingest import Ingestor, PipelineOptions, recover
+from onshore.ingest.keys import Heartbeat
 from onshore.packs import load_pack
 from onshore.service.apikeys import ApiKey, ApiKeys
 from onshore.store import DEFAULT_STORE, DataHome, MetaDB
@@ -58,6 +68,8 @@ class ServiceSettings:
     max_body_bytes: int = DEFAULT_MAX_BODY
     default_purpose: str = "national_monitoring"
     readers: int = DEFAULT_READERS  # read-only requests at once; 0: every request in turn
+    # Its name in the ingest key index; None: one of several processes, named per process.
+    worker: str | None = WORKER
 
 
 class ServiceState:
@@ -72,6 +84,7 @@ class ServiceState:
         self._lock = threading.RLock()  # the writer lock
         self._readers: queue.LifoQueue[DataHome] = queue.LifoQueue()
         self._reader_homes: list[DataHome] = []
+        self._heartbeat: Heartbeat | None = None
         self.closed = True
         self.open()
 
@@ -97,8 +110,13 @@ class ServiceState:
                 self.areas = AreaIndex.build(catalogue)
             self.config: Config = load_config(settings.config, home=self.home.path)
             self._ingestors: dict[tuple[str, str, str | None], Ingestor] = {}
-            # Batches a killed service left between claiming and storing are settled first.
-            recover(self.ingestor(settings.default_purpose).index)
+            self.worker = settings.worker or f"{WORKER}-{socket.gethostname()}-{os.getpid()}"
+            index = self.ingestor(settings.default_purpose).index
+            if settings.worker is None:  # one of several processes: live, and settle the dead
+                self._heartbeat = Heartbeat(index)
+                index.settle_dead()
+            else:  # batches a killed service left between claiming and storing settle first
+                recover(index)
             self._open_readers()
             self.closed = False
 
@@ -188,10 +206,12 @@ class ServiceState:
         home = self._home()
         options = PipelineOptions(purpose=purpose, store=store, origin=origin)
         if home is not self.home:
-            return Ingestor(home, worker=WORKER, options=options, areas=self.areas)
+            return Ingestor(home, worker=self.worker, options=options, areas=self.areas)
         key = (purpose, store, origin)
         if key not in self._ingestors:
-            self._ingestors[key] = Ingestor(home, worker=WORKER, options=options, areas=self.areas)
+            self._ingestors[key] = Ingestor(
+                home, worker=self.worker, options=options, areas=self.areas
+            )
         return self._ingestors[key]
 
     def gate(self) -> TransferGate:
@@ -213,5 +233,8 @@ class ServiceState:
             for reader in self._reader_homes:
                 reader.close()
             self._reader_homes = []
+            if self._heartbeat is not None:
+                self._heartbeat.close()
+                self._heartbeat = None
             self.home.close()
             self.closed = True
