@@ -2,7 +2,8 @@
 
 A row is bad when a value is present but unusable: a coordinate that is not a number, NaN or out
 of range; half a position; a timestamp that does not parse or is missing; a malformed VIN (and,
-when the pack says ``vin_check_digit: reject``, a wrong check digit); an unknown ``crs``.
+when the pack says ``vin_check_digit: reject``, a wrong check digit); an unknown ``crs`` (a null
+``crs`` is not unknown: it means the input's declared system, WGS-84 unless told otherwise).
 Bad rows are returned as :class:`~onshore.model.BadRecord` values naming the row and the field;
 the rest of the batch goes on.
 """
@@ -107,8 +108,9 @@ def check_batch(
         crs, bad = to_string(columns[plan.crs])
         crs = pc.utf8_lower(pc.utf8_trim_whitespace(crs))
         crs = pc.replace_substring(pc.replace_substring(crs, "-", ""), "_", "")
+        # null: not said, so the input's declared system (is_in gives False, not null, there)
         known = np.asarray(
-            pc.fill_null(pc.is_in(crs, value_set=pa.array(CRS_NAMES)), True).to_numpy(
+            pc.or_(pc.is_in(crs, value_set=pa.array(CRS_NAMES)), pc.is_null(crs)).to_numpy(
                 zero_copy_only=False
             ),
             dtype=bool,

@@ -14,8 +14,10 @@ from typing import Any
 import click
 
 from onshore.gbt32960 import Frame, FrameError, RealTimeReport, iter_frames
-from onshore.gbt32960.arrow import frame_row
+from onshore.gbt32960.arrow import frame_row, frames_to_arrow
 from onshore.gbt32960.values import beijing_to_utc
+from onshore.io.readers import detect_format
+from onshore.io.writers import TableWriter
 from onshore.jsonenc import to_jsonable
 
 _HEX_LINE = re.compile(rb"^(?:0x)?[0-9A-Fa-f\s]*$")
@@ -79,7 +81,13 @@ def gbt32960() -> None:
     is_flag=True,
     help="Decode past rejected frames: each becomes an error line on stderr; exit 0.",
 )
-def decode(file: Path, lenient_bcc: bool, keep_going: bool) -> None:
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the real-time frames' canonical telemetry rows to this .jsonl, .csv or "
+    ".parquet file (the input `store put` and `scan` take) instead of JSON lines on stdout.",
+)
+def decode(file: Path, lenient_bcc: bool, keep_going: bool, out: Path | None) -> None:
     """Decode FILE (binary stream, or hex text with one or more frames per line; '-' reads
     stdin) into JSON lines on stdout, one per frame.
 
@@ -92,12 +100,21 @@ def decode(file: Path, lenient_bcc: bool, keep_going: bool) -> None:
     frame becomes a JSON line on stderr, {"error", "file", "line", "offset", "field"}, and the
     exit status is 0. Offsets count bytes from the start of the file (binary) or of the line.
 
+    With --out the rows of the real-time frames (the "record" objects above, one per frame,
+    positions named WGS-84 or GCJ-02 in "crs") go to a file of that format instead, ready for
+    `onshore store put` or `onshore scan`; a summary line goes to stderr.
+
     \b
     Example:
       onshore gbt32960 decode frames.txt --keep-going > frames.jsonl 2> rejected.jsonl
+      onshore gbt32960 decode frames.txt --keep-going --out records.parquet 2> rejected.jsonl
+      onshore store put records.parquet --dataset gbt32960
     """
+    if out is not None:
+        detect_format(out)  # a bad extension fails before any decoding
     raw = sys.stdin.buffer.read() if str(file) == "-" else file.read_bytes()
     rejected = 0
+    frames: list[Frame] = []
     for line, chunk in _chunks(raw):
         for offset, item in iter_frames(chunk, lenient_bcc=lenient_bcc):
             if isinstance(item, FrameError):
@@ -115,7 +132,25 @@ def decode(file: Path, lenient_bcc: bool, keep_going: bool) -> None:
                 error |= {"offset": item.offset, "field": item.field}
                 click.echo(json.dumps(error, ensure_ascii=False), err=True)
                 continue
+            if out is not None:
+                frames.append(item)
+                continue
             obj = frame_json(item, offset, line)
             click.echo(json.dumps(obj, ensure_ascii=False))
-    if rejected and keep_going and sys.stderr.isatty():
+    if out is not None:
+        table = frames_to_arrow(frames)
+        writer = TableWriter(out)
+        try:
+            for batch in table.to_batches():
+                writer.write(batch)
+            writer.close(table.schema)
+        except BaseException:
+            writer.abort()
+            raise
+        click.echo(
+            f"wrote {table.num_rows} row(s) of {len(frames)} decoded frame(s) "
+            f"(real-time reports and re-sends) to {out}; {rejected} frame(s) rejected",
+            err=True,
+        )
+    elif rejected and keep_going and sys.stderr.isatty():
         click.echo(f"{rejected} frame(s) rejected", err=True)

@@ -7,16 +7,19 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 from rich.table import Table
 
-from onshore.cli._common import out_console, print_json, progress
+from onshore.cli._common import err_console, out_console, print_json, progress
 from onshore.errors import BadInput
 from onshore.settings import Settings
 from onshore.store import DEFAULT_STORE, DataHome, Lake
 from onshore.store.db import parse_iso
+
+if TYPE_CHECKING:
+    from onshore.pipeline import IngestResult
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -165,6 +168,7 @@ def put(
             )
     if as_json:
         print_json(result.to_dict())
+        _fail_if_nothing_stored(result, input_path)
         return
     gate = result.gate
     dropped = ", ".join(f"{k}={v}" for k, v in gate.dropped_values.items()) or "nothing"
@@ -180,6 +184,26 @@ def put(
         out_console.print(f"[red]refused[/] biometric categories: {', '.join(gate.refused)}")
     if result.rows_quarantined:
         out_console.print(f"{result.rows_quarantined} bad rows quarantined in {result.quarantine}")
+    _fail_if_nothing_stored(result, input_path)
+
+
+def _fail_if_nothing_stored(result: IngestResult, input_path: Path) -> None:
+    """A put that stores nothing is not a success: exit 2 (bad input) with the count and the
+    first reasons. An input that holds no rows at all is not an error, and is said to be empty."""
+    from onshore.io.quarantine import nothing_stored
+
+    if result.rows_stored:
+        return
+    if not result.rows_read and not result.rows_quarantined:
+        err_console.print(
+            f"{input_path}: the input holds no rows; nothing to store", markup=False, soft_wrap=True
+        )
+        return
+    if result.rows_quarantined:
+        message = nothing_stored(result.rows_quarantined, result.quarantine, verb="stored")
+    else:
+        message = f"stored 0 of {result.rows_read} rows (none quarantined)"
+    raise BadInput(message, file=str(input_path))
 
 
 @store.command("add")

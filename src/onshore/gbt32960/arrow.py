@@ -1,11 +1,13 @@
 """Decoded real-time frames as canonical telemetry rows (DESIGN.md "Canonical telemetry").
 
 One row per real-time report or re-send: ``vin``, ``ts`` (UTC), ``lat``/``lon`` (signed
-degrees; ``crs`` is ``"gcj02"`` when a 2025 frame says so, ``"other"`` for system 3, and null
-otherwise, meaning WGS-84), then the signals under COVESA VSS paths where VSS has one and
-``gbt32960.*`` names otherwise. A field the device reported as abnormal or invalid is null,
-and its column name (with ``[i]`` for list items) is listed in ``gbt32960.abnormal`` or
-``gbt32960.invalid`` (sorted): the flag names which, and no sentinel is ever a number.
+degrees; ``crs`` names the coordinate system: ``"wgs84"`` for 2016 frames, whose standard
+fixes WGS-84, and for 2025 frames that say system 1; ``"gcj02"`` for system 2; ``"other"`` for
+system 3 or a code the standard does not define; null only where there is no position), then
+the signals under COVESA VSS paths where VSS has one and ``gbt32960.*`` names otherwise. A
+field the device reported as abnormal or invalid is null, and its column name (with ``[i]``
+for list items) is listed in ``gbt32960.abnormal`` or ``gbt32960.invalid`` (sorted): the flag
+names which, and no sentinel is ever a number.
 """
 
 from __future__ import annotations
@@ -146,7 +148,14 @@ SCHEMA = pa.schema(
 )
 
 _GEAR_VSS = {13: -1, 14: 127, 15: 126}  # R, D, P (VSS SelectedGear: 126 park, 127 drive)
-_CRS = {2: "gcj02", 3: "other"}
+_CRS = {1: "wgs84", 2: "gcj02", 3: "other"}
+WGS84_2016 = "wgs84"
+"""GB/T 32960.3-2016 has no coordinate-system byte: its positions are WGS-84 by the standard."""
+
+
+def crs_name(code: int | None) -> str:
+    """The ``crs`` of a position block: its 2025 coordinate-system byte, or 2016's WGS-84."""
+    return WGS84_2016 if code is None else _CRS.get(code, "other")
 
 
 class _Row:
@@ -196,7 +205,7 @@ def _position(row: _Row, b: Position) -> None:
     row.num("lon", b.longitude)
     row.values["lat"] = b.signed_latitude
     row.values["lon"] = b.signed_longitude
-    row.values["crs"] = _CRS.get(b.crs) if b.crs is not None else None
+    row.values["crs"] = crs_name(b.crs)
     row.values[P + "position_valid"] = b.valid
 
 

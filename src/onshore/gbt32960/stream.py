@@ -195,6 +195,10 @@ def _table(data: bytes, buf: np.ndarray, lay: Layout, e: Edition, base: dict[str
     return pa.table([cols.get(f.name, pa.nulls(m, f.type)) for f in schema], schema=schema)
 
 
+_CRS_BY_CODE = np.array([ar.crs_name(None if c < 0 else c) for c in range(-1, 256)], object)
+"""``crs`` by the position block's system byte plus one (index 0: 2016, no byte)."""
+
+
 def _position(
     buf: np.ndarray, lay: Layout, e: Edition, m: int, flags: _Flags, cols: dict[str, pa.Array]
 ) -> None:
@@ -212,12 +216,11 @@ def _position(
     valid, mask = np.zeros(m, bool), np.ones(m, bool)
     valid[rows], mask[rows] = (status & 1) == 0, False
     cols[P + "position_valid"] = pa.array(valid, pa.bool_(), mask=mask)
-    if e is Edition.V2025:
-        crs = buf[at + 1].tolist()
-        names: list[str | None] = [None] * m
-        for r, c in zip(rows.tolist(), crs, strict=True):
-            names[r] = ar._CRS.get(c)
-        cols["crs"] = pa.array(names, pa.string())
+    # 2016 positions are WGS-84 by the standard; 2025 ones say which in their second byte
+    codes = buf[at + 1].astype(_INT) if e is Edition.V2025 else np.full(len(rows), -1, _INT)
+    names = np.full(m, None, dtype=object)
+    names[rows] = _CRS_BY_CODE[codes + 1]
+    cols["crs"] = pa.array(names, pa.string())
 
 
 def _extreme_ids(

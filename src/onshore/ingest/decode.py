@@ -212,7 +212,8 @@ def decode_gbt32960(payloads: Sequence[bytes]) -> Decoded:
         if not errors and table.num_rows == 0 and not payloads[i]:
             rejected.append(Rejected(i, "empty message"))
     table = pa.concat_tables(tables) if tables else decode_stream(b"")[0]
-    # The codec leaves ``crs`` null for WGS-84; say so, as the classifier wants a name.
+    # The codec names the system of every position (2016: WGS-84 by the standard); rows
+    # without one get the same name, as the classifier reads nulls as its declared default.
     crs = table.schema.get_field_index("crs")
     table = table.set_column(crs, "crs", pc.fill_null(table.column(crs), "wgs84"))
     vins = table.column("vin").to_pylist()

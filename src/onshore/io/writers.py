@@ -17,6 +17,11 @@ from onshore.io.readers import detect_format
 from onshore.jsonenc import dumps
 from onshore.model import BadRecord
 
+FORMATS: dict[str, str] = {"parquet": ".parquet", "csv": ".csv", "jsonl": ".jsonl"}
+"""Every format :class:`TableWriter` writes, with its extension. Each is an input format too:
+whatever Onshore writes, Onshore reads back (tests/io/test_roundtrip_formats.py runs every
+writing command in every format here into the matching reading command)."""
+
 ROW_GROUP_ROWS = 1 << 18
 ROW_GROUP_BYTES = 256 << 20
 
@@ -41,6 +46,7 @@ class TableWriter:
     ) -> None:
         self.path = Path(path)
         self.format = detect_format(self.path, fmt)
+        assert self.format in FORMATS, self.format  # a reader's format this writer cannot write
         self._tmp = self.path.with_name(f".{self.path.name}.partial")
         self._writer: Any = None
         self._fh: Any = None
@@ -125,19 +131,42 @@ class TableWriter:
             self.abort()
 
 
+def _scalar_list(t: pa.DataType) -> bool:
+    return (pa.types.is_list(t) or pa.types.is_large_list(t)) and not pa.types.is_nested(
+        t.value_type
+    )
+
+
+def _json_text(column: pa.Array) -> pa.Array:
+    """Nested values (structs, lists of structs: a GB/T 32960 frame's motors) as JSON text.
+
+    Row by row, as Arrow has no JSON encoder; only CSV output of nested columns pays it."""
+    return pa.array(
+        [None if v is None else dumps(v, sort_keys=False) for v in column.to_pylist()],
+        pa.string(),
+    )
+
+
 def _flatten_lists(batch: pa.RecordBatch) -> pa.RecordBatch:
-    """A batch as CSV can hold it: lists joined with ``;``, dictionaries decoded, and text
-    that a spreadsheet would run as a formula made inert (:func:`inert_text`)."""
+    """A batch as CSV can hold it: lists of scalars joined with ``;``, other nested values as
+    JSON text, binary as hex, dictionaries decoded, and text that a spreadsheet would run as a
+    formula made inert (:func:`inert_text`)."""
     arrays = []
     for column in batch.columns:
-        if pa.types.is_list(column.type) or pa.types.is_large_list(column.type):
+        if _scalar_list(column.type) and not pa.types.is_binary(column.type.value_type):
             column = pc.binary_join(column.cast(pa.list_(pa.string())), ";")
+        elif pa.types.is_nested(column.type) or pa.types.is_binary(column.type):
+            column = _json_text(column) if pa.types.is_nested(column.type) else _hex(column)
         elif pa.types.is_dictionary(column.type):
             column = column.cast(column.type.value_type)
         if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
             column = inert_text(column)
         arrays.append(column)
     return pa.RecordBatch.from_arrays(arrays, names=batch.schema.names)
+
+
+def _hex(column: pa.Array) -> pa.Array:
+    return pa.array([None if v is None else v.hex() for v in column.to_pylist()], pa.string())
 
 
 _FORMULA = r"^[=+\-@\t\r]"
