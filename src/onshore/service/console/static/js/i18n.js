@@ -10,14 +10,18 @@ export async function loadLanguages() {
       dictionaries[lang] = await response.json();
     }),
   );
+  // The language the user picked with the switch, else the browser's: the service chose the
+  // page's <html lang> from the request's Accept-Language (onshore.service.console).
   const saved = localStorage.getItem("onshore.lang");
-  const browser = (navigator.language || "").toLowerCase().startsWith("zh") ? "zh" : "en";
-  setLanguage(LANGS.includes(saved) ? saved : browser);
+  const browser = document.documentElement.lang.toLowerCase().startsWith("zh") ? "zh" : "en";
+  setLanguage(LANGS.includes(saved) ? saved : browser, { remember: false });
 }
 
-export function setLanguage(lang) {
+// remember: the user's own choice is kept in the browser; the browser's default is not, so a
+// browser whose language changes opens the console in the new one.
+export function setLanguage(lang, { remember = true } = {}) {
   current = LANGS.includes(lang) ? lang : "en";
-  localStorage.setItem("onshore.lang", current);
+  if (remember) localStorage.setItem("onshore.lang", current);
   document.documentElement.lang = current === "zh" ? "zh-CN" : "en";
 }
 
