@@ -11,6 +11,7 @@
     └── StorageError      a store could not be read or written                   (exit 2)
         └── StorageUnavailable  a fault that may clear: disk full, permission      (exit 5)
                                 denied, database gone; retrying later may succeed
+            └── KeyContested  rows another live ingest worker is storing now (retry)
 
 A refused transfer is a value (a ``Decision``), not an exception; ``PolicyRefusal`` is for
 code paths that must stop, such as writing important data to a store abroad.
@@ -88,3 +89,9 @@ class StorageUnavailable(StorageError):
     clear; nothing half-written is left (a writer retries, a command can be run again)."""
 
     exit_code = 5
+
+
+class KeyContested(StorageUnavailable):
+    """Rows of a batch are claimed by another live ingest worker's batch still in progress:
+    whether they are stored is not known yet, so nothing is stored or acknowledged; retrying
+    shortly gives a definite answer (stored, a duplicate, or free again)."""

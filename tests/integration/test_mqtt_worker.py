@@ -14,6 +14,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "ingest"))
 from ingest_support import gbt_frame, json_message
 from mqtt_support import HOST, PORT, Publisher, forget_session, require_broker, unique
 
+from onshore.app.ingest import ingest
 from onshore.ingest import BatchPolicy, Ingestor, MqttSettings, MqttWorker, Route
 from onshore.ingest.recovery import file_keys
 from onshore.ledger import Activity
@@ -97,7 +98,9 @@ def test_unacknowledged_messages_are_redelivered_and_stored_once(tmp_path: Path)
             while len(msgs) < 30 and time.monotonic() < deadline:
                 msgs += first._client.take(0.05)
             assert len(msgs) == 30
-            first._ingest(*first._groups(msgs[:20]), {})  # stored, never acknowledged
+            unacked = ingest(home, [first.delivery(msgs[:20])], ack=lambda _r: None,
+                             ingestor=first.ingestor)  # fmt: skip
+            assert unacked.stored == 20  # stored, never acknowledged
             first.close()
             second = MqttWorker(Ingestor(home, worker=client_id), [route], settings)
             second.connect()

@@ -6,6 +6,7 @@ import json
 import logging
 import os
 import signal
+import socket
 import sys
 import threading
 import time
@@ -44,7 +45,26 @@ def ingest() -> None:
 )
 @click.option("--host", default="127.0.0.1", show_default=True, envvar="ONSHORE_MQTT_HOST")
 @click.option("--port", default=1883, show_default=True, type=int, envvar="ONSHORE_MQTT_PORT")
-@click.option("--client-id", default="onshore-ingest", show_default=True, help="Session id.")
+@click.option(
+    "--client-id",
+    envvar="ONSHORE_MQTT_CLIENT_ID",
+    help="Session id, the same across restarts; each worker its own. "
+    "Default: onshore-ingest, or onshore-ingest-GROUP-HOST with --group.",
+)
+@click.option(
+    "--group",
+    envvar="ONSHORE_MQTT_GROUP",
+    help="Share the topics with the other workers of this group (MQTT 5 shared subscription "
+    "$share/GROUP/…): each message goes to one of them. Give every worker its own --client-id "
+    "and the same metadata database (--db or ONSHORE_DB).",
+)
+@click.option(
+    "--takeover-after",
+    default=30.0,
+    show_default=True,
+    help="Seconds without a heartbeat after which another worker counts as dead and its "
+    "unfinished batches may be settled by this one.",
+)
 @click.option("--protocol", type=click.Choice(["5", "311"]), default="5", show_default=True)
 @click.option("--username", envvar="ONSHORE_MQTT_USERNAME")
 @click.option(
@@ -101,7 +121,9 @@ def mqtt(
     topics: tuple[str, ...],
     host: str,
     port: int,
-    client_id: str,
+    client_id: str | None,
+    group: str | None,
+    takeover_after: float,
     protocol: str,
     username: str | None,
     password_file: Path | None,
@@ -140,9 +162,14 @@ def mqtt(
     reached is tried again with back-off.
 
     \b
+    Several workers share the load with --group (each its own --client-id, one metadata
+    database): a row redelivered to another worker is still stored once.
+
+    \b
     Example:
       onshore ingest mqtt --topic 'vehicles/+/telemetry=json' \\
           --topic 'vehicles/+/gbt32960=gbt32960' --areas sample/areas.geojson --verbose
+      onshore ingest mqtt --group ingest --client-id ingest-1 --db postgresql://…/onshore
     """
     from onshore.cli.scan import load_index
     from onshore.ingest import (
@@ -157,13 +184,19 @@ def mqtt(
         worker_id,
     )
     from onshore.ingest.status import status_path
+    from onshore.ingest.subscriber import check_group
 
     routes = [Route.parse(t) for t in (topics or DEFAULT_TOPICS)]
+    if group is not None:
+        check_group(group)
+    if client_id is None:
+        client_id = f"onshore-ingest-{group}-{socket.gethostname()}" if group else "onshore-ingest"
     settings = MqttSettings(
         host,
         port,
         client_id,
         int(protocol),
+        group=group,
         keepalive=keepalive,
         username=username,
         password=_password(password_file),
@@ -188,6 +221,9 @@ def mqtt(
             options=PipelineOptions(purpose=purpose, store=store_name, origin=origin),
             areas=load_index(areas, data_home.pack),
         )
+        ingestor.index.takeover_after = takeover_after
+        ingestor.index.check_alone()  # before the broker hands this session over
+        ingestor.index.beat()
         for settled in recover(ingestor.index):
             err_console.print(f"recovered: {json.dumps(settled.to_dict())}", highlight=False)
 
@@ -208,9 +244,10 @@ def mqtt(
             worker.close()
             return
         if not as_json:
+            shared = f", shared in group {group}" if group else ""
             err_console.print(
                 f"subscribed to {', '.join(r.pattern for r in routes)} on {host}:{port} "
-                f"(MQTT {protocol}, session {client_id})",
+                f"(MQTT {protocol}, session {client_id}{shared})",
                 highlight=False,
             )
         try:

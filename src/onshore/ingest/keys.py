@@ -14,16 +14,32 @@ batch, the batch becomes ``stored``; only then are its messages acknowledged. A 
 dies in between leaves a ``pending`` batch; :meth:`KeyIndex.recover` looks in the lake for its
 keys, keeps those that were stored and releases the others, so the broker's redelivery stores
 each of them exactly once.
+
+Several workers share one index (one metadata database: PostgreSQL, or one SQLite file on one
+machine), so a redelivery that reaches another worker is still known. A key held by another
+worker's batch that is still ``pending`` is neither new nor a duplicate yet: if that worker
+is alive (its row in ``ingest_workers`` was beaten within ``takeover_after`` seconds), the
+claim is withdrawn and :class:`~onshore.errors.KeyContested` raised, so nothing is stored or
+acknowledged and the caller tries again shortly; if it is dead, its batch is taken over
+(``UPDATE … WHERE worker = dead AND state = 'pending'``: one winner) and settled against the
+lake by :func:`~onshore.ingest.recovery.recover` first. A key whose holder vanished between
+two statements (a released batch) is claimed again; each key's holder and state are read in
+one statement, so no key is taken for a duplicate while it is not stored.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import secrets
+import socket
+import threading
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from onshore.errors import BadInput, KeyContested, StorageError
 from onshore.ingest.decode import Key
 from onshore.store.db import MetaDB, iso
 from onshore.store.home import DataHome
@@ -31,6 +47,11 @@ from onshore.store.home import DataHome
 COMPONENT = "ingest"
 CLAIM_CHUNK = 20_000
 """Keys claimed per transaction."""
+HOLDER_CHUNK = 300
+"""Keys whose holders one statement reads (3 parameters each, under SQLite's 999)."""
+TAKEOVER_AFTER = 30.0
+"""Seconds without a heartbeat after which a worker is presumed dead and its pending batches
+may be settled by another worker."""
 MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
     (
         1,
@@ -78,6 +99,19 @@ MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
             "CREATE INDEX ingest_keys_batch ON ingest_keys (batch)",
         ),
     ),
+    (
+        3,
+        (
+            # Workers sharing the index: who runs where, last seen (epoch seconds).
+            """CREATE TABLE ingest_workers (
+                worker TEXT PRIMARY KEY,
+                host TEXT NOT NULL,
+                pid BIGINT NOT NULL,
+                seen_at DOUBLE PRECISION NOT NULL
+            )""",
+            "CREATE INDEX ingest_batches_pending ON ingest_batches (state, dataset)",
+        ),
+    ),
 )
 
 
@@ -109,13 +143,29 @@ class Pending:
     ledger_size: int
 
 
-class KeyIndex:
-    """Claim, confirm, release and recover the keys of ``worker``'s batches in ``home``."""
+@dataclass(frozen=True)
+class Holder:
+    """The batch holding a key: its id, state and worker."""
 
-    def __init__(self, home: DataHome, worker: str) -> None:
+    batch: str
+    state: str
+    worker: str
+
+
+class KeyIndex:
+    """Claim, confirm, release and recover the keys of ``worker``'s batches in ``home``.
+
+    ``takeover_after``: seconds without a heartbeat (:meth:`beat`, :class:`Heartbeat`) after
+    which another worker is presumed dead; see the module doc."""
+
+    def __init__(
+        self, home: DataHome, worker: str, *, takeover_after: float = TAKEOVER_AFTER
+    ) -> None:
         self.home = home
         self.meta = home.meta
         self.worker = worker
+        self.takeover_after = takeover_after
+        self.taken_over: list[str] = []
         migrate(self.meta)
 
     @staticmethod
@@ -127,7 +177,10 @@ class KeyIndex:
         self, dataset: str, purpose: str, keys: Sequence[Key], *, batch: str | None = None
     ) -> Claim:
         """Record ``keys`` as pending for a new batch of ``dataset`` (id ``batch``, or a new
-        one); duplicates (earlier in the dataset, or within the batch) are False."""
+        one); duplicates (stored earlier in the dataset, or within the batch) are False.
+
+        Raises :class:`~onshore.errors.KeyContested` (the claim withdrawn) when another live
+        worker's pending batch holds some of the keys; see the module doc."""
         batch = batch or self.new_batch()
         size = self.home.ledger.size()
         self.meta.execute(
@@ -137,6 +190,39 @@ class KeyIndex:
         # In chunks, each its own transaction: a large batch never holds the database's write
         # lock for long (the service's reads write their ledger entries in between). A crash
         # between chunks leaves a pending batch with part of its keys: recovery settles it.
+        self._insert(dataset, batch, keys)
+        mine = set(self._keys(batch))
+        for _round in range(8):
+            others = {k for k in keys if k not in mine}
+            if not others:
+                break
+            holders = self.holders(dataset, others, exclude=batch)
+            free = [k for k in others if k not in holders]
+            pending = {h for h in holders.values() if h.state == "pending"}
+            live = [h for h in pending if not self._settle_if_dead(h)]
+            if live:
+                self.release(batch)
+                workers = sorted({h.worker for h in live})
+                raise KeyContested(
+                    f"{len(others):,} rows of a batch of {dataset} are held by a batch in "
+                    f"progress of {', '.join(workers)}; trying again shortly"
+                )
+            if not free and not pending:
+                break  # every other key is held by a stored batch: duplicates
+            self._insert(dataset, batch, sorted(others))
+            mine = set(self._keys(batch))
+        else:
+            self.release(batch)
+            raise KeyContested(f"the keys of a batch of {dataset} keep changing hands")
+        new = []
+        for key in keys:
+            fresh = key in mine
+            if fresh:
+                mine.discard(key)
+            new.append(fresh)
+        return Claim(batch, new)
+
+    def _insert(self, dataset: str, batch: str, keys: Sequence[Key]) -> None:
         rows = [(dataset, v, t, k, batch) for v, t, k in keys]
         for start in range(0, len(rows), CLAIM_CHUNK):
             with self.meta.transaction():
@@ -145,14 +231,100 @@ class KeyIndex:
                     " VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
                     rows[start : start + CLAIM_CHUNK],
                 )
-        mine = set(self._keys(batch))
-        new = []
-        for key in keys:
-            fresh = key in mine
-            if fresh:
-                mine.discard(key)
-            new.append(fresh)
-        return Claim(batch, new)
+
+    def holders(
+        self, dataset: str, keys: set[Key], *, exclude: str | None = None
+    ) -> dict[Key, Holder]:
+        """The batch holding each of ``keys`` (one not held is absent), each key's holder and
+        its state read in one statement."""
+        out: dict[Key, Holder] = {}
+        ordered = sorted(keys)
+        for start in range(0, len(ordered), HOLDER_CHUNK):
+            chunk = ordered[start : start + HOLDER_CHUNK]
+            values = ", ".join(["(?, ?, ?)"] * len(chunk))
+            rows = self.meta.query(
+                "SELECT k.vin, k.ts, k.kind, b.id, b.state, b.worker FROM ingest_keys k"
+                " JOIN ingest_batches b ON b.id = k.batch"
+                f" WHERE k.dataset = ? AND (k.vin, k.ts, k.kind) IN (VALUES {values})",
+                (dataset, *[x for key in chunk for x in key]),
+            )
+            for v, t, k, b, state, worker in rows:
+                if b != exclude:
+                    out[(str(v), int(t), str(k))] = Holder(str(b), str(state), str(worker))
+        return out
+
+    # -- workers ----------------------------------------------------------------------------
+    def beat(self, meta: MetaDB | None = None) -> None:
+        """Record that this worker is alive (now, on this host, this process)."""
+        (meta or self.meta).execute(
+            "INSERT INTO ingest_workers (worker, host, pid, seen_at) VALUES (?, ?, ?, ?)"
+            " ON CONFLICT (worker) DO UPDATE SET host = excluded.host, pid = excluded.pid,"
+            " seen_at = excluded.seen_at",
+            (self.worker, socket.gethostname(), os.getpid(), time.time()),
+        )
+
+    def alive(self, worker: str) -> bool:
+        """Whether ``worker`` beat within ``takeover_after`` seconds and, if it ran on this
+        host, its process still exists (a worker that never beat, one of an older release,
+        counts as dead: its pending batches are from before)."""
+        rows = self.meta.query(
+            "SELECT host, pid, seen_at FROM ingest_workers WHERE worker = ?", (worker,)
+        )
+        if not rows or time.time() - float(rows[0][2]) >= self.takeover_after:
+            return False
+        return str(rows[0][0]) != socket.gethostname() or _pid_alive(int(rows[0][1]))
+
+    def check_alone(self) -> None:
+        """Raise ``BadInput`` if another live process runs as this worker (the same client id
+        twice: the broker would hand the session back and forth)."""
+        rows = self.meta.query(
+            "SELECT host, pid, seen_at FROM ingest_workers WHERE worker = ?", (self.worker,)
+        )
+        if not rows:
+            return
+        host, pid, seen = str(rows[0][0]), int(rows[0][1]), float(rows[0][2])
+        age = time.time() - seen
+        if age >= self.takeover_after or (host, pid) == (socket.gethostname(), os.getpid()):
+            return
+        if host == socket.gethostname() and not _pid_alive(pid):
+            return
+        raise BadInput(
+            f"worker {self.worker} already runs as pid {pid} on {host} (seen {age:.0f} s ago):"
+            f" give each worker its own --client-id (if it is gone, start again in"
+            f" {self.takeover_after - age:.0f} s)",
+            field="client_id",
+        )
+
+    def settle_dead(self) -> list[str]:
+        """Take over and settle the pending batches of every dead worker; their ids."""
+        rows = self.meta.query(
+            "SELECT id, state, worker FROM ingest_batches WHERE state = 'pending' AND worker <> ?",
+            (self.worker,),
+        )
+        return [
+            str(b) for b, st, w in rows if self._settle_if_dead(Holder(str(b), str(st), str(w)))
+        ]
+
+    def _settle_if_dead(self, holder: Holder) -> bool:
+        """Settle ``holder`` if its worker is dead (``True``: it is settled, by this worker or
+        by another that took it over first); ``False`` if its worker is alive."""
+        if holder.worker == self.worker or self.alive(holder.worker):
+            return holder.worker == self.worker and self._settle_mine(holder.batch)
+        taken = self.meta.execute(
+            "UPDATE ingest_batches SET worker = ?"
+            " WHERE id = ? AND worker = ? AND state = 'pending'",
+            (self.worker, holder.batch, holder.worker),
+        )
+        if taken:
+            self.taken_over.append(holder.batch)
+            return self._settle_mine(holder.batch)
+        return True  # settled or taken over by another worker meanwhile: look again
+
+    def _settle_mine(self, batch: str) -> bool:
+        from onshore.ingest.recovery import recover  # recovery builds on this module
+
+        recover(self, batch=batch)
+        return True
 
     def stored(self, batch: str, files: Sequence[str]) -> None:
         """The batch is durably stored (its messages may now be acknowledged)."""
@@ -212,3 +384,42 @@ class KeyIndex:
             self.meta.executemany("DELETE FROM ingest_keys WHERE batch = ?", old)
             self.meta.executemany("DELETE FROM ingest_batches WHERE id = ?", old)
         return len(old)
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True
+    return True
+
+
+class Heartbeat:
+    """Beats for ``index``'s worker every ``interval`` seconds in a thread of its own, on a
+    connection of its own, so a long batch never makes a live worker look dead."""
+
+    def __init__(self, index: KeyIndex, interval: float | None = None) -> None:
+        self.index = index
+        self.interval = interval or max(index.takeover_after / 6, 0.5)
+        self._stop = threading.Event()
+        self._meta = MetaDB(index.home.db_url, home=index.home.path)
+        self.error: str | None = None
+        index.beat(self._meta)
+        self._thread = threading.Thread(target=self._run, name="ingest-heartbeat", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            try:
+                self.index.beat(self._meta)
+                self.error = None
+            except StorageError as exc:  # the database is down: nobody can take over either
+                self.error = str(exc)
+
+    def close(self) -> None:
+        """Stop beating (the worker then looks dead after ``takeover_after``)."""
+        self._stop.set()
+        self._thread.join(timeout=5)
+        self._meta.close()

@@ -24,10 +24,10 @@ import os
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from onshore.errors import BadInput, StorageError
 from onshore.ingest.batch import FORMATS, BatchOutcome, Ingestor
@@ -40,6 +40,9 @@ from onshore.ingest.subscriber import (
     Unreachable,
     topic_matches,
 )
+
+if TYPE_CHECKING:  # the use case imports this package: its names are imported where used
+    from onshore.app.ingest import Delivery, Receipt
 
 DEFAULT_DATASETS = {"json": "telemetry", "gbt32960": "gbt32960"}
 MAX_BACKOFF = 10.0
@@ -136,7 +139,9 @@ class MqttWorker:
         self.on_batch = on_batch
         self.stats = WorkerStats()
         self._ack_log: TextIO | None = open(ack_log, "a", encoding="utf-8") if ack_log else None  # noqa: SIM115
-        self._client = Subscriber(self.settings, [r.pattern for r in routes])
+        self._client = Subscriber(
+            self.settings, [self.settings.subscription(r.pattern) for r in routes]
+        )
         self._routes: dict[bytes, tuple[str, Route | None]] = {}
         self._status = StatusFile(status) if status is not None else None
         self._status_at = 0.0
@@ -188,6 +193,7 @@ class MqttWorker:
         since = self._waiting_since
         return {
             "client_id": self.settings.client_id,
+            "group": self.settings.group,
             "broker": f"{self.settings.host}:{self.settings.port}",
             "pid": os.getpid(),
             "state": stats.state,
@@ -219,9 +225,27 @@ class MqttWorker:
     def run(self, stop: threading.Event | None = None, idle_exit: float | None = None) -> None:
         """Batch and ingest until ``stop`` is set (or nothing came for ``idle_exit`` seconds).
 
-        A storage fault holds the batch (nothing is acknowledged) and is retried with back-off
-        until it clears or ``stop`` is set; see :meth:`_flush`."""
+        The batches go through the ingest use case (:func:`onshore.app.ingest.ingest`), which
+        calls :meth:`_ack` once a batch is stored. A storage fault holds the batch (nothing is
+        acknowledged) and is retried with back-off until it clears or ``stop`` is set; rows
+        another worker is storing are retried after a short wait."""
+        from onshore.app.ingest import ingest  # the use case imports this package
+
         stop = stop or threading.Event()
+        self.stats.state = "running"
+        self.publish_status(force=True)
+        ingest(
+            self.ingestor.home,
+            self._deliveries(stop, idle_exit),
+            ack=self._ack,
+            ingestor=self.ingestor,
+            on_fault=lambda exc, attempt: self._on_fault(exc, attempt, stop),
+            stop=stop,
+        )
+
+    def _deliveries(self, stop: threading.Event, idle_exit: float | None) -> Iterator[Delivery]:
+        """Batches of what the broker sends, by count, size and age; each is acknowledged (by
+        :meth:`_ack`) before the next is asked for."""
         limit, max_bytes, max_wait = (
             self.policy.max_messages,
             self.policy.max_bytes,
@@ -230,8 +254,6 @@ class MqttWorker:
         buffer: list[Message] = []
         size = 0
         first = last = time.monotonic()
-        self.stats.state = "running"
-        self.publish_status(force=True)
         while not stop.is_set():
             wait = max_wait - (time.monotonic() - first) if buffer else 0.2
             got = self._client.take(max(wait, 0.001))
@@ -247,39 +269,36 @@ class MqttWorker:
                 break
             self._waiting = len(buffer)
             while len(buffer) >= limit and not stop.is_set():
-                head = buffer[:limit]
-                if not self._flush(head, stop):
-                    break
+                yield self.delivery(buffer[:limit])
                 buffer = buffer[limit:]
                 size = sum([len(m[1]) for m in buffer])
                 first = time.monotonic()
             due = size >= max_bytes or time.monotonic() - first >= max_wait
-            if buffer and due and not stop.is_set() and self._flush(buffer, stop):
+            if buffer and due and not stop.is_set():
+                yield self.delivery(buffer)
                 buffer, size = [], 0
             if not buffer:
                 self._waiting_since, self._waiting = None, 0
             self.publish_status()
         if buffer and self.stats.state == "running":
-            self._flush(buffer, stop, retry=False)
+            yield self.delivery(buffer)  # stop is set: one try, no retry
 
-    def _flush(self, buffer: list[Message], stop: threading.Event, retry: bool = True) -> bool:
-        """Ingest ``buffer`` and acknowledge it, in order; ``False`` if it was not (``stop``
-        came during a storage fault: the broker keeps the messages for the next start).
+    def delivery(self, buffer: list[Message]) -> Delivery:
+        """The messages of ``buffer`` as one delivery: a part per route, the unroutable."""
+        from onshore.app.ingest import Delivery, Messages, Unroutable
 
-        A storage fault is logged and shown in the status at once, then retried with back-off
-        (0.5 s doubling to :data:`MAX_BACKOFF`) until it clears."""
-        delay = 0.5
         groups, lost = self._groups(buffer)
-        done: dict[Route, BatchOutcome] = {}
-        while True:
-            try:
-                self._ingest(groups, lost, done)
-                break
-            except StorageError as exc:
-                self._fault(exc, delay)
-                if not retry or stop.wait(delay):
-                    return False
-                delay = min(delay * 2, MAX_BACKOFF)
+        parts: list[Messages | Unroutable] = [
+            Messages(route.dataset, route.fmt, payloads, topics)
+            for route, (payloads, topics) in groups.items()
+        ]
+        if lost:
+            parts.append(Unroutable(lost))
+        return Delivery(tuple(parts), buffer)
+
+    def _ack(self, receipt: Receipt) -> None:
+        """The batch is stored: count it, log its keys (``--ack-log``), send its PUBACKs."""
+        buffer: list[Message] = receipt.token
         if self.stats.fault_since is not None:
             log.warning(
                 "storage is back after %.1f s: ingesting and acknowledging again",
@@ -287,16 +306,28 @@ class MqttWorker:
             )
             self.stats.fault_since = None
             self.stats.state = "running"
+        for outcome in receipt.outcomes:
+            self.stats.add(outcome)
+            if self.on_batch is not None:
+                self.on_batch(outcome)
+        self.stats.rejected += receipt.unroutable
         if self._ack_log is not None:
             now = time.time()
-            lines = [f"{v}\t{t}\t{k}\t{now:.3f}\n" for o in done.values() for v, t, k in o.keys]
+            lines = [f"{v}\t{t}\t{k}\t{now:.3f}\n" for o in receipt.outcomes for v, t, k in o.keys]
             self._ack_log.write("".join(lines))
             self._ack_log.flush()
         self._client.ack(buffer)
         self.stats.acked += len(buffer)
         self.stats.batches += 1
         self.stats.messages += len(buffer)
-        return True
+
+    def _on_fault(self, exc: StorageError, attempt: int, stop: threading.Event) -> float | None:
+        """A storage fault on a batch: record it; the wait before the next try (0.5 s doubling
+        to :data:`MAX_BACKOFF`), or ``None`` once ``stop`` is set (the broker keeps the
+        messages for the next start)."""
+        delay = min(0.5 * 2 ** (attempt - 1), MAX_BACKOFF)
+        self._fault(exc, delay)
+        return None if stop.is_set() else delay
 
     def _fault(self, exc: StorageError, delay: float) -> None:
         """Record a storage fault: the log at once (then on each change), the status."""
@@ -342,27 +373,6 @@ class MqttWorker:
             group[0].append(payload)
             group[1].append(text)
         return groups, lost
-
-    def _ingest(
-        self,
-        groups: dict[Route, tuple[list[bytes], list[str]]],
-        lost: list[QuarantinedMessage],
-        done: dict[Route, BatchOutcome],
-    ) -> None:
-        """Ingest the groups not ``done`` yet (a retry after a storage fault skips those that
-        were, so no message is quarantined twice), then quarantine the unrouted."""
-        for route, (payloads, topics) in groups.items():
-            if route in done:
-                continue
-            outcome = self.ingestor.ingest(route.dataset, route.fmt, payloads, topics)
-            done[route] = outcome
-            self.stats.add(outcome)
-            if self.on_batch is not None:
-                self.on_batch(outcome)
-        if lost:
-            self.ingestor.quarantine.put(lost, self.ingestor.home.now())
-            self.stats.rejected += len(lost)
-            lost.clear()
 
 
 def worker_id(settings: MqttSettings) -> str:

@@ -45,7 +45,7 @@ import threading
 import time
 from dataclasses import dataclass
 
-from onshore.errors import StorageError
+from onshore.errors import BadInput, StorageError
 
 Message = tuple[bytes, bytes, int, int]
 """``(topic, payload, packet id, generation)``; the packet id is 0 for QoS 0 (nothing to ack)."""
@@ -81,6 +81,20 @@ class MqttSettings:
     keyfile: str | None = None
     max_packet: int = MAX_PACKET
     ping_timeout: float = 10.0
+    group: str | None = None
+    """A shared subscription group (MQTT 5 ``$share/GROUP/filter``): the workers of one group
+    share the messages, each message going to one of them."""
+
+    def subscription(self, pattern: str) -> str:
+        """The filter to subscribe with: ``pattern``, shared in :attr:`group` if any.
+
+        >>> MqttSettings(group="ingest").subscription("vehicles/+/telemetry")
+        '$share/ingest/vehicles/+/telemetry'
+        """
+        if self.group is None:
+            return pattern
+        check_group(self.group)
+        return f"$share/{self.group}/{pattern}"
 
     def __repr__(self) -> str:  # never the password
         shown = {k: v for k, v in vars(self).items() if k != "password"}
@@ -98,6 +112,20 @@ class MqttSettings:
         except (OSError, ssl.SSLError) as exc:
             raise StorageError(f"cannot set up TLS for the MQTT broker: {exc}") from exc
         return ctx
+
+
+def check_group(name: str) -> str:
+    """``name`` if it can name a shared subscription group, else ``BadInput``.
+
+    >>> check_group("ingest-eu")
+    'ingest-eu'
+    """
+    if not name or any(c in name for c in "/+#") or not name.isprintable():
+        raise BadInput(
+            f"bad group {name!r}: a group name is not empty and holds no '/', '+' or '#'",
+            field="group",
+        )
+    return name
 
 
 class ProtocolError(StorageError):
