@@ -102,6 +102,17 @@ def _level(home: DataHome, category: str) -> str | None:
     return known.level if known is not None else None
 
 
+def _fingerprint(home: DataHome, year: int) -> tuple[object, ...]:
+    """What the overview's figures are computed from: the ledger's size (every put, deletion,
+    purge and export appends to it), the lake index and the local date. Equal fingerprints
+    give equal figures, so a computed overview is served again until one of them moves."""
+    ((files, rows, written),) = home.meta.query(
+        "SELECT COUNT(*), COALESCE(SUM(rows), 0), MAX(written_at) FROM lake_files"
+    )
+    today = home.now().astimezone(home.pack.timezone).date().isoformat()
+    return (year, home.ledger.size(), files, rows, written, today)
+
+
 def _table(data: dict[str, Any], name: str) -> list[dict[str, Any]]:
     table = data["tables"][name]
     return [dict(zip(table["columns"], row, strict=True)) for row in table["rows"]]
@@ -120,31 +131,44 @@ def overview(
     """Aggregates only (no individual is named): the annual report's scale, category and
     export tables (:func:`onshore.report.collect`), the lake index per day, and the transfer
     registry's counters of distinct individuals exported since 1 January."""
-    from onshore.report import collect
-
     state = state_of(request)
     with state.session(principal.actor, write=False) as home:
         year = year or state.gate().today().year
-        cache: dict[str, Any] = {}
-        data = collect(home, state.config, year, cache=cache)
-        scale = _table(data, "scale")
-        total = next((r for r in scale if r["dataset"] == "*"), None)
-        return {
-            "year": year,
-            "as_of": data["as_of"],
-            "levels": [level.label for level in sorted(Level)],
-            "individuals": total["individuals"] if total else 0,
-            "vehicles": total["vehicles"] if total else 0,
-            "records": total["records"] if total else 0,
-            "scale": [r for r in scale if r["dataset"] != "*"],
-            "categories": [
-                c | {"level": _level(home, c["category"])} for c in _table(data, "categories")
-            ],
-            "volume_by_month": _table(data, "volume_by_month"),
-            "stores": _table(data, "stores"),
-            "exports": _table(data, "exports"),
-            "export_mechanisms": _table(data, "export_mechanisms"),
-            "timeline": _timeline(home, data, cache),
-            "thresholds": _thresholds(home, state, year),
-            "ledger_size": home.ledger.size(),
-        }
+        key = _fingerprint(home, year)
+        # One computation at a time: a whole-lake pass per page load would hold both cores of
+        # a small server while other requests (the ledger's verify) wait behind it.
+        with state.figures_lock:
+            known = state.figures.get(key)
+            if known is None:
+                known = _compute(home, state, year)
+                state.figures = {key: known}
+        return known
+
+
+def _compute(home: DataHome, state: ServiceState, year: int) -> dict[str, Any]:
+    """The overview itself (see :func:`overview`)."""
+    from onshore.report import collect
+
+    cache: dict[str, Any] = {}
+    data = collect(home, state.config, year, cache=cache)
+    scale = _table(data, "scale")
+    total = next((r for r in scale if r["dataset"] == "*"), None)
+    return {
+        "year": year,
+        "as_of": data["as_of"],
+        "levels": [level.label for level in sorted(Level)],
+        "individuals": total["individuals"] if total else 0,
+        "vehicles": total["vehicles"] if total else 0,
+        "records": total["records"] if total else 0,
+        "scale": [r for r in scale if r["dataset"] != "*"],
+        "categories": [
+            c | {"level": _level(home, c["category"])} for c in _table(data, "categories")
+        ],
+        "volume_by_month": _table(data, "volume_by_month"),
+        "stores": _table(data, "stores"),
+        "exports": _table(data, "exports"),
+        "export_mechanisms": _table(data, "export_mechanisms"),
+        "timeline": _timeline(home, data, cache),
+        "thresholds": _thresholds(home, state, year),
+        "ledger_size": home.ledger.size(),
+    }
