@@ -72,11 +72,17 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
             {
                 "dataset": "speeds.parquet",
                 "purpose": "warranty analytics",
-                "recipient": {"name": "Acme GmbH", "country": "DE"},
+                "recipient": {"name": "Acme GmbH", "country": "DE", "contact": "dpo@acme.example"},
                 # PIPL Arts. 39 and 55 (issue 18): a documented basis and an impact assessment
                 "impact_assessment": "PIPIA-2026-07",
                 "outbound_basis": "contract",
                 "outbound_basis_note": "warranty service contract with the owner",
+                # Provisions 2021 Art. 14 (issue 18 item 12): what the report states per export
+                "storage_location": "Frankfurt am Main",
+                "storage_period": "3 years",
+                "scope_of_use": "warranty claims of the exported vehicles",
+                "manner_of_use": "statistics by model",
+                "necessity": "the warranty is handled by the maker in Germany",
             }
         )
     )
@@ -131,6 +137,24 @@ def test_report_figures_come_from_the_home_and_verify(home: Path, lang: str, fmt
     assert "Demo Auto Co., Ltd." in text and "Acme GmbH" in text
     assert data["sth"]["tree_size"] > 0
     assert _verify(home, content) == ()
+    # Art. 14: the recipient's contact, storage abroad, scope and manner of use, necessity
+    (use,) = tables["exports_use"]["rows"]
+    assert use[:4] == ["Acme GmbH", "DE", "dpo@acme.example", "warranty analytics"]
+    assert use[4:] == [
+        "Frankfurt am Main",
+        "3 years",
+        "warranty claims of the exported vehicles",
+        "statistics by model",
+        "the warranty is handled by the maker in Germany",
+        1,
+    ]
+    assert "Frankfurt am Main" in text and "dpo@acme.example" in text
+    assert ("境外保存地点" if lang == "zh" else "Overseas storage location") in text
+    # Art. 13(2): the necessity of processing, by dataset and purpose, from the bases applied
+    necessity = tables["necessity"]["rows"]
+    assert ["trips", "national_monitoring", "legal_obligation"] in [r[:3] for r in necessity]
+    words = "履行法定职责或者法定义务所必需" if lang == "zh" else "legal duty"
+    assert words in text
 
 
 def test_html_has_the_charts_as_svg(home: Path) -> None:
@@ -291,6 +315,17 @@ def _names(data: dict) -> set[str]:  # type: ignore[type-arg]
         "contacts": ("name", "contact"),
         "stores": ("store", "location"),
         "exports": ("recipient", "purpose"),
+        "exports_use": (
+            "recipient",
+            "recipient_contact",
+            "purpose",
+            "storage_location",
+            "storage_period",
+            "scope_of_use",
+            "manner_of_use",
+            "necessity",
+        ),
+        "risk_assessment": ("id", "digest"),
         "exported_individuals": ("recipient", "purpose"),
         "incidents": ("id", "title", "handling"),
         "complaints": ("id", "summary", "handling", "transfer"),
