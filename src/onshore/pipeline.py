@@ -36,7 +36,9 @@ from onshore.store.home import DEFAULT_STORE, DataHome
 from onshore.store.lake import Lake, LakeFile, StagedWrite, record_storage
 
 if TYPE_CHECKING:
+    from onshore.classify.plan import FieldPlan
     from onshore.geo import AreaIndex
+    from onshore.packs import Pack
 
 
 @dataclass(frozen=True)
@@ -109,6 +111,7 @@ def ingest(
         now=home.now(),
         # exterior media keep only with their anonymizer sidecar; relative paths are the file's
         read_sidecar=read_sidecar_file(Path(label).parent if label is not None else None),
+        subject=subject,
     )
     classifier = Classifier(pack, areas, subject=subject, source=label)
     quarantine_file = home.path / "quarantine" / f"{dataset}-{home.now():%Y%m%dT%H%M%S%f}.jsonl"
@@ -125,7 +128,11 @@ def ingest(
                 if staged is None:
                     plan = classifier.plan_for(gated.schema)
                     staged = Lake(home).stage(
-                        dataset, store=store, origin=origin, vin_column=plan.vin, ts_column=plan.ts
+                        dataset,
+                        store=store,
+                        origin=origin,
+                        vin_column=plan.vin or _person_key(pack, plan),
+                        ts_column=plan.ts,
                     )
                 staged.add(result.labelled(), categories=gate.report().kept_categories)
                 _quarantine(qwriter, result.bad)
@@ -182,6 +189,15 @@ def ingest(
     )
 
 
+def _person_key(pack: Pack, plan: FieldPlan) -> str | None:
+    """A dataset without a VIN keyed on a person (an app account): its person column is the
+    subject key that subject export and deletion look rows up by."""
+    if plan.subject is None:
+        return None
+    category = plan.label(plan.subject).category
+    return plan.subject if pack.subject_kind(category) == "person" else None
+
+
 def _quarantine(qwriter: QuarantineWriter, records: Any) -> None:
     try:
         qwriter.write(records)
@@ -225,6 +241,8 @@ def _record_collection(
             "source": source,
             "dropped_values": report.dropped_values,
             "nulled_values": report.nulled_values,
+            "nulled_reasons": report.nulled_reasons,
+            "dropped_reasons": report.dropped_reasons,
             "kept_values": report.kept_values,
             "refused_categories": list(report.refused),
             "columns": {c.name: c.action for c in report.columns},

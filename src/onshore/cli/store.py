@@ -102,7 +102,12 @@ class _Counter:
 )
 @click.option("--store", "store_name", help=f"Store to write to (default: {DEFAULT_STORE}).")
 @click.option("--origin", help="Jurisdiction where the data was collected (default: the pack's).")
-@click.option("--subject", metavar="COLUMN", help="Column naming the data subject, if not a VIN.")
+@click.option(
+    "--subject",
+    metavar="COLUMN",
+    help="Column naming the data subject when it is not a VIN (a person: user_id); the "
+    "consent gate applies the consents of persons (consent grant --subject) through it.",
+)
 @click.option("--pack", "pack_name", help="Policy pack (default: cn-auto).")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @home_options
@@ -180,6 +185,8 @@ def put(
         f"{result.seconds:.2f} s, {result.rows_read / max(result.seconds, 1e-9):,.0f} rows/s)"
     )
     out_console.print(f"consent gate ({purpose}): dropped {dropped}; nulled {nulled}")
+    for line in gate.why_lines():  # per column: why its values were dropped or nulled
+        out_console.print(f"  {line}", markup=False, highlight=False)
     if gate.refused:
         out_console.print(f"[red]refused[/] biometric categories: {', '.join(gate.refused)}")
     if result.rows_quarantined:

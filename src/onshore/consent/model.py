@@ -1,9 +1,11 @@
 """Consent records and the pure rules a new consent must meet.
 
-A consent is given by a person for one vehicle, for one category and one purpose (separate
-consent, 单独同意), for a set period: an expiry is mandatory and a "permanent" consent, or one
-longer than the pack's ceiling, is refused (GB/T 41871-2022). Biometric categories may be
-consented to only for the pack's biometric purposes (driving safety), with the necessity
+A consent is given by a person for one subject, for one category and one purpose (separate
+consent, 单独同意), for a set period. The subject is a vehicle (its VIN) or a natural person (an
+id the pack's ``person_subject_categories`` name, such as an app account: app and account data
+key on a person, not a car). An expiry is mandatory and a "permanent" consent, or one longer
+than the pack's ceiling, is refused (GB/T 41871-2022). Biometric categories may be consented to
+only for the pack's biometric purposes (driving safety), with the necessity
 recorded (Provisions 2021, Art. 9).
 
 >>> from datetime import datetime, timedelta, timezone
@@ -13,6 +15,12 @@ recorded (Provisions 2021, Art. 9).
 ...             purpose="navigation", granted_at=t0, expires_at=t0 + timedelta(days=365),
 ...             channel="app", necessity=None).basis
 'separate_consent'
+>>> check_subject("geolife_000", "person")
+'geolife_000'
+>>> check_subject("geolife_000", "vehicle")
+Traceback (most recent call last):
+...
+onshore.errors.BadInput: field 'vin': 'geolife_000' is not a 17-character VIN
 """
 
 from __future__ import annotations
@@ -26,17 +34,42 @@ from onshore.errors import BadInput, PackError, PolicyRefusal
 from onshore.packs import Pack
 from onshore.packs.bases import Bases, Basis
 from onshore.store.db import iso, parse_iso
+from onshore.text import check_text
 
 VIN_RE = re.compile(r"^[A-HJ-NPR-Z0-9]{17}$")
 PERMANENT_WORDS = frozenset({"permanent", "forever", "never", "always", "none", "infinite", ""})
+VEHICLE, PERSON = "vehicle", "person"
+SUBJECT_KINDS = (VEHICLE, PERSON)
+PERSON_ID_MAX = 128
+"""The longest person id (characters): an account id, a pseudonym, a phone number."""
+
+
+def check_subject(subject: str, kind: str = VEHICLE) -> str:
+    """The subject id, checked for its kind; :class:`BadInput` otherwise.
+
+    A vehicle is a 17-character VIN (ISO 3779); a person id is printable text of at most
+    :data:`PERSON_ID_MAX` characters (:func:`onshore.text.check_text`), kept as given.
+    """
+    if kind == VEHICLE:
+        if not isinstance(subject, str) or not VIN_RE.match(subject):
+            raise BadInput(f"{subject!r} is not a 17-character VIN", field="vin")
+        return subject
+    if kind == PERSON:
+        return check_text(subject, field="subject", max_length=PERSON_ID_MAX)
+    raise BadInput(
+        f"unknown subject kind {kind!r} (one of: {', '.join(SUBJECT_KINDS)})", field="kind"
+    )
 
 
 @dataclass(frozen=True)
 class Consent:
-    """One consent: who, for which vehicle, category and purpose, from when until when."""
+    """One consent: who, for which subject, category and purpose, from when until when.
+
+    ``subject`` is a VIN when ``subject_kind`` is ``vehicle``, a person's id when ``person``.
+    """
 
     id: str
-    vin: str
+    subject: str
     person: str
     category: str
     purpose: str
@@ -48,6 +81,12 @@ class Consent:
     withdrawn_at: datetime | None
     necessity: str | None
     actor: str
+    subject_kind: str = VEHICLE
+
+    @property
+    def vin(self) -> str | None:
+        """The VIN of a vehicle subject; None for a person."""
+        return self.subject if self.subject_kind == VEHICLE else None
 
     @classmethod
     def from_row(cls, row: tuple[Any, ...]) -> Consent:
@@ -65,6 +104,7 @@ class Consent:
             withdrawn,
             necessity,
             actor,
+            kind,
         ) = row
         return cls(
             cid,
@@ -80,12 +120,13 @@ class Consent:
             parse_iso(withdrawn) if withdrawn else None,
             necessity,
             actor,
+            kind or VEHICLE,
         )
 
     def to_row(self) -> tuple[Any, ...]:
         return (
             self.id,
-            self.vin,
+            self.subject,
             self.person,
             self.category,
             self.purpose,
@@ -97,6 +138,7 @@ class Consent:
             iso(self.withdrawn_at) if self.withdrawn_at else None,
             self.necessity,
             self.actor,
+            self.subject_kind,
         )
 
     @property
@@ -119,6 +161,8 @@ class Consent:
     def to_dict(self, moment: datetime | None = None) -> dict[str, Any]:
         out = {
             "id": self.id,
+            "subject": self.subject,
+            "subject_kind": self.subject_kind,
             "vin": self.vin,
             "person": self.person,
             "category": self.category,
@@ -155,7 +199,9 @@ def check_purpose(pack: Pack, purpose: str) -> None:
 def check_grant(
     pack: Pack,
     *,
-    vin: str,
+    vin: str | None = None,
+    subject: str | None = None,
+    kind: str = VEHICLE,
     category: str,
     purpose: str,
     granted_at: datetime,
@@ -165,12 +211,16 @@ def check_grant(
 ) -> Basis:
     """Validate a new consent; returns the consent basis it serves. Raises on any problem.
 
-    ``PolicyRefusal`` for a biometric category outside its allowed purposes; ``BadInput`` for
-    everything else (unknown VIN format, category, purpose, channel; no or too long expiry).
+    The subject is ``vin`` (a vehicle) or ``subject`` of ``kind``. ``PolicyRefusal`` for a
+    biometric category outside its allowed purposes; ``BadInput`` for everything else (a bad
+    VIN or person id, unknown category, purpose, channel; no or too long expiry).
     """
     bases = pack_bases(pack)
-    if not VIN_RE.match(vin):
-        raise BadInput(f"{vin!r} is not a 17-character VIN", field="vin")
+    if vin is not None:
+        subject, kind = vin, VEHICLE
+    if subject is None:
+        raise BadInput("a consent needs its subject (a VIN or a person id)", field="subject")
+    check_subject(subject, kind)
     if category not in pack.categories:
         raise BadInput(f"unknown category {category!r}", field="category")
     check_purpose(pack, purpose)

@@ -1,7 +1,8 @@
-"""The consent registry: consents per vehicle and person, per category and purpose.
+"""The consent registry: consents per subject (a vehicle or a person), category and purpose.
 
 Consents live in the metadata database (``consents``); every change (grant, withdrawal,
-erasure) is a ``consent_change`` ledger entry that names the vehicle by its pseudonym only.
+erasure, a bulk import) is a ``consent_change`` ledger entry that names the subject by its
+pseudonym only.
 Withdrawal takes effect at once: the gate reads the registry at the start of every ingest, and
 a consent withdrawn (or expired) by then covers nothing, not even rows collected before.
 
@@ -16,8 +17,8 @@ a consent withdrawn (or expired) by then covers nothing, not even rows collected
 ...     before = reg.windows("navigation")
 ...     _ = reg.withdraw(c.id)
 ...     after = reg.windows("navigation")
->>> len(before["location.trajectory"]), len(after)
-(1, 0)
+>>> [w["location.trajectory"]["in_force"].to_pylist() for w in (before, after)]
+[[True], [False]]
 """
 
 from __future__ import annotations
@@ -32,13 +33,25 @@ from onshore.ledger import Activity
 from onshore.store.db import iso
 from onshore.store.home import DataHome
 
-from .model import Consent, check_grant, check_purpose
+from .model import VEHICLE, Consent, check_grant, check_purpose, check_subject
 
 _COLUMNS = (
     "id, vin, person, category, purpose, basis, separate, channel, granted_at, expires_at,"
-    " withdrawn_at, necessity, actor"
+    " withdrawn_at, necessity, actor, subject_kind"
 )
-WINDOW_SCHEMA = pa.schema([("vin", pa.string()), ("start_ms", pa.int64()), ("end_ms", pa.int64())])
+_MARKS = ", ".join("?" for _ in _COLUMNS.split(","))
+WINDOW_SCHEMA = pa.schema(
+    [
+        ("kind", pa.string()),
+        ("subject", pa.string()),
+        ("start_ms", pa.int64()),
+        ("end_ms", pa.int64()),
+        ("in_force", pa.bool_()),
+    ]
+)
+"""A consent window for the gate: the subject's kind and id, ``[start, end)`` in epoch ms, and
+whether it still covers data (a withdrawn or expired consent covers nothing, not even rows
+collected before; it stays in the table so the gate can say why a value was nulled)."""
 
 
 class ConsentRegistry:
@@ -50,22 +63,25 @@ class ConsentRegistry:
 
     def grant(
         self,
-        vin: str,
+        subject: str,
         category: str,
         purpose: str,
         *,
         expires_at: datetime | None,
+        kind: str = VEHICLE,
         person: str = "owner",
         channel: str = "app",
         necessity: str | None = None,
         granted_at: datetime | None = None,
     ) -> Consent:
-        """Record a separate consent; refuses a permanent one and biometrics off-purpose."""
+        """Record a separate consent of ``subject`` (a VIN, or a person id when ``kind`` is
+        ``person``); refuses a permanent one and biometrics off-purpose."""
         granted = granted_at or self.home.now()
         try:
             basis = check_grant(
                 self.pack,
-                vin=vin,
+                subject=subject,
+                kind=kind,
                 category=category,
                 purpose=purpose,
                 granted_at=granted,
@@ -81,14 +97,14 @@ class ConsentRegistry:
                 categories=(category,),
                 decision="refused",
                 reasons=(self.pack.bases.biometric.rule_id,) if self.pack.bases else (),
-                subject=self.home.subject_ref(vin),
+                subject=self.home.subject_ref(subject),
                 details={"action": "consent grant", "reason": str(exc)},
             )
             raise
         assert expires_at is not None
         consent = Consent(
             id=f"c-{secrets.token_hex(8)}",
-            vin=vin,
+            subject=check_subject(subject, kind),
             person=person,
             category=category,
             purpose=purpose,
@@ -100,9 +116,10 @@ class ConsentRegistry:
             withdrawn_at=None,
             necessity=necessity,
             actor=self.home.actor,
+            subject_kind=kind,
         )
         self.home.meta.execute(
-            f"INSERT INTO consents ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            f"INSERT INTO consents ({_COLUMNS}) VALUES ({_MARKS})",
             consent.to_row(),
         )
         self._log(consent, "granted", basis_id=basis.id)
@@ -113,24 +130,29 @@ class ConsentRegistry:
         consent_id: str | None = None,
         *,
         vin: str | None = None,
+        subject: str | None = None,
+        kind: str | None = None,
         category: str | None = None,
         purpose: str | None = None,
     ) -> list[Consent]:
-        """Withdraw one consent by id, or every active one matching vin/category/purpose."""
+        """Withdraw one consent by id, or every active one matching subject/category/purpose
+        (``vin`` is ``subject`` of kind vehicle)."""
         now = self.home.now()
+        if vin is not None:
+            subject, kind = vin, VEHICLE
         if consent_id is not None:
             targets = [c for c in self.list() if c.id == consent_id]
             if not targets:
                 raise BadInput(f"no consent {consent_id!r}", field="id")
-        elif vin is not None:
+        elif subject is not None:
             targets = [
                 c
-                for c in self.list(vin=vin)
+                for c in self.list(subject=subject, kind=kind)
                 if (category is None or c.category == category)
                 and (purpose is None or c.purpose == purpose)
             ]
         else:
-            raise BadInput("give a consent id or --vin", field="id")
+            raise BadInput("give a consent id, --vin or --subject", field="id")
         done = []
         for consent in targets:
             if consent.withdrawn_at is not None:
@@ -143,12 +165,25 @@ class ConsentRegistry:
             done.append(withdrawn)
         return done
 
-    def list(self, *, vin: str | None = None, purpose: str | None = None) -> list[Consent]:
-        """Consents, oldest first, optionally for one vehicle or purpose."""
+    def list(
+        self,
+        *,
+        vin: str | None = None,
+        subject: str | None = None,
+        kind: str | None = None,
+        purpose: str | None = None,
+    ) -> list[Consent]:
+        """Consents, oldest first, optionally of one subject (``vin``, or ``subject`` of any
+        kind or of ``kind``) or for one purpose."""
         where, params = [], []
         if vin is not None:
+            subject, kind = vin, VEHICLE
+        if subject is not None:
             where.append("vin = ?")
-            params.append(vin)
+            params.append(subject)
+        if kind is not None:
+            where.append("subject_kind = ?")
+            params.append(kind)
         if purpose is not None:
             where.append("purpose = ?")
             params.append(purpose)
@@ -159,22 +194,24 @@ class ConsentRegistry:
         return [Consent.from_row(r) for r in rows]
 
     def windows(self, purpose: str, at: datetime | None = None) -> dict[str, pa.Table]:
-        """For the gate: per consented category, the (vin, start, end) windows still in force.
+        """For the gate: per consented category, the windows (:data:`WINDOW_SCHEMA`).
 
-        A consent that is withdrawn or expired at ``at`` (default now) covers nothing.
+        A consent that is withdrawn or expired at ``at`` (default now) covers nothing
+        (``in_force`` false).
         """
         check_purpose(self.pack, purpose)
         moment = at or self.home.now()
         grouped: dict[str, list[Consent]] = {}
         for consent in self.list(purpose=purpose):
-            if consent.ends_at > moment:
-                grouped.setdefault(consent.category, []).append(consent)
+            grouped.setdefault(consent.category, []).append(consent)
         return {
             category: pa.table(
                 {
-                    "vin": [c.vin for c in items],
+                    "kind": [c.subject_kind for c in items],
+                    "subject": [c.subject for c in items],
                     "start_ms": [int(c.granted_at.timestamp() * 1000) for c in items],
                     "end_ms": [int(c.ends_at.timestamp() * 1000) for c in items],
+                    "in_force": [c.ends_at > moment for c in items],
                 },
                 schema=WINDOW_SCHEMA,
             )
@@ -182,8 +219,9 @@ class ConsentRegistry:
         }
 
     def erase_subject(self, vin: str, *, request_id: str) -> int:
-        """Delete every consent record of ``vin`` (a deletion request); returns how many."""
-        consents = self.list(vin=vin)
+        """Delete every consent record of the subject ``vin`` (a VIN or a person id: a
+        deletion request); returns how many."""
+        consents = self.list(subject=vin)
         if not consents:
             return 0
         self.home.meta.execute("DELETE FROM consents WHERE vin = ?", (vin,))
@@ -207,7 +245,8 @@ class ConsentRegistry:
             "channel": consent.channel,
             "granted_at": iso(consent.granted_at),
             "expires_at": iso(consent.expires_at),
-            "person": self.home.subject_ref(f"{consent.vin}/{consent.person}"),
+            "person": self.home.subject_ref(f"{consent.subject}/{consent.person}"),
+            "subject_kind": consent.subject_kind,
         }
         if consent.withdrawn_at is not None:
             details["withdrawn_at"] = iso(consent.withdrawn_at)
@@ -221,6 +260,6 @@ class ConsentRegistry:
             counts={"consents": 1},
             decision=decision,
             reasons=(basis_id,) if basis_id else (),
-            subject=self.home.subject_ref(consent.vin),
+            subject=self.home.subject_ref(consent.subject),
             details=details,
         )

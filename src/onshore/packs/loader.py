@@ -163,6 +163,20 @@ class Pack:
     def rule_ids(self) -> list[str]:
         return [r.id for r in self.record_rules] + [r.id for r in self.dataset_rules]
 
+    def subject_kind(self, category: str | None) -> str | None:
+        """``"person"`` or ``"vehicle"`` for a category that names a data subject, else None.
+
+        >>> pack = load_pack("cn-auto")
+        >>> [pack.subject_kind(c) for c in ("person.identity.account_id", "vehicle.identity.vin")]
+        ['person', 'vehicle']
+        """
+        settings = self.header.settings
+        if category in settings.person_subject_categories:
+            return "person"
+        if category in settings.subject_categories:
+            return "vehicle"
+        return None
+
     def is_within(self, category: str, ancestor: str) -> bool:
         """True when ``category`` is ``ancestor`` or one of its descendants."""
         key: str | None = category
@@ -387,6 +401,15 @@ def _check(
     settings = header.settings
     for j, key in enumerate(settings.subject_categories):
         need_category(key, "pack.yaml", f"settings.subject_categories[{j}]")
+    for j, key in enumerate(settings.person_subject_categories):
+        where = f"settings.person_subject_categories[{j}]"
+        need_category(key, "pack.yaml", where)
+        if key not in settings.subject_categories:
+            raise PackError(
+                f"{key!r} names a person but is not one of settings.subject_categories",
+                file=str(root / "pack.yaml"),
+                field=where,
+            )
     need_category(settings.vehicle_category, "pack.yaml", "settings.vehicle_category")
     for i, mapping in enumerate(fieldmap.fields):
         need_category(mapping.category, "fields.yaml", f"fields[{i}].category")

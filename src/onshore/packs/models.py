@@ -44,6 +44,9 @@ class Settings(_Strict):
     unknown_field_level: LevelName = "personal"
     vin_check_digit: Literal["reject", "warn", "ignore"] = "warn"
     subject_categories: list[str] = Field(min_length=1)
+    #: the subject categories that name a natural person (an account, a phone); the others
+    #: name a vehicle. Consents, subject requests and the consent gate key on either kind.
+    person_subject_categories: list[str] = Field(default_factory=list)
     vehicle_category: str = "vehicle.identity.vin"
 
 

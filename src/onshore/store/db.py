@@ -13,7 +13,8 @@ Tables (times are UTC text ``YYYY-MM-DDTHH:MM:SS.mmmZ``, so they sort as text)::
     lake_files(store, path, dataset, part_date, rows, bytes, level, categories, min_ts, max_ts,
                written_at)
     consents(id, vin, person, category, purpose, basis, separate, channel, granted_at,
-             expires_at NOT NULL, withdrawn_at, necessity, actor)
+             expires_at NOT NULL, withdrawn_at, necessity, actor, subject_kind)
+             -- vin: the subject's id, a VIN or (subject_kind 'person') a person's id
     subject_requests(id, kind, subject, received_at, due_date, due_confidence, completed_at,
                      status, evidence)
 
@@ -97,6 +98,14 @@ MIGRATIONS: Migrations = (
                 evidence TEXT NOT NULL
             )""",
             "CREATE INDEX subject_requests_subject ON subject_requests (subject)",
+        ),
+    ),
+    (
+        2,
+        (
+            # a consent's subject is a vehicle (``vin`` holds the VIN) or a natural person
+            # (``vin`` holds the person's id, e.g. an account id): app data key on a person
+            "ALTER TABLE consents ADD COLUMN subject_kind TEXT NOT NULL DEFAULT 'vehicle'",
         ),
     ),
 )
