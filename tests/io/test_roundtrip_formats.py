@@ -231,3 +231,18 @@ def test_an_empty_input_is_not_a_failure(
     )
     assert code == 0
     assert "the input holds no rows" in err
+
+
+def test_a_scan_that_classifies_nothing_fails(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "bad.csv"
+    path.write_text("vin,ts,lat,lon\n" + f"{VIN},2026-11-02T08:00:00Z,95.0,116.4\n" * 3)
+    code, _, err = _run(capsys, "scan", str(path), "--quarantine", str(tmp_path / "q.jsonl"))
+    assert code == 2
+    assert "classified 0 rows: all 3 rows were quarantined" in err
+    assert "field 'lat': coordinate out of range" in err
+    empty = tmp_path / "empty.csv"
+    empty.write_text("vin,ts,lat,lon\n")
+    code, _, err = _run(capsys, "scan", str(empty))
+    assert code == 0 and "the input holds no rows" in err

@@ -21,6 +21,19 @@ from service_support import (
 from onshore.ledger import Activity
 
 
+def test_scan_lists_each_bad_row_then_counts_the_rest(client, keys, monkeypatch) -> None:
+    good = [message(0, s) for s in range(2)]
+    body = jsonl(good) + b"{oops\n" + b'{"vin": 5}\n' + b"[\n" + jsonl(good)
+    r = client.post("/v1/scan", content=body, headers=keys("operator", **JSONL))
+    out = r.json()
+    assert [b["line"] for b in out["bad_records"]] == [3, 4, 5]
+    assert out["bad_records_not_listed"] == 0
+    monkeypatch.setattr("onshore.service.routes.data.LISTED", 1)
+    out = client.post("/v1/scan", content=body, headers=keys("operator", **JSONL)).json()
+    assert [b["line"] for b in out["bad_records"]] == [3]
+    assert out["bad_records_not_listed"] == 2
+
+
 def test_scan_json_lines_and_parquet(app, client, keys) -> None:
     body = jsonl([message(i, s) for i in range(3) for s in range(2)]) + b"{oops\n"
     r = client.post("/v1/scan", content=body, headers=keys("operator", **JSONL))

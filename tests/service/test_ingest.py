@@ -6,6 +6,7 @@ import json
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+import pytest
 from service_support import (
     ARROW,
     FRAMES,
@@ -103,6 +104,43 @@ def test_gbt32960_frames(app, client, keys) -> None:
     r = client.post("/v1/ingest/ev2", content=broken, headers=keys("ingest", **FRAMES))
     out = r.json()
     assert out["rejected_messages"] == 1 and out["rejections"][0]["offset"] is not None
+
+
+def test_each_rejected_frame_is_listed(app, client, keys, monkeypatch) -> None:
+    """A body of many frames: every rejected frame is listed (frame, offset, field, reason),
+    not just the first of the message; past the bound the rest are counted."""
+    frames = [gbt_frame(i, s) for i in range(3) for s in range(3)]
+    bad = {1, 4, 5, 8}
+    body = b"".join(f[:-1] + bytes([f[-1] ^ 0xFF]) if k in bad else f for k, f in enumerate(frames))
+    r = client.post("/v1/ingest/ev3", content=body, headers=keys("ingest", **FRAMES))
+    assert r.status_code == 200, r.text
+    out = r.json()
+    assert out["stored"] == len(frames) - len(bad)
+    assert out["rejected_records"] == len(bad) and out["rejections_not_listed"] == 0
+    assert [x["frame"] for x in out["rejections"]] == sorted(bad)
+    assert {x["field"] for x in out["rejections"]} == {"bcc"}
+    assert all(x["record"] == 0 and x["reason"].startswith("check code") for x in out["rejections"])
+    monkeypatch.setattr("onshore.service.routes.ingest.LISTED", 2)
+    r = client.post("/v1/ingest/ev4", content=body, headers=keys("ingest", **FRAMES))
+    out = r.json()
+    assert [x["frame"] for x in out["rejections"]] == sorted(bad)[:2]
+    assert (out["rejected_records"], out["rejections_not_listed"]) == (4, 2)
+
+
+@pytest.mark.real_data
+def test_real_frames_list_every_rejection(app, client, keys, real_data) -> None:
+    """The 113 captured frames (PROVENANCE.md): 99 are rejected (98 fail their check code, one
+    is cut short), and each of the 99 is listed."""
+    path = real_data / "gbt32960_frames" / "frames.txt"
+    if not path.exists():
+        pytest.skip(f"{path} not present")
+    body = b"".join(bytes.fromhex(line) for line in path.read_text().split())
+    r = client.post("/v1/ingest/real", content=body, headers=keys("ingest", **FRAMES))
+    assert r.status_code == 200, r.text
+    out = r.json()
+    assert out["rejected_records"] == len(out["rejections"]) == 99
+    assert len({x["frame"] for x in out["rejections"]}) == 99
+    assert out["rows"] == 11
 
 
 def test_empty_body_unknown_purpose_and_store(client, keys) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from functools import partial
 from pathlib import Path
 
@@ -12,7 +13,7 @@ from onshore.cli._arrow import skip_pandas_probe
 skip_pandas_probe()  # before anything below converts a value (issue 21)
 
 from onshore import app  # noqa: E402
-from onshore.cli._common import out_console, print_json, progress  # noqa: E402
+from onshore.cli._common import err_console, out_console, print_json, progress  # noqa: E402
 from onshore.cli.summary import print_assessment  # noqa: E402
 from onshore.errors import BadInput  # noqa: E402
 from onshore.geo import AreaIndex  # noqa: E402
@@ -140,6 +141,24 @@ def scan(
     if as_json:
         payload = [a.to_dict() | {"quarantine": q} for a, q in results]
         print_json(payload[0] if len(payload) == 1 else payload)
+    _fail_if_nothing_classified(inputs, results)
+
+
+def _fail_if_nothing_classified(
+    inputs: Sequence[Path], results: list[tuple[Assessment, str | None]]
+) -> None:
+    """A scan whose every row was quarantined is not a success: exit 2 with the count and the
+    first reasons (the first such input). An input with no rows at all is said to be empty."""
+    from onshore.io.quarantine import nothing_stored
+
+    for path, (assessment, _) in zip(inputs, results, strict=True):
+        if assessment.rows == 0 and assessment.rows_quarantined == 0:
+            say = f"{path}: the input holds no rows; nothing to classify"
+            err_console.print(say, markup=False, soft_wrap=True)
+    for path, (assessment, qpath) in zip(inputs, results, strict=True):
+        if assessment.rows == 0 and assessment.rows_quarantined:
+            message = nothing_stored(assessment.rows_quarantined, qpath, verb="classified")
+            raise BadInput(message, file=str(path))
 
 
 def scan_file(

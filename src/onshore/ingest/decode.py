@@ -18,7 +18,7 @@ from __future__ import annotations
 import bisect
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from itertools import repeat
 from typing import Any
@@ -37,21 +37,27 @@ _MS = timedelta(milliseconds=1)
 
 @dataclass(frozen=True)
 class Rejected:
-    """A message that could not be decoded: its position in the batch and why."""
+    """A message (or one GB/T 32960 frame of it) that could not be decoded: its position in the
+    batch, the frame's position in the message (0-based, frames only) and why."""
 
     index: int
     reason: str
     field: str | None = None
     offset: int | None = None
+    frame: int | None = None
 
 
 @dataclass(frozen=True)
 class Decoded:
-    """Rows decoded from a batch of messages, one key per row, and the rejected messages."""
+    """Rows decoded from a batch of messages, one key per row, and the rejected messages.
+
+    ``rejected`` has one entry per rejected message (the first error: what the quarantine
+    keeps); ``errors`` has every rejected record, each frame of a message of many frames."""
 
     table: pa.Table
     keys: list[Key]
     rejected: list[Rejected]
+    errors: list[Rejected] = field(default_factory=list)
 
 
 def _flatten(obj: dict[str, Any], prefix: str, out: dict[str, Any]) -> None:
@@ -171,7 +177,7 @@ def decode_json(payloads: Sequence[bytes]) -> Decoded:
         columns[name] = pa.array(values, TS_TYPE) if name == "ts" else _column(values)
     table = pa.table(columns) if rows else pa.table({"vin": pa.array([], pa.string())})
     keys = [(row["vin"], row["ts"], "json") for row in rows]
-    return Decoded(table, keys, rejected)
+    return Decoded(table, keys, rejected, rejected)
 
 
 def _whole_frame(payload: bytes) -> bool:
@@ -204,11 +210,13 @@ def decode_gbt32960(payloads: Sequence[bytes]) -> Decoded:
         tables.append(table)
         for err in errors:
             k = bisect.bisect_right(starts, err.offset) - 1
-            rejected.append(Rejected(whole[k], err.reason, err.field, err.offset - starts[k]))
+            rejected.append(
+                Rejected(whole[k], err.reason, err.field, err.offset - starts[k], frame=0)
+            )
     for i in other:
         table, errors = decode_stream(payloads[i])
         tables.append(table)
-        rejected.extend(Rejected(i, e.reason, e.field, e.offset) for e in errors)
+        rejected.extend(Rejected(i, e.reason, e.field, e.offset, frame=e.record) for e in errors)
         if not errors and table.num_rows == 0 and not payloads[i]:
             rejected.append(Rejected(i, "empty message"))
     table = pa.concat_tables(tables) if tables else decode_stream(b"")[0]
@@ -223,7 +231,8 @@ def decode_gbt32960(payloads: Sequence[bytes]) -> Decoded:
         (v or "", -1 if t is None else t, f"gbt32960:{c}")
         for v, t, c in zip(vins, ts, commands, strict=True)
     ]
-    return Decoded(table, keys, _first_per_message(rejected))
+    every = sorted(rejected, key=lambda r: (r.index, r.offset or 0))
+    return Decoded(table, keys, _first_per_message(every), every)
 
 
 def _first_per_message(rejected: list[Rejected]) -> list[Rejected]:

@@ -38,6 +38,9 @@ class Rejection(BaseModel):
     reason: str
     field: str | None = None
     offset: int | None = Field(default=None, description="Byte offset in a GB/T 32960 message")
+    frame: int | None = Field(
+        default=None, description="0-based frame of the GB/T 32960 message that was rejected"
+    )
 
 
 class IngestResult(_Open):
@@ -51,7 +54,14 @@ class IngestResult(_Open):
     quarantined_rows: int
     files: list[str]
     level: str | None
-    rejections: list[Rejection] = Field(description="Up to 100 rejected messages and why")
+    rejections: list[Rejection] = Field(
+        description="Each rejected record (line, or frame of a GB/T 32960 body) and why: "
+        "the first 1000"
+    )
+    rejected_records: int = Field(
+        0, description="Rejected records: lines, or frames of a GB/T 32960 body"
+    )
+    rejections_not_listed: int = Field(0, description="Rejected records past the first 1000")
     quarantine: str = Field(description="File (in the data home) where rejected messages are kept")
 
 
@@ -66,7 +76,10 @@ class ScanResult(BaseModel):
     rows: int
     rows_quarantined: int
     assessment: dict[str, Any] = Field(description="The full assessment (as `onshore scan --json`)")
-    bad_records: list[BadRecordOut] = Field(description="Up to 100 rows that could not be read")
+    bad_records: list[BadRecordOut] = Field(
+        description="Each row that could not be read (row, field, reason): the first 1000"
+    )
+    bad_records_not_listed: int = Field(0, description="Bad rows past the first 1000")
 
 
 class DesensitizeResult(BaseModel):

@@ -37,11 +37,15 @@ def _categories(assessment: Assessment) -> list[str]:
     return sorted(k for k, v in assessment.rows_per_category.items() if v)
 
 
+LISTED = 1000
+"""How many bad rows a response lists (row, field, reason); the rest are counted."""
+
+
 def _bad(records: list[BadRecord]) -> list[dict[str, Any]]:
     return [
         {"row": b.row, "field": b.field, "error": b.error}
         | ({"line": b.line} if b.line is not None else {})
-        for b in records[:100]
+        for b in records[:LISTED]
     ]
 
 
@@ -86,6 +90,7 @@ def scan(
         "rows_quarantined": assessment.rows_quarantined,
         "assessment": to_jsonable(assessment.to_dict()),
         "bad_records": _bad(bad),
+        "bad_records_not_listed": max(0, len(bad) - LISTED),
     }
 
 

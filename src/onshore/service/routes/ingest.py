@@ -34,13 +34,26 @@ def _lines(body: bytes) -> tuple[list[bytes], list[int]]:
     return payloads, numbers
 
 
-def _rejections(fmt: str, payloads: list[bytes], numbers: list[int]) -> list[dict[str, Any]]:
-    """Why messages were rejected (decoded again only when some were: the rare path)."""
+LISTED = 1000
+"""How many rejected records a response lists; the rest are counted."""
+
+
+def _rejections(fmt: str, payloads: list[bytes], numbers: list[int]) -> dict[str, Any]:
+    """Every rejected record and why: each line of JSON lines, each frame of a GB/T 32960 body
+    (decoded again only when some were rejected: the rare path). The first ``LISTED`` are
+    listed, the rest counted."""
     decoded = (decode_json if fmt == "json" else decode_gbt32960)(payloads)
-    return [
+    listed = [
         {"record": numbers[r.index], "reason": r.reason, "field": r.field, "offset": r.offset}
-        for r in decoded.rejected[:100]
+        | ({"frame": r.frame} if r.frame is not None else {})
+        for r in decoded.errors[:LISTED]
     ]
+    total = len(decoded.errors)
+    return {
+        "rejections": listed,
+        "rejected_records": total,
+        "rejections_not_listed": total - len(listed),
+    }
 
 
 @router.post(
@@ -65,7 +78,9 @@ def ingest(
     """Run the body through the consent gate, the classifier and the residency check into the
     lake, idempotently: a row whose (VIN, ts, kind) was stored before, by this service or the
     MQTT worker, is counted as a duplicate and not stored again. Undecodable messages are
-    quarantined with the reason and listed in ``rejections``; the rest is stored. Writing
+    quarantined with the reason; every rejected record (each line, each frame of a
+    GB/T 32960 body) is listed in ``rejections`` with its field and reason, the first 1000 of
+    them, and ``rejections_not_listed`` counts the rest; the rest is stored. Writing
     personal or important data to a store outside its origin jurisdiction is refused (403).
     """
     state = state_of(request)
@@ -79,7 +94,7 @@ def ingest(
         check_purpose(home.pack, purpose)
         home.store(store)
         ingestor = state.ingestor(purpose, store)
-        rejections: list[dict[str, Any]] = []
+        rejections: dict[str, Any] = {}
         if media in bodies.ARROW_TYPES:
             table = bodies.read_arrow(body, media, max_bytes=state.settings.max_body_bytes)
             outcome = ingest_table(ingestor, dataset, table)
@@ -101,7 +116,6 @@ def ingest(
         return _result(outcome, rejections, where.relative_to(home.path).as_posix())
 
 
-def _result(
-    outcome: BatchOutcome, rejections: list[dict[str, Any]], quarantine: str
-) -> dict[str, Any]:
-    return outcome.to_dict() | {"rejections": rejections, "quarantine": quarantine}
+def _result(outcome: BatchOutcome, rejections: dict[str, Any], quarantine: str) -> dict[str, Any]:
+    none = {"rejections": [], "rejected_records": 0, "rejections_not_listed": 0}
+    return outcome.to_dict() | none | rejections | {"quarantine": quarantine}
