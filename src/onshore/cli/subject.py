@@ -1,4 +1,4 @@
-"""``onshore subject``: data-subject access (export) and deletion for one vehicle."""
+"""``onshore subject``: data-subject access (export) and deletion for one vehicle or person."""
 
 from __future__ import annotations
 
@@ -7,22 +7,25 @@ from pathlib import Path
 import click
 
 from onshore.cli._common import out_console, print_json
+from onshore.cli.consent import resolve_subject, subject_options
 from onshore.cli.store import home_options, open_home, parse_time
 
 
 @click.group("subject")
 def subject() -> None:
-    """Data-subject rights for a vehicle: see everything held about it, or erase it.
+    """Data-subject rights for a vehicle (--vin) or a person (--subject): see everything held
+    about it, or erase it.
 
     \b
     Example:
       onshore subject export --vin LSVAU2180N2183294 --out vin-export.zip
       onshore subject delete --vin LSVAU2180N2183294
+      onshore subject delete --subject geolife_000
     """
 
 
 @subject.command("export")
-@click.option("--vin", required=True, help="The vehicle's VIN.")
+@subject_options()
 @click.option(
     "--out",
     required=True,
@@ -32,18 +35,29 @@ def subject() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print a summary as JSON.")
 @home_options
 def export(
-    vin: str, out: Path, as_json: bool, home: Path | None, db: str | None, actor: str
+    vin: str | None,
+    subject: str | None,
+    kind: str | None,
+    out: Path,
+    as_json: bool,
+    home: Path | None,
+    db: str | None,
+    actor: str,
 ) -> None:
-    """Package every lake row, the metadata, consents, requests and ledger entries of VIN.
+    """Package every lake row, the metadata, consents, requests and ledger entries of a vehicle
+    (--vin) or a person (--subject: the rows of datasets stored with --subject COLUMN).
 
     \b
     Example:
       onshore subject export --vin LSVAU2180N2183294 --out vin-export.zip --json
+      onshore subject export --subject geolife_000 --out person.zip
     """
     from onshore.store.subject import export_subject
 
+    who, who_kind = resolve_subject(vin, subject, kind, required=True)
+    assert who is not None and who_kind is not None
     with open_home(home, db, actor) as data_home:
-        result = export_subject(data_home, vin, out)
+        result = export_subject(data_home, who, out, kind=who_kind)
     if as_json:
         print_json(result.to_dict())
         return
@@ -55,7 +69,7 @@ def export(
 
 
 @subject.command("delete")
-@click.option("--vin", required=True, help="The vehicle's VIN.")
+@subject_options()
 @click.option(
     "--received",
     metavar="TIME",
@@ -64,9 +78,17 @@ def export(
 @click.option("--json", "as_json", is_flag=True, help="Print the request and its evidence as JSON.")
 @home_options
 def delete(
-    vin: str, received: str | None, as_json: bool, home: Path | None, db: str | None, actor: str
+    vin: str | None,
+    subject: str | None,
+    kind: str | None,
+    received: str | None,
+    as_json: bool,
+    home: Path | None,
+    db: str | None,
+    actor: str,
 ) -> None:
-    """Erase VIN from every place that can hold it; record the request and the evidence.
+    """Erase a vehicle (--vin) or a person (--subject) from every place that can hold it;
+    record the request and the evidence.
 
     The due date is 10 Chinese working days after the request (holidays and make-up working
     days from the pack's calendar). Every registered place (lake, consents, ingest keys,
@@ -80,8 +102,12 @@ def delete(
     """
     from onshore.store.subject import delete_subject
 
+    who, who_kind = resolve_subject(vin, subject, kind, required=True)
+    assert who is not None and who_kind is not None
     with open_home(home, db, actor) as data_home:
-        result = delete_subject(data_home, vin, received_at=parse_time(received, "received"))
+        result = delete_subject(
+            data_home, who, received_at=parse_time(received, "received"), kind=who_kind
+        )
     if as_json:
         print_json(result.to_dict())
         return

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import re
 from collections.abc import Collection
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -189,12 +190,31 @@ def scan_tables(home: DataHome, vin: str) -> dict[str, int]:
             params.append(vin)
         if not tests:
             continue
+        if not _VIN_ONLY.match(vin):
+            # a person's id: LIKE finds candidates ("geolife_000" is in "geolife_0001", and
+            # "_" matches any character); a row counts when it holds the id as a whole token
+            found = home.meta.query(f'SELECT * FROM "{table}" WHERE ' + " OR ".join(tests), params)
+            hits = sum(1 for row in found if any(_holds(value, vin) for value in row))
+            if hits:
+                out[table] = hits
+            continue
         rows = home.meta.query(
             f'SELECT COUNT(*) FROM "{table}" WHERE ' + " OR ".join(tests), params
         )
         if rows[0][0]:
             out[table] = int(rows[0][0])
     return out
+
+
+_VIN_ONLY = re.compile(r"^[A-HJ-NPR-Z0-9]{17}$")
+
+
+def _holds(value: Any, subject: str) -> bool:
+    if value is None:
+        return False
+    data = bytes(value) if isinstance(value, bytes | bytearray | memoryview) else str(value)
+    raw = data if isinstance(data, bytes) else data.encode("utf-8")
+    return count_vin_bytes(raw, subject) > 0
 
 
 def _scan_all_tables(job: ErasureJob) -> int:

@@ -151,7 +151,7 @@ def claimed(home_relative: str) -> Place | None:
 def vin_forms(vin: str) -> list[bytes]:
     """The byte strings a VIN is found as in a file: itself, UTF-16, hex (both cases) and the
     three base64 alignments (without the boundary characters that depend on neighbours)."""
-    raw = vin.encode("ascii")
+    raw = vin.encode("utf-8")  # a VIN is ASCII; a person's id may not be
     forms = [raw, vin.encode("utf-16-le"), raw.hex().encode(), raw.hex().upper().encode()]
     for shift in range(3):
         encoded = base64.b64encode(b"\0" * shift + raw)
@@ -161,8 +161,36 @@ def vin_forms(vin: str) -> list[bytes]:
 
 
 def count_vin_bytes(data: bytes, vin: str) -> int:
-    """Occurrences of ``vin`` in ``data`` in any of :func:`vin_forms`."""
-    return sum(data.count(form) for form in vin_forms(vin))
+    """Occurrences of ``vin`` in ``data`` in any of :func:`vin_forms`.
+
+    A subject id that is not a VIN (a person's id: ``geolife_000``) is matched as a whole token
+    only, so that ``geolife_000`` is not found inside ``geolife_0001``: as itself, UTF-16 or
+    hex, not bordered by a letter, digit, ``_`` or a non-ASCII byte (hex: a hex digit).
+
+    >>> count_vin_bytes(b'{"user_id": "geolife_0001"}', "geolife_000")
+    0
+    >>> count_vin_bytes(b'{"user_id": "geolife_000"}', "geolife_000")
+    1
+    """
+    if _VIN_ONLY.match(vin):
+        return sum(data.count(form) for form in vin_forms(vin))
+    return sum(len(p.findall(data)) for p in _token_patterns(vin))
+
+
+_VIN_ONLY = re.compile(r"^[A-HJ-NPR-Z0-9]{17}$")
+_WORD = rb"A-Za-z0-9_\x80-\xff"
+
+
+def _token_patterns(subject: str) -> list[re.Pattern[bytes]]:
+    raw = subject.encode("utf-8")
+    wide = subject.encode("utf-16-le")
+    out = [
+        re.compile(rb"(?<![" + _WORD + rb"])" + re.escape(raw) + rb"(?![" + _WORD + rb"])"),
+        re.compile(rb"(?<![A-Za-z0-9_]\x00)" + re.escape(wide) + rb"(?![A-Za-z0-9_]\x00)"),
+    ]
+    for text in (raw.hex().encode(), raw.hex().upper().encode()):
+        out.append(re.compile(rb"(?<![0-9A-Fa-f])" + text + rb"(?![0-9A-Fa-f])"))
+    return out
 
 
 VIN_PATTERN = re.compile(r"(?<![A-Za-z0-9])[A-HJ-NPR-Z0-9]{17}(?![A-Za-z0-9])")

@@ -1,4 +1,8 @@
-"""Data-subject rights for a vehicle: export everything held about it, or erase it.
+"""Data-subject rights for a vehicle or a person: export everything held about it, or erase it.
+
+A subject is a vehicle (its VIN) or a natural person (an id such as an app account, for data
+keyed on a person: a dataset without a VIN stored with ``--subject COLUMN`` is looked up by
+that column). Below, "the vehicle" stands for either.
 
 :func:`delete_subject` records the request with its due date (the pack's working days, from its
 Chinese holiday calendar), removes the vehicle's rows from every lake file (each rewrite atomic:
@@ -25,7 +29,7 @@ from typing import Any
 import pyarrow.parquet as pq
 
 from onshore.consent import ConsentRegistry
-from onshore.consent.model import VIN_RE
+from onshore.consent.model import VEHICLE, check_subject
 from onshore.errors import BadInput, IntegrityError, PackError
 from onshore.ledger import Activity
 from onshore.packs.bases import DueDate
@@ -83,9 +87,8 @@ class SubjectExport:
         return asdict(self)
 
 
-def _check_vin(vin: str) -> None:
-    if not VIN_RE.match(vin):
-        raise BadInput(f"{vin!r} is not a 17-character VIN", field="vin")
+def _check_vin(vin: str, kind: str = VEHICLE) -> None:
+    check_subject(vin, kind)
 
 
 def deletion_due(home: DataHome, received: datetime) -> DueDate:
@@ -110,12 +113,14 @@ def delete_subject(
     *,
     received_at: datetime | None = None,
     before_replace: Callable[[Path], None] | None = None,
+    kind: str = VEHICLE,
 ) -> DeletionResult:
-    """Erase ``vin`` from every registered place (:mod:`onshore.store.places`), rescan them all
-    and record the evidence; see the module doc."""
+    """Erase ``vin`` (a person's id when ``kind`` is ``person``) from every registered place
+    (:mod:`onshore.store.places`), rescan them all and record the evidence; see the module
+    doc."""
     from onshore.store.places import ErasureJob, PlaceReport, places, reports_total
 
-    _check_vin(vin)
+    _check_vin(vin, kind)
     started = time.perf_counter()
     received = received_at or home.now()
     due = deletion_due(home, received)
@@ -163,7 +168,7 @@ def delete_subject(
     if remaining:
         left = ", ".join(f"{r.place}: {r.remaining}" for r in reports if r.remaining)
         raise IntegrityError(
-            f"deletion request {request_id}: the vehicle is still found after erasure ({left})"
+            f"deletion request {request_id}: the {kind} is still found after erasure ({left})"
         )
     lake = job.shared.get("lake", {})
     rows_removed: dict[str, int] = lake.get("rows", {})
@@ -264,15 +269,16 @@ def delete_subject(
     return result
 
 
-def export_subject(home: DataHome, vin: str, out: Path) -> SubjectExport:
-    """Write everything held about ``vin`` to the folder ``out`` (or a zip when ``.zip``)."""
-    _check_vin(vin)
+def export_subject(home: DataHome, vin: str, out: Path, *, kind: str = VEHICLE) -> SubjectExport:
+    """Write everything held about ``vin`` (a person's id when ``kind`` is ``person``) to the
+    folder ``out`` (or a zip when ``.zip``)."""
+    _check_vin(vin, kind)
     as_zip = out.suffix == ".zip"
     if out.exists() and (as_zip or any(out.iterdir())):
         raise BadInput("the export target exists and is not an empty folder", file=str(out))
     work = Path(tempfile.mkdtemp(prefix=".subject-", dir=out.parent)) if as_zip else out
     try:
-        result = _export_to(home, vin, work)
+        result = _export_to(home, vin, work, kind)
         if as_zip:
             tmp = temp_path(out)
             with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as archive:
@@ -310,14 +316,14 @@ def export_subject(home: DataHome, vin: str, out: Path) -> SubjectExport:
         },
         decision="exported",
         subject=home.subject_ref(vin),
-        details={"datasets": sorted(result.rows)},
+        details={"datasets": sorted(result.rows), "subject_kind": kind},
     )
     return SubjectExport(
         str(out), result.rows, result.files, result.consents, result.ledger_entries, result.requests
     )
 
 
-def _export_to(home: DataHome, vin: str, folder: Path) -> SubjectExport:
+def _export_to(home: DataHome, vin: str, folder: Path, kind: str = VEHICLE) -> SubjectExport:
     folder.mkdir(parents=True, exist_ok=True)
     lake = Lake(home)
     rows: dict[str, int] = {}
@@ -333,13 +339,13 @@ def _export_to(home: DataHome, vin: str, folder: Path) -> SubjectExport:
         files.append(
             {
                 **lake_file.to_dict(),
-                "rows_of_vehicle": table.num_rows,
+                "rows_of_vehicle" if kind == VEHICLE else "rows_of_person": table.num_rows,
                 "store_jurisdiction": store.jurisdiction,
                 "store_location": store.location,
                 "export_path": target.relative_to(folder).as_posix(),
             }
         )
-    consents = [c.to_dict(home.now()) for c in ConsentRegistry(home).list(vin=vin)]
+    consents = [c.to_dict(home.now()) for c in ConsentRegistry(home).list(subject=vin, kind=kind)]
     from onshore.transfer.registry import Registry
 
     exports = Registry(home).exports_of(vin)  # the exports abroad that carried its data
@@ -357,9 +363,9 @@ def _export_to(home: DataHome, vin: str, folder: Path) -> SubjectExport:
     ]
     datasets = sorted({f["dataset"] for f in files})
     _dump(
-        folder / "vehicle.json",
+        folder / ("vehicle.json" if kind == VEHICLE else "person.json"),
         {
-            "vin": vin,
+            ("vin" if kind == VEHICLE else "person"): vin,
             "exported_at": iso(home.now()),
             "pseudonyms": sorted(refs),
             "datasets": datasets,
@@ -393,7 +399,8 @@ def _export_to(home: DataHome, vin: str, folder: Path) -> SubjectExport:
     with open(folder / "ledger.jsonl", "w", encoding="utf-8") as fh:
         for item in entries:
             fh.write(json.dumps(item, ensure_ascii=False, sort_keys=True) + "\n")
-    (folder / "README.md").write_text(_README.format(vin=vin), encoding="utf-8")
+    readme = _README if kind == VEHICLE else _README_PERSON
+    (folder / "README.md").write_text(readme.format(vin=vin), encoding="utf-8")
     return SubjectExport(str(folder), rows, len(files), len(consents), len(entries), len(requests))
 
 
@@ -414,4 +421,20 @@ Written by `onshore subject export`. Everything the data home holds about this v
 | `requests.json` | data-subject requests about the vehicle (access, deletion) |
 | `ledger.jsonl` | audit-ledger entries about the vehicle (it appears there only as a pseudonym) |
 | `vehicle.json` | the VIN, its pseudonyms and the export time |
+"""
+
+_README_PERSON = """# Data held about person {vin}
+
+Written by `onshore subject export --subject`. Everything the data home holds about this person
+(the datasets keyed on a person, stored with `store put --subject COLUMN`):
+
+| file | holds |
+|---|---|
+| `lake/STORE/dataset=NAME/date=DAY/*.parquet` | every stored row of the person, labelled |
+| `lake.json` | which file each came from, its store, jurisdiction and location |
+| `consents.json` | the consents the person gave (granted, expiry, withdrawal) |
+| `exports.json` | exports abroad that carried the person's data: recipient, contact, purpose |
+| `requests.json` | data-subject requests about the person (access, deletion) |
+| `ledger.jsonl` | audit-ledger entries about the person (who appears there only as a pseudonym) |
+| `person.json` | the person's id, its pseudonyms and the export time |
 """
