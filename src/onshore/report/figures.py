@@ -24,7 +24,7 @@ overdue
 collected (ledger)
     ``collection`` entries of the year: rows read less rows quarantined; the categories of which
     the gate let at least one value through (``details.kept_values``; for older entries, those
-    not nulled in every row).
+    not nulled in every row), none when every row was quarantined.
 risk assessment
     the latest ``risk_assessment`` ledger entry whose ``details.year`` is the year
     (:mod:`onshore.report.risk`); its absence is a gap while important data is held.
@@ -328,14 +328,14 @@ def derived_facts(data: dict[str, Any]) -> None:
     records = int(counts.get("rows", 0) or 0) - int(counts.get("rows_quarantined", 0) or 0)
     data["records"] = max(records, 0)
     categories = list(data.get("categories") or [])
+    if records <= 0:  # every row quarantined (or none read): nothing was collected
+        data["held_categories"] = []
+        return
     kept = details.get("kept_values")
     if isinstance(kept, dict):
         data["held_categories"] = [c for c in categories if int(kept.get(c, 0) or 0) > 0]
         return
     nulled = details.get("nulled_values") or {}
-    if records <= 0:
-        data["held_categories"] = []
-        return
     data["held_categories"] = [
         c for c in categories if int(nulled.get(c, 0) or 0) < records
     ]  # entries from before kept_values: a category nulled in every row was not collected
