@@ -59,6 +59,7 @@ def test_a_new_home_and_what_onshore_writes_are_owner_only(umask_022: None, tmp_
         first = next(f for f in files if f.store == "local")
         Lake(home).rewrite(store, first, lambda t: pa.array([True] * (t.num_rows - 1) + [False]),
                            action="test")  # fmt: skip
+        files = Lake(home).files()  # the rewrite wrote a new file
         from onshore.ingest import Ingestor
 
         Ingestor(home, worker="t").ingest("bad", "json", [b"not json"])

@@ -24,7 +24,6 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
 from onshore.consent import ConsentRegistry
 from onshore.private import create_private_file
@@ -71,12 +70,12 @@ def _erase_lake(job: ErasureJob) -> Erased:
         def others(table: pa.Table, c: str = column) -> pa.Array:
             return pc.fill_null(pc.not_equal(table.column(c), vin), True)
 
-        n = lake.rewrite(
+        done = lake.rewrite(
             store, lake_file, others, action="subject deletion", before_replace=job.before_replace
         )
-        rows[lake_file.dataset] = rows.get(lake_file.dataset, 0) + n
+        rows[lake_file.dataset] = rows.get(lake_file.dataset, 0) + done.removed
         where = f"{store.name}:{lake_file.path}"
-        (rewritten if (store.root / lake_file.path).exists() else removed).append(where)
+        (rewritten if done.path is not None else removed).append(where)
     job.shared["lake"] = {"rows": rows, "rewritten": rewritten, "removed": removed, "held": kept}
     total = sum(rows.values())
     details: dict[str, Any] = {
@@ -93,15 +92,15 @@ def _erase_lake(job: ErasureJob) -> Erased:
 def count_vin(home: DataHome, vin: str, *, skip: Collection[str] = ()) -> tuple[int, int]:
     """Rows of ``vin`` in the whole lake by a full scan (no pruning); and files scanned."""
     rows = files = 0
-    for store, lake_file in Lake(home).all_files():
-        path = store.root / lake_file.path
-        schema = pq.read_schema(path)
+    lake = Lake(home)
+    for store, lake_file in lake.all_files():
+        schema = store.lake.read_schema(lake_file.path)
         column = file_meta(schema).get("vin_column") or ""
         files += 1
         if lake_file.dataset in skip:
             continue
         if column and column in schema.names:
-            values = pq.read_table(path, columns=[column]).column(column)
+            values = lake.read_table(store, lake_file, columns=[column]).column(column)
             rows += int(pc.sum(pc.equal(values, vin)).as_py() or 0)
     return rows, files
 

@@ -38,13 +38,14 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from onshore.errors import BadInput
+from onshore.errors import BadInput, StorageError
 from onshore.keystore import HMAC_KEY, Keystore, onshore_home
 from onshore.ledger import Activity, Ledger, SignedTreeHead, utc_now
 from onshore.packs import Pack, load_pack
 from onshore.private import secure_home
 from onshore.settings import env_setting
 from onshore.store.db import MetaDB, iso
+from onshore.store.fs import LakeRoot, has_password, lake_root, redact_uri
 
 DEFAULT_STORE = "local"
 _NAME_RE = re.compile(r"^[a-z][a-z0-9_-]{0,63}$")
@@ -53,20 +54,37 @@ _JURISDICTION_RE = re.compile(r"^[A-Z]{2}(-[A-Z0-9]{1,3})?$")
 
 @dataclass(frozen=True)
 class StoreInfo:
-    """A store: its name, where it is by law (ISO 3166 code) and in fact, and its lake folder."""
+    """A store: its name, where it is by law (ISO 3166 code) and in fact, and its lake folder
+    (``lake``: a local folder or any file system URI, see :mod:`onshore.store.fs`)."""
 
     name: str
     jurisdiction: str
     location: str
     path: str
-    root: Path
+    lake: LakeRoot
+
+    @property
+    def root(self) -> Path:
+        """The lake folder on the local disk; a store on another file system has none (use
+        :attr:`lake`, which every store has)."""
+        if self.lake.local is None:
+            raise StorageError(
+                f"store {self.name!r} is not on the local disk ({self.where}); "
+                "this operation needs a local lake"
+            )
+        return self.lake.local
+
+    @property
+    def where(self) -> str:
+        """The lake folder as a user reads it (a path, or the URI without credentials)."""
+        return str(self.lake.local) if self.lake.local is not None else redact_uri(self.path)
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "name": self.name,
             "jurisdiction": self.jurisdiction,
             "location": self.location,
-            "path": str(self.root),
+            "path": self.where,
         }
 
 
@@ -156,10 +174,7 @@ class DataHome:
     # -- stores ---------------------------------------------------------------------------------
     def _info(self, row: tuple[Any, ...]) -> StoreInfo:
         name, jurisdiction, location, path = row
-        root = Path(path)
-        if not root.is_absolute():
-            root = self.path / root
-        return StoreInfo(name, jurisdiction, location, path, root)
+        return StoreInfo(name, jurisdiction, location, path, lake_root(path, home=self.path))
 
     def stores(self) -> list[StoreInfo]:
         """Every declared store (the default one is declared on first use)."""
@@ -197,7 +212,9 @@ class DataHome:
         path: str | None = None,
         exist_ok: bool = False,
     ) -> StoreInfo:
-        """Declare a store. ``path`` is its lake folder (default ``stores/NAME`` in the home)."""
+        """Declare a store. ``path`` is its lake folder (default ``stores/NAME`` in the home): a
+        path, or a file system URI (``s3://bucket/lake?endpoint_override=…``, ``hdfs://…``),
+        checked by opening it."""
         if not _NAME_RE.match(name):
             raise BadInput(f"bad store name {name!r} (lower-case letters, digits, - and _)")
         jurisdiction = jurisdiction.upper()
@@ -209,6 +226,14 @@ class DataHome:
         if not location.strip():
             raise BadInput("a store must say where it is (--location)", field="location")
         path = path or f"stores/{name}"
+        if has_password(path):
+            raise BadInput(
+                f"the lake URI {redact_uri(path)} holds a password, which would be kept in the"
+                " metadata database: give credentials in the environment (AWS_ACCESS_KEY_ID,"
+                " AWS_SECRET_ACCESS_KEY for S3; Kerberos for HDFS)",
+                field="path",
+            )
+        lake_root(path, home=self.path)  # a URI pyarrow cannot open is refused here
         with self.meta.transaction():
             existing = self.meta.query("SELECT name FROM stores WHERE name = ?", (name,))
             if existing and not exist_ok:

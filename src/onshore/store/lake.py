@@ -4,17 +4,28 @@ Rows are stored with their labels (``onshore_level``, ``onshore_reasons``, ``ons
 every later rewrite (deletion, purge) knows the level of what it writes and checks residency
 again: every path that puts bytes into a store goes through :func:`enforce_residency` first.
 
-A put is staged: batches are checked and written under ``STORE/.staging/ID/``, then moved into
-place (fsync + rename) and indexed in ``lake_files`` when the whole input was read and the
-dataset's final level is known. A rewrite is atomic (see ``onshore.store.atomic``).
+The lake is on any file system (:mod:`onshore.store.fs`: a local folder, S3-compatible object
+storage, HDFS) and never renames, since an object store has no atomic rename:
+
+* **The index is the commit point.** A put writes each file once, under a unique final name
+  (time, random, writer), closes it (and fsyncs it on a local disk), and only then inserts its
+  ``lake_files`` row, in one transaction with the others of the put. Readers list the index,
+  never the folder, so they never see a file in progress or one of a refused or crashed put.
+* **A rewrite (erasure, retention) is a new file.** The rows kept are written to a new name;
+  the index row is swapped to it in one transaction; only then is the old file deleted. A
+  reader holds the old name or the new one, both whole; a crash leaves at worst an unindexed
+  file, which :meth:`Lake.all_files` still lists (erasure must find every copy) and removes once
+  its writer is gone (same host, process ended).
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
+import os
 import secrets
-import shutil
+import socket
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -28,16 +39,9 @@ import pyarrow.parquet as pq
 from onshore.errors import BadInput, StorageError
 from onshore.ledger import Activity
 from onshore.model import Level
-from onshore.private import create_private_file
-from onshore.store.atomic import (
-    fsync_file,
-    remove_atomic,
-    remove_stale_temps,
-    replace_atomic,
-    storage_fault,
-    write_parquet_atomic,
-)
+from onshore.store.atomic import ROW_GROUP_ROWS, remove_stale_temps, storage_fault
 from onshore.store.db import iso
+from onshore.store.fs import LakeRoot
 from onshore.store.home import DataHome, StoreInfo
 from onshore.store.residency import enforce_residency, table_level
 from onshore.times import out_of_range, range_text
@@ -119,18 +123,46 @@ def _ts_range(table: pa.Table, ts_column: str | None) -> tuple[str | None, str |
     )
 
 
+_HOST = hashlib.sha256(socket.gethostname().encode()).hexdigest()[:6]
+
+
+def new_file_id(moment: datetime) -> str:
+    """A lake file id no other writer picks: UTC time, 64 random bits, host and process.
+
+    >>> new_file_id(datetime(2026, 1, 1, tzinfo=UTC))[:16]
+    '20260101T000000-'
+    """
+    return f"{moment.astimezone(UTC):%Y%m%dT%H%M%S}-{secrets.token_hex(8)}-h{_HOST}p{os.getpid()}"
+
+
+def _orphan_of_dead_writer(rel: str) -> bool:
+    """Whether an unindexed file was written by a process of this host that has ended."""
+    marker = rel.rsplit("-", 1)[-1].removesuffix(".parquet")
+    host, _, pid = marker.removeprefix("h").partition("p")
+    if not marker.startswith("h") or host != _HOST or not pid.isdigit():
+        return False
+    if int(pid) == os.getpid():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
 @dataclass
 class _Part:
     writer: pq.ParquetWriter
-    staged: Path
-    final: Path
+    rel: str
     rows: int = 0
     level: Level = Level.GENERAL
     ts: list[str] = field(default_factory=list)
 
 
 class StagedWrite:
-    """A put in progress: batches are checked, then staged; :meth:`commit` publishes them."""
+    """A put in progress: batches are checked, then written; :meth:`commit` indexes them."""
 
     def __init__(
         self,
@@ -145,8 +177,8 @@ class StagedWrite:
         self.home, self.store, self.dataset, self.origin = home, store, dataset, origin
         self.vin_column, self.ts_column = vin_column, ts_column
         stamp = home.now().astimezone(UTC)
-        self.id = f"{stamp:%Y%m%dT%H%M%S}-{secrets.token_hex(4)}"
-        self._staging = store.root / ".staging" / self.id
+        self.id = new_file_id(stamp)
+        self._root: LakeRoot = store.lake
         self._parts: dict[str, _Part] = {}
         self._meta = {
             META_PREFIX + b"dataset": dataset.encode(),
@@ -176,7 +208,8 @@ class StagedWrite:
             try:
                 self._write(day, part, table_level(part))
             except OSError as exc:  # disk full, file too large, permission denied
-                raise storage_fault(f"cannot stage {self.dataset} in {self._staging}", exc) from exc
+                where = f"cannot write {self.dataset} to {self.store.where}"
+                raise storage_fault(where, exc) from exc
 
     def _split(self, batch: pa.RecordBatch) -> Iterator[tuple[str, pa.RecordBatch]]:
         if self.ts_column is None or self.ts_column not in batch.schema.names:
@@ -204,12 +237,10 @@ class StagedWrite:
     def _write(self, day: str, batch: pa.RecordBatch, level: Level) -> None:
         part = self._parts.get(day)
         if part is None:
-            rel = Path(f"dataset={self.dataset}") / f"date={day}" / f"part-{self.id}.parquet"
-            staged = self._staging / rel
-            create_private_file(staged)  # 0600 in 0700 folders, whatever the umask
+            rel = f"dataset={self.dataset}/date={day}/part-{self.id}.parquet"
             schema = batch.schema.with_metadata({**(batch.schema.metadata or {}), **self._meta})
-            writer = pq.ParquetWriter(staged, schema, compression="zstd")
-            part = self._parts[day] = _Part(writer, staged, self.store.root / rel)
+            writer = self._root.parquet_writer(rel, schema, compression="zstd")
+            part = self._parts[day] = _Part(writer, rel)
         if batch.schema != part.writer.schema:
             batch = pa.RecordBatch.from_arrays(
                 [c.cast(f.type) for c, f in zip(batch.columns, part.writer.schema, strict=True)],
@@ -224,7 +255,7 @@ class StagedWrite:
         self.rows += batch.num_rows
 
     def commit(self, *, level: Level, categories: Sequence[str]) -> list[LakeFile]:
-        """Check the dataset's final level, publish the staged files and index them."""
+        """Check the dataset's final level, finish the files and index them (the commit)."""
         enforce_residency(
             self.home,
             self.store,
@@ -240,16 +271,14 @@ class StagedWrite:
         for day, part in sorted(self._parts.items()):
             try:
                 part.writer.close()
-                fsync_file(part.staged)
-                size = part.staged.stat().st_size
+                size = self._root.finish(part.rel)
             except OSError as exc:
-                raise storage_fault(f"cannot finish {part.staged}", exc) from exc
-            replace_atomic(part.staged, part.final)
-            rel = part.final.relative_to(self.store.root).as_posix()
+                self.abort()
+                raise storage_fault(f"cannot finish {self._root.show(part.rel)}", exc) from exc
             files.append(
                 LakeFile(
                     self.store.name,
-                    rel,
+                    part.rel,
                     self.dataset,
                     day,
                     part.rows,
@@ -261,8 +290,15 @@ class StagedWrite:
                     written,
                 )
             )
-        shutil.rmtree(self._staging, ignore_errors=True)
         meta = self.home.meta
+        try:
+            self._index(meta, written, files)
+        except BaseException:
+            self.abort()  # not indexed: never seen; the files go
+            raise
+        return files
+
+    def _index(self, meta: Any, written: str, files: list[LakeFile]) -> None:
         with meta.transaction():
             if meta.query("SELECT 1 FROM datasets WHERE name = ?", (self.dataset,)):
                 meta.execute(
@@ -278,13 +314,14 @@ class StagedWrite:
                 f"INSERT INTO lake_files ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [_row(f) for f in files],
             )
-        return files
 
     def abort(self) -> None:
+        """Close and remove the files of this put (none of them is indexed)."""
         for part in self._parts.values():
             with contextlib.suppress(Exception):  # best effort on the way out
                 part.writer.close()
-        shutil.rmtree(self._staging, ignore_errors=True)
+            with contextlib.suppress(Exception):
+                self._root.delete(part.rel)
 
 
 def _row(f: LakeFile) -> tuple[Any, ...]:
@@ -348,23 +385,43 @@ class Lake:
         return [LakeFile.from_row(r) for r in rows]
 
     def all_files(self) -> Iterator[tuple[StoreInfo, LakeFile]]:
-        """Every Parquet file on disk in every store, indexed or not (a crash may leave one)."""
+        """Every whole Parquet file in every store, indexed or not: what erasure and retention
+        walk, since a crash may leave an unindexed copy. A file still being written (no footer
+        yet) is skipped; an unindexed one whose writer has ended on this host is removed."""
         for store in self.home.stores():
-            remove_stale_temps(store.root)
-            indexed = {f.path: f for f in self.files(store=store.name)}
-            if not store.root.is_dir():
-                continue
-            for path in sorted(store.root.glob("dataset=*/date=*/*.parquet")):
-                if path.name.startswith("."):
+            root = store.lake
+            if root.local is not None:
+                remove_stale_temps(root.local)  # temporaries of the rename-based writer before
+                if not root.local.is_dir():
                     continue
-                rel = path.relative_to(store.root).as_posix()
-                yield store, indexed.get(rel) or self._unindexed(store, path, rel)
+            indexed = {f.path: f for f in self.files(store=store.name)}
+            for rel in root.parquet_files():
+                if rel in indexed:
+                    yield store, indexed[rel]
+                    continue
+                if root.is_local and _orphan_of_dead_writer(rel):
+                    root.delete(rel)
+                    continue
+                unindexed = self._unindexed(store, rel)
+                if unindexed is not None:
+                    yield store, unindexed
 
-    def _unindexed(self, store: StoreInfo, path: Path, rel: str) -> LakeFile:
-        meta = pq.ParquetFile(path).metadata
+    def _unindexed(self, store: StoreInfo, rel: str) -> LakeFile | None:
+        try:
+            meta = store.lake.parquet_file(rel).metadata
+            size = store.lake.size(rel)
+        except (OSError, pa.ArrowInvalid):  # being written, or gone meanwhile
+            return None
         dataset = rel.split("/", 1)[0].removeprefix("dataset=")
         day = rel.split("/")[1].removeprefix("date=")
-        return LakeFile(store.name, rel, dataset, day, meta.num_rows, path.stat().st_size, "")
+        return LakeFile(store.name, rel, dataset, day, meta.num_rows, size, "")
+
+    def read_table(self, store: StoreInfo, lake_file: LakeFile, **options: Any) -> pa.Table:
+        """One lake file as a table (``columns=[...]`` to read some)."""
+        try:
+            return store.lake.read_table(lake_file.path, **options)
+        except OSError as exc:
+            raise storage_fault(f"cannot read {store.lake.show(lake_file.path)}", exc) from exc
 
     def rewrite(
         self,
@@ -374,25 +431,30 @@ class Lake:
         *,
         action: str,
         before_replace: Callable[[Path], None] | None = None,
-    ) -> int:
-        """Keep the rows where ``keep(table)`` is true; returns how many rows were removed.
+    ) -> Rewrite:
+        """Keep the rows where ``keep(table)`` is true; says how many rows went and where the
+        kept rows are now.
 
-        The file is rewritten atomically (or removed when nothing is left) and its index row
-        updated. What remains is checked for residency like any other write.
+        The kept rows go to a new file; the index row is swapped to it in one transaction, then
+        the old file is deleted (the file is deleted outright when nothing is left). What remains
+        is checked for residency like any other write. ``before_replace`` is called with the
+        finished new file before the swap (tests use it to crash there).
         """
-        path = store.root / lake_file.path
-        table = pq.read_table(path)
+        root = store.lake
+        table = self.read_table(store, lake_file)
         mask = keep(table)
         kept = table.filter(mask)
         removed = int(table.num_rows - kept.num_rows)
         if removed == 0:
-            return 0
+            return Rewrite(0, lake_file.path)
         meta = file_meta(table.schema)
         key = (store.name, lake_file.path)
+        indexed = bool(lake_file.level)  # an unindexed file stays unindexed
         if kept.num_rows == 0:
-            remove_atomic(path)
-            self.home.meta.execute("DELETE FROM lake_files WHERE store = ? AND path = ?", key)
-            return removed
+            if indexed:
+                self.home.meta.execute("DELETE FROM lake_files WHERE store = ? AND path = ?", key)
+            self._delete(root, lake_file.path)
+            return Rewrite(removed, None)
         origin = meta.get("origin") or self.home.dataset_origin(lake_file.dataset) or ""
         level = table_level(kept)
         enforce_residency(
@@ -404,19 +466,64 @@ class Lake:
             rows=kept.num_rows,
             action=action,
         )
-        size = write_parquet_atomic(path, kept, before_replace=before_replace)
-        lo, hi = _ts_range(kept, meta.get("ts_column") or None)
-        self.home.meta.execute(
-            "UPDATE lake_files SET rows = ?, bytes = ?, level = ?, min_ts = ?, max_ts = ?"
-            " WHERE store = ? AND path = ?",
-            (kept.num_rows, size, level.label, lo, hi, *key),
-        )
-        return removed
+        folder = lake_file.path.rsplit("/", 1)[0]
+        new = f"{folder}/part-{new_file_id(self.home.now())}.parquet"
+        try:
+            size = root.write_table(new, kept, compression="zstd", row_group_size=ROW_GROUP_ROWS)
+            if before_replace is not None:
+                before_replace(Path(root.show(new)))
+        except OSError as exc:
+            with contextlib.suppress(Exception):
+                root.delete(new)
+            raise storage_fault(f"cannot write {root.show(new)}", exc) from exc
+        except BaseException:
+            with contextlib.suppress(Exception):
+                root.delete(new)
+            raise
+        if indexed:
+            lo, hi = _ts_range(kept, meta.get("ts_column") or None)
+            moved = LakeFile(
+                store.name,
+                new,
+                lake_file.dataset,
+                lake_file.part_date,
+                kept.num_rows,
+                size,
+                level.label,
+                lake_file.categories,
+                lo,
+                hi,
+                lake_file.written_at,
+            )
+            db = self.home.meta
+            try:
+                with db.transaction():
+                    db.execute("DELETE FROM lake_files WHERE store = ? AND path = ?", key)
+                    db.execute(
+                        f"INSERT INTO lake_files ({_COLUMNS})"
+                        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        _row(moved),
+                    )
+            except BaseException:
+                with contextlib.suppress(Exception):
+                    root.delete(new)
+                raise
+        self._delete(root, lake_file.path)
+        return Rewrite(removed, new)
+
+    @staticmethod
+    def _delete(root: LakeRoot, rel: str) -> None:
+        try:
+            root.delete(rel)
+        except OSError as exc:
+            raise storage_fault(f"cannot remove {root.show(rel)}", exc) from exc
 
     def read_vin(self, store: StoreInfo, lake_file: LakeFile, vin: str) -> pa.Table | None:
         """The rows of ``vin`` in one file (row groups pruned by their statistics)."""
-        path = store.root / lake_file.path
-        pf = pq.ParquetFile(path)
+        try:
+            pf = store.lake.parquet_file(lake_file.path)
+        except OSError as exc:
+            raise storage_fault(f"cannot read {store.lake.show(lake_file.path)}", exc) from exc
         column = file_meta(pf.schema_arrow).get("vin_column") or ""
         if not column or column not in pf.schema_arrow.names:
             return None
@@ -429,6 +536,15 @@ class Lake:
         tables = [pf.read_row_group(g) for g in groups]
         table = pa.concat_tables(tables) if len(tables) > 1 else tables[0]
         return table.filter(pc.equal(table.column(column), vin))
+
+
+@dataclass(frozen=True)
+class Rewrite:
+    """What :meth:`Lake.rewrite` did: rows removed, and the file holding the rest (``None``:
+    the file was removed, nothing was left)."""
+
+    removed: int
+    path: str | None
 
 
 def _may_hold(pf: pq.ParquetFile, group: int, index: int, vin: str) -> bool:

@@ -24,7 +24,6 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
 from onshore.errors import PackError
 from onshore.ledger import Activity
@@ -89,18 +88,18 @@ def purge(home: DataHome, *, now: datetime | None = None, dry_run: bool = False)
     rewritten = dropped = scanned = 0
     for store, lake_file in list(lake.all_files()):
         scanned += 1
-        path = store.root / lake_file.path
         if dry_run:
-            table = pq.read_table(path)
+            table = lake.read_table(store, lake_file)
             count = int(expired_mask(home, table, lake_file, moment).sum())
         else:
 
             def unexpired(table: pa.Table, f: LakeFile = lake_file) -> pa.Array:
                 return pa.array(~expired_mask(home, table, f, moment))
 
-            count = lake.rewrite(store, lake_file, unexpired, action="retention purge")
+            rewrite = lake.rewrite(store, lake_file, unexpired, action="retention purge")
+            count = rewrite.removed
             if count:
-                if path.exists():
+                if rewrite.path is not None:
                     rewritten += 1
                 else:
                     dropped += 1
