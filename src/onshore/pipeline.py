@@ -91,17 +91,20 @@ def ingest(
     fmt: str | None = None,
     batch_rows: int = 65_536,
     on_batch: Callable[[], None] | None = None,
+    encoding: str | None = None,
 ) -> IngestResult:
     """Gate, classify and store ``source`` as ``dataset`` in ``store``; see the module doc.
 
-    ``origin`` is where the data was collected (default: the pack's jurisdiction).
+    ``origin`` is where the data was collected (default: the pack's jurisdiction). ``encoding``
+    is a CSV file's text encoding (default: detected, :func:`onshore.io.readers.csv_encoding`).
     """
     started = time.perf_counter()
     pack = home.pack
     origin = (origin or pack.jurisdiction).upper()
     if isinstance(source, str | Path):
         label: str | None = str(source)
-        stream = chunks_of(open_source(Path(source), fmt=fmt, batch_rows=batch_rows))
+        opened = open_source(Path(source), fmt=fmt, batch_rows=batch_rows, encoding=encoding)
+        stream = chunks_of(opened)
     else:
         label, stream = None, chunks(source)
     gate = ConsentGate(

@@ -74,6 +74,12 @@ def sidecar_path(out: Path) -> Path:
     help="Input format (default: from the extension).",
 )
 @click.option("--quarantine", type=click.Path(path_type=Path), help="Where bad input rows go.")
+@click.option(
+    "--encoding",
+    metavar="NAME",
+    help="Text encoding of a CSV INPUT: utf-8, gb18030, gbk … (default: detected, UTF-8 with "
+    "or without BOM, else GB18030, which contains GBK).",
+)
 @click.option("--batch-rows", default=65_536, show_default=True, help="Rows per batch.")
 @click.option(
     "--engine",
@@ -98,6 +104,7 @@ def desensitize(
     key_id: str | None,
     fmt: str | None,
     quarantine: Path | None,
+    encoding: str | None,
     batch_rows: int,
     engine: str,
     master: str | None,
@@ -141,6 +148,8 @@ def desensitize(
         raise BadInput("--out must not be the input", file=str(out))
     if master is not None and engine != "spark":
         raise BadInput("--master needs --engine spark")
+    if engine == "spark" and encoding is not None:
+        raise BadInput("--encoding is for CSV input; --engine spark reads Parquet")
     if engine == "spark":
         from onshore.spark.desensitize import desensitize_path, write_beside
 
@@ -170,7 +179,7 @@ def desensitize(
             write_text=write_beside(out),
         )
         return
-    source = open_source(input_path, fmt=fmt, batch_rows=batch_rows)
+    source = open_source(input_path, fmt=fmt, batch_rows=batch_rows, encoding=encoding)
     qpath = quarantine or quarantine_path(input_path, out)
     qwriter = QuarantineWriter(qpath, source=str(input_path))
     with progress(f"desensitize {input_path.name}", source) as advance:

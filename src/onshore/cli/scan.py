@@ -61,6 +61,12 @@ def load_index(areas: str | None, pack: Pack) -> AreaIndex | None:
     help="Where bad rows go (default: beside --out, else ./INPUT.quarantine.jsonl).",
 )
 @click.option(
+    "--encoding",
+    metavar="NAME",
+    help="Text encoding of CSV input: utf-8, gb18030, gbk … (default: detected, UTF-8 with or "
+    "without BOM, else GB18030, which contains GBK).",
+)
+@click.option(
     "--crs",
     type=click.Choice(["wgs84", "gcj02"]),
     default="wgs84",
@@ -87,6 +93,7 @@ def scan(
     pack_name: str,
     fmt: str | None,
     quarantine: Path | None,
+    encoding: str | None,
     crs: str,
     batch_rows: int,
     engine: str,
@@ -113,7 +120,9 @@ def scan(
         raise BadInput("--quarantine takes one input; omit it to write one file per input")
     if master is not None and engine != "spark":
         raise BadInput("--master needs --engine spark")
-    run = scan_file
+    run = partial(scan_file, encoding=encoding)
+    if engine == "spark" and encoding is not None:
+        raise BadInput("--encoding is for CSV input; --engine spark reads Parquet")
     if engine == "spark":
         from onshore.spark.scan import scan_path
 
@@ -172,9 +181,10 @@ def scan_file(
     quarantine: Path | None = None,
     batch_rows: int = 131_072,
     crs: str = "wgs84",
+    encoding: str | None = None,
 ) -> tuple[Assessment, str | None]:
     """Stream one file through the classifier; write labelled rows and quarantined rows."""
-    source = open_source(path, fmt=fmt, batch_rows=batch_rows)
+    source = open_source(path, fmt=fmt, batch_rows=batch_rows, encoding=encoding)
     qpath = quarantine or quarantine_path(path, out)
     qwriter = QuarantineWriter(qpath, source=str(path))
     with progress(f"scan {path.name}", source) as advance:

@@ -108,6 +108,12 @@ class _Counter:
     help="Column naming the data subject when it is not a VIN (a person: user_id); the "
     "consent gate applies the consents of persons (consent grant --subject) through it.",
 )
+@click.option(
+    "--encoding",
+    metavar="NAME",
+    help="Text encoding of a CSV INPUT: utf-8, gb18030, gbk … (default: detected, UTF-8 with "
+    "or without BOM, else GB18030, which contains GBK).",
+)
 @click.option("--pack", "pack_name", help="Policy pack (default: cn-auto).")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @home_options
@@ -119,6 +125,7 @@ def put(
     store_name: str | None,
     origin: str | None,
     subject: str | None,
+    encoding: str | None,
     pack_name: str | None,
     as_json: bool,
     home: Path | None,
@@ -170,6 +177,7 @@ def put(
                 origin=origin,
                 subject=subject,
                 on_batch=on_batch,
+                encoding=encoding,
             )
     if as_json:
         print_json(result.to_dict())

@@ -17,6 +17,7 @@ are expanded), and past the limit the read stops with :class:`~onshore.io.guard.
 
 from __future__ import annotations
 
+import codecs
 import io
 import json
 import os
@@ -96,6 +97,7 @@ class Source:
     total: int = 0
     unit: str = "bytes"
     max_bytes: int | None = None  # what the input may decode to (None: no bound)
+    encoding: str | None = None  # CSV: None detects (UTF-8 with or without BOM, else GB18030)
 
     def batches(self) -> Iterator[tuple[pa.RecordBatch, np.ndarray]]:
         """Yield ``(batch, rows)``: the batch and the 0-based input record number of each row."""
@@ -147,9 +149,12 @@ class Source:
         with open(self.path, "rb") as fh:
             head = fh.read(self.sample_bytes)
         cut = head.rfind(b"\n") + 1 if len(head) == self.sample_bytes else len(head)
+        encoding = csv_encoding(head[:cut] or head, self.encoding, str(self.path))
+        self.encoding = encoding
         try:
             sample = pcsv.read_csv(
                 io.BytesIO(head[:cut] or head),
+                read_options=pcsv.ReadOptions(encoding=encoding),
                 parse_options=pcsv.ParseOptions(invalid_row_handler=lambda _r: "skip"),
                 convert_options=pcsv.ConvertOptions(strings_can_be_null=True, null_values=NULLS),
             )
@@ -178,7 +183,7 @@ class Source:
         reader = pcsv.open_csv(
             self.path,
             read_options=pcsv.ReadOptions(
-                block_size=self.block_bytes or CSV_BLOCK, use_threads=False
+                block_size=self.block_bytes or CSV_BLOCK, use_threads=False, encoding=encoding
             ),
             parse_options=pcsv.ParseOptions(invalid_row_handler=on_bad_row),
             convert_options=pcsv.ConvertOptions(
@@ -291,6 +296,55 @@ class Source:
         if schema is not None:
             table = table.select(schema.names).cast(schema)
         return table
+
+
+DETECTED = ("utf-8", "gb18030")
+"""What ``--encoding`` detects, in order: UTF-8 (a BOM is skipped), else GB18030, the national
+standard that contains GBK and GB2312 (what Excel writes in China)."""
+
+
+def csv_encoding(sample: bytes, given: str | None, file: str) -> str:
+    """The encoding of a CSV whose first whole lines are ``sample``: ``given``, checked to be a
+    known codec, or detected (:data:`DETECTED`). Undecodable input is bad input, named.
+
+    >>> csv_encoding("名字\n北京\n".encode("gbk"), None, "x.csv")
+    'gb18030'
+    >>> csv_encoding(b"\xef\xbb\xbfvin\n", None, "x.csv")
+    'utf-8'
+    """
+    if given is not None:
+        try:
+            name = codecs.lookup(given).name
+        except LookupError:
+            raise BadInput(
+                f"unknown encoding {given!r} (utf-8, gb18030, gbk …)", file=file
+            ) from None
+        try:
+            sample.decode(name)
+        except UnicodeDecodeError as exc:
+            raise BadInput(
+                f"not {given} (byte {exc.start} of the file); the detected encoding is "
+                f"{_detect(sample) or 'none of ' + ', '.join(DETECTED)}",
+                file=file,
+            ) from None
+        return "utf-8" if name in ("utf-8", "utf-8-sig") else name
+    found = _detect(sample)
+    if found is None:
+        raise BadInput(
+            "the CSV is neither UTF-8 nor GB18030/GBK; give its encoding with --encoding",
+            file=file,
+        )
+    return found
+
+
+def _detect(sample: bytes) -> str | None:
+    for name in DETECTED:
+        try:
+            sample.decode(name)
+        except UnicodeDecodeError:
+            continue
+        return name
+    return None
 
 
 def _nth_newline(block: bytes, n: int) -> int:
@@ -412,10 +466,13 @@ def open_source(
     block_bytes: int | None = None,
     sample_bytes: int = 1 << 20,
     max_bytes: int | None = None,
+    encoding: str | None = None,
 ) -> Source:
     """Open an input for streaming; the format comes from ``fmt`` or the extension.
 
-    ``max_bytes`` bounds what the input may decode to (:class:`~onshore.io.guard.TooLarge`)."""
+    ``max_bytes`` bounds what the input may decode to (:class:`~onshore.io.guard.TooLarge`).
+    ``encoding`` is a CSV's text encoding; ``None`` detects it (:func:`csv_encoding`). JSON
+    lines are UTF-8 (RFC 8259) and Parquet says its own."""
     p = Path(path)
     if not p.exists():
         raise BadInput("no such file", file=str(p))
@@ -428,4 +485,5 @@ def open_source(
         block_bytes=block_bytes,
         sample_bytes=sample_bytes,
         max_bytes=max_bytes,
+        encoding=encoding,
     )
