@@ -1,10 +1,10 @@
 """The Art. 10 risk assessment of important-data processing (issue 18 item 11).
 
 Provisions 2021 Art. 10 asks important-data processors for a risk assessment; the Network Data
-Security Management Regulations make it annual (regulation.md §7a item 9). Onshore generates
-it from the annual report's own tables, records each on the ledger with its digest, and the
-annual report cites the latest one; `report due` lists a missing one while important data is
-held, and not when none is (the twin).
+Security Management Regulations make it annual (the 2026-12 audit of the texts, §7a item 9).
+Onshore generates it from the annual report's own tables, records each on the ledger with its
+digest, and the annual report cites the latest one; `report due` lists a missing one while
+important data is held, and not when none is (the twin).
 """
 
 from __future__ import annotations

@@ -19,9 +19,9 @@ risks and measures
 
 Due date (the reading chosen): Art. 10 asks for the assessment and the Network Data Security
 Management Regulations (2025) an annual one by important-data processors, neither with a date
-(regulation.md §7a item 9, marked [S]; the content list [U]). Onshore makes it due with the
-annual report, by 15 December of the year (Provisions 2021, Art. 13, "每年十二月十五日前"),
-which cites it: :func:`due_date`.
+(the 2026-12 audit of the texts, §7a item 9: marked [S], the content list [U]). Onshore makes
+it due with the annual report, by 15 December of the year (Provisions 2021, Art. 13,
+"每年十二月十五日前"), which cites it: :func:`due_date`.
 
 History: each generated assessment is recorded on the ledger (kind ``risk_assessment``) with
 its id, year, time, the SHA-256 of its data block (:func:`digest`; the same for its zh and en
