@@ -21,7 +21,7 @@ seconds per 10,000 records (utime + stime from /proc), the bench's own CPU (publ
 encoding runs on the same machine), and whether it kept up (everything stored within the
 drain window and p99 < 1 s).
 
-    python bench/ingest.py [--vehicles 10000] [--seconds 20]
+    python bench/ingest.py [--vehicles 10000] [--seconds 20] [--workers 1,2,3] [--db URL]
                            [--runs mqtt-json,mqtt-gbt32960,http-json,http-gbt32960,http-arrow]
                            [--broker HOST:PORT | --broker own] [--max-wait 0.25] [--busy N]
 
@@ -30,6 +30,11 @@ on a free port; the default is the one at 127.0.0.1:1883, in its own configurati
 
 ``--busy N`` runs N CPU-bound processes next to it, to see how much of the margin a shared
 machine takes.
+
+``--workers 1,2,3`` runs each MQTT run with 1, 2 and 3 worker processes sharing the topic
+through an MQTT 5 shared subscription (``--group``) and one data home; the CPU column is then
+all workers' CPU per 10,000 rows, and a line per run gives each worker's rows and its CPU
+seconds per 10,000 of its own rows.
 
 ``http-arrow`` posts the same telemetry as Arrow IPC streams: no message decoding, the
 pipeline alone.
@@ -148,12 +153,21 @@ def own_cpu() -> float:
     return r.ru_utime + r.ru_stime
 
 
-def stored_rows(home: Path) -> int:
-    db = sqlite3.connect(home / "meta.db")
+def stored_rows(home: Path, db: str | None = None) -> int:
+    """Rows in the lake index of ``home`` (its SQLite file, or the database ``db``)."""
+    if db is not None:
+        from onshore.store.db import MetaDB
+
+        meta = MetaDB(db, home=home)
+        try:
+            return int(meta.query("SELECT COALESCE(SUM(rows), 0) FROM lake_files")[0][0])
+        finally:
+            meta.close()
+    conn = sqlite3.connect(home / "meta.db")
     try:
-        (rows,) = db.execute("SELECT COALESCE(SUM(rows), 0) FROM lake_files").fetchone()
+        (rows,) = conn.execute("SELECT COALESCE(SUM(rows), 0) FROM lake_files").fetchone()
     finally:
-        db.close()
+        conn.close()
     return int(rows)
 
 
@@ -265,35 +279,56 @@ def _forget_session(client_id: str) -> None:
 
 
 def run_mqtt(
-    plan: Plan, home: Path, drain: float, publishers: int, max_wait: float = 0.25
+    plan: Plan,
+    home: Path,
+    drain: float,
+    publishers: int,
+    max_wait: float = 0.25,
+    workers: int = 1,
+    db: str | None = None,
 ) -> Result:
+    """One MQTT run; with ``workers`` > 1 the workers share the topic as one group (MQTT 5
+    shared subscription) and one data home (and metadata database)."""
     run = f"{plan.fmt}-{uuid.uuid4().hex[:6]}"
     topic_kind = "telemetry" if plan.fmt == "json" else "gbt32960"
-    client_id = f"bench-worker-{run}"
-    ack = home / "acks.tsv"
-    worker = subprocess.Popen(
-        [
-            *ONSHORE, "ingest", "mqtt",
-            "--topic", f"bench/{run}/+/{topic_kind}={plan.fmt}:fleet",
-            "--client-id", client_id, "--home", str(home), "--ack-log", str(ack),
-            "--host", HOST, "--port", str(PORT),
-            "--max-messages", "10000", "--max-wait", str(max_wait), "--idle-exit", str(drain + 30),
-        ],
-        stderr=subprocess.PIPE,
-        stdout=subprocess.DEVNULL,
-        text=True,
-    )  # fmt: skip
-    assert worker.stderr is not None
-    for line in worker.stderr:
-        if "subscribed" in line:
-            break
-    else:
-        raise SystemExit(f"the MQTT worker did not start: {worker.wait()}")
-    said: list[str] = []
-    threading.Thread(target=lambda: said.extend(worker.stderr or ()), daemon=True).start()
+    schema = f"onshore_bench_{run.replace('-', '_')}"
+    if db is not None and db.startswith(("postgresql://", "postgres://")):
+        db = f"{db}{'&' if '?' in db else '?'}schema={schema}"  # a fresh one per run
+    client_ids = [f"bench-worker-{run}-{n}" for n in range(workers)]
+    acks = [home / f"acks-{n}.tsv" for n in range(workers)]
+    procs: list[subprocess.Popen[str]] = []
+    said: list[list[str]] = []
+    for n, client_id in enumerate(client_ids):
+        worker = subprocess.Popen(
+            [
+                *ONSHORE, "ingest", "mqtt",
+                "--topic", f"bench/{run}/+/{topic_kind}={plan.fmt}:fleet",
+                "--client-id", client_id, "--home", str(home), "--ack-log", str(acks[n]),
+                "--host", HOST, "--port", str(PORT),
+                "--max-messages", "10000", "--max-wait", str(max_wait),
+                "--idle-exit", str(drain + 30),
+                *(["--group", f"bench-{run}"] if workers > 1 else []),
+                *(["--db", db] if db else []),
+            ],
+            stderr=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
+            text=True,
+        )  # fmt: skip
+        assert worker.stderr is not None
+        for line in worker.stderr:
+            if "subscribed" in line:
+                break
+        else:
+            raise SystemExit(f"the MQTT worker did not start: {worker.wait()}")
+        lines: list[str] = []
+        threading.Thread(
+            target=lambda w=worker, out=lines: out.extend(w.stderr or ()), daemon=True
+        ).start()
+        procs.append(worker)
+        said.append(lines)
     clients = [RawPublisher(f"bench-pub-{run}-{k}") for k in range(publishers)]
     published_at: dict[tuple[str, int], float] = {}
-    cpu0, own0 = cpu_seconds(worker.pid), own_cpu()
+    cpu0, own0 = [cpu_seconds(w.pid) for w in procs], own_cpu()
     start = time.time() + 0.5
     total = 0
     per_slot = max(1, round(plan.vehicles * SLOT))
@@ -312,45 +347,70 @@ def run_mqtt(
                 total += 1
             for client, packets in zip(clients, out, strict=True):
                 client.send(packets)
-    log = AckLog(ack)
-    acked = log.read()
+    logs = [AckLog(a) for a in acks]
+
+    def read_all() -> dict[tuple[str, int], float]:
+        merged: dict[tuple[str, int], float] = {}
+        for log in logs:
+            for k, t in log.read().items():
+                merged.setdefault(k, t)
+        return merged
+
+    acked = read_all()
     deadline = time.time() + drain
     idle_since = time.time()
     while time.time() < deadline and len(acked) < total:
         time.sleep(0.5)
         before = len(acked)
-        acked = log.read()
+        acked = read_all()
         if len(acked) > before:
             idle_since = time.time()
         elif time.time() - idle_since > 15:
             break  # nothing stored for 15 s: the rest is not coming (see the broker's queue)
-    cpu = cpu_seconds(worker.pid) - cpu0
+    cpus = [cpu_seconds(w.pid) - c0 for w, c0 in zip(procs, cpu0, strict=True)]
     bench_cpu = own_cpu() - own0
     broker_acked = sum(c.acked for c in clients)
     for c in clients:
         c.close()
-    worker.terminate()
-    worker.wait(timeout=60)
+    for worker in procs:
+        worker.terminate()
+    for worker in procs:
+        worker.wait(timeout=60)
     time.sleep(0.2)
-    _forget_session(client_id)
-    received = next((ln.split()[0] for ln in reversed(said) if " messages, " in ln), "?")
-    if len(acked) < total:
+    for client_id in client_ids:
+        _forget_session(client_id)
+    if workers > 1:
+        shares = [len(log.acked) for log in logs]
+        per10k = [f"{c / n * 10_000:.2f}" if n else "-" for c, n in zip(cpus, shares, strict=True)]
         print(
-            f"  mqtt-{plan.fmt}: the broker acknowledged {broker_acked:,} publishes; the worker "
-            f"received {received} messages and stored {len(acked):,} rows (a QoS 1 message the "
-            "broker cannot queue for a slow subscriber is dropped: Mosquitto's "
-            "max_queued_messages, 1000 by default, beyond the 65,535 in flight; see "
-            "bench/mosquitto.conf and --broker own)"
+            f"  mqtt-{plan.fmt} x{workers}: rows per worker {shares}; CPU s per 10k of its own "
+            f"rows per worker {per10k}"
+        )
+    if len(acked) < total:
+        received = [next((ln.split()[0] for ln in reversed(x) if " messages, " in ln), "?")
+                    for x in said]  # fmt: skip
+        print(
+            f"  mqtt-{plan.fmt}: the broker acknowledged {broker_acked:,} publishes; the "
+            f"workers received {', '.join(received)} messages and stored {len(acked):,} rows (a "
+            "QoS 1 message the broker cannot queue for a slow subscriber is dropped: "
+            "Mosquitto's max_queued_messages, 1000 by default, beyond the 65,535 in flight; "
+            "see bench/mosquitto.conf and --broker own)"
         )
     latencies = [acked[k] - t for k, t in published_at.items() if k in acked]
     last = max(acked.values()) if acked else start
+    stored = stored_rows(home, db)
+    if db is not None and f"schema={schema}" in db:
+        import psycopg
+
+        with psycopg.connect(db.split("?")[0], autocommit=True) as conn:
+            conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
     return Result(
-        f"mqtt-{plan.fmt}",
+        f"mqtt-{plan.fmt}" + (f" x{workers}" if workers > 1 else ""),
         total,
-        stored_rows(home),
+        stored,
         last - start,
         latencies,
-        cpu,
+        sum(cpus),
         bench_cpu,
         len(acked) >= total,
     )
@@ -522,6 +582,17 @@ def main() -> None:
     ap.add_argument(
         "--max-wait", type=float, default=0.25, help="the MQTT worker's batch age limit (s)"
     )
+    ap.add_argument(
+        "--workers",
+        default="1",
+        help="MQTT workers per run, or a list (1,2,3: each MQTT run once per count); more than "
+        "one share the topic as a group (MQTT 5 shared subscription) and one data home",
+    )
+    ap.add_argument(
+        "--db",
+        help="metadata database URL for the MQTT runs (default: the data home's SQLite file); "
+        "with PostgreSQL each run works in a schema of its own, dropped afterwards",
+    )
     ap.add_argument("--gateways", type=int, default=2, help="HTTP gateway connections")
     ap.add_argument("--interval", type=float, default=0.5, help="HTTP post interval (s)")
     ap.add_argument("--keep", action="store_true", help="keep the data homes")
@@ -565,7 +636,13 @@ def run_all(args: argparse.Namespace) -> None:
     )
     plans: dict[str, Plan] = {}
     results = []
-    for run in args.runs.split(","):
+    counts = [int(n) for n in str(args.workers).split(",")]
+    todo = [
+        (run, n)
+        for run in args.runs.split(",")
+        for n in (counts if run.startswith("mqtt-") else [1])
+    ]
+    for run, workers in todo:
         transport, fmt = run.split("-", 1)
         if fmt not in plans:
             t = time.perf_counter()
@@ -575,7 +652,15 @@ def run_all(args: argparse.Namespace) -> None:
         home = Path(tempfile.mkdtemp(prefix=f"onshore-bench-{run}-"))
         try:
             if transport == "mqtt":
-                result = run_mqtt(plans[fmt], home, args.drain, args.publishers, args.max_wait)
+                result = run_mqtt(
+                    plans[fmt],
+                    home,
+                    args.drain,
+                    args.publishers,
+                    args.max_wait,
+                    workers,
+                    args.db,
+                )
             else:
                 result = run_http(plans[fmt], home, args.drain, args.gateways, args.interval)
         finally:
