@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 from pathlib import Path
 from typing import Any
 
@@ -28,9 +27,9 @@ def _config_option(func: Any) -> Any:
 
 
 def _this_year(home: DataHome) -> int:
-    """The current year in the jurisdiction's time (the pack's calendar: Beijing time for
-    cn-auto): the report's year is a local year."""
-    return home.now().astimezone(home.pack.timezone).year
+    from onshore.app.report import report_year
+
+    return report_year(home)
 
 
 @click.group("report", invoke_without_command=True)
@@ -83,37 +82,22 @@ def report(
     """
     if ctx.invoked_subcommand is not None:
         return
-    from onshore.report import build_report
-    from onshore.report.render import filing_warnings
+    from onshore.app import report as use_case
 
     with open_home(home, db, actor) as data_home:
-        year = year or _this_year(data_home)
-        target = out or Path(f"annual-report-{year}-{lang}.{fmt}")
         config = load_config(config_path, home=data_home.path)
-        built = build_report(data_home, config, year, lang=lang, fmt=fmt)
+        built = use_case.render(data_home, year, lang=lang, fmt=fmt, config=config)
+    target = out or Path(f"annual-report-{built.year}-{lang}.{fmt}")
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_bytes(built.content)
-    warnings = filing_warnings(built.data, "en")
-    sth = built.data["sth"]
-    summary = {
-        "path": str(target),
-        "year": year,
-        "lang": lang,
-        "format": fmt,
-        "bytes": len(built.content),
-        "sha256": hashlib.sha256(built.content).hexdigest(),
-        "as_of": built.data["as_of"],
-        "tree_size": sth["tree_size"] if sth else 0,
-        "tables": {tid: len(t["rows"]) for tid, t in built.data["tables"].items()},
-        "warnings": warnings,
-    }
+    summary = {"path": str(target), **built.summary()}
     if as_json:
         print_json(summary)
         return
-    for warning in warnings:
+    for warning in built.warnings:
         err_console.print(f"[yellow]warning:[/] {warning}")
     out_console.print(
-        f"wrote {target} ({len(built.content):,} bytes, {fmt}, {lang}): year {year}, "
+        f"wrote {target} ({len(built.content):,} bytes, {fmt}, {lang}): year {built.year}, "
         f"ledger size {summary['tree_size']}, {len(summary['tables'])} tables"
     )
 
@@ -142,11 +126,11 @@ def verify(
     Example:
       onshore report verify annual-report-2026-zh.pdf
     """
-    from onshore.report import verify_document
+    from onshore.app import report as use_case
 
     with open_home(home, db, actor) as data_home:
         config = load_config(config_path, home=data_home.path)
-        result = verify_document(data_home, config, file.read_bytes())
+        result = use_case.verify(data_home, file.read_bytes(), config=config)
     if as_json:
         print_json({"file": str(file), "ok": result.ok, **_result_dict(result)})
     elif result.ok:

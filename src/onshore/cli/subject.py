@@ -8,7 +8,7 @@ import click
 
 from onshore.cli._common import out_console, print_json
 from onshore.cli.consent import resolve_subject, subject_options
-from onshore.cli.store import home_options, open_home, parse_time
+from onshore.cli.store import home_options, open_home
 
 
 @click.group("subject")
@@ -52,12 +52,12 @@ def export(
       onshore subject export --vin LSVAU2180N2183294 --out vin-export.zip --json
       onshore subject export --subject geolife_000 --out person.zip
     """
-    from onshore.store.subject import export_subject
+    from onshore.app import subject as use_case
 
     who, who_kind = resolve_subject(vin, subject, kind, required=True)
     assert who is not None and who_kind is not None
     with open_home(home, db, actor) as data_home:
-        result = export_subject(data_home, who, out, kind=who_kind)
+        result = use_case.export(data_home, who, out, kind=who_kind)
     if as_json:
         print_json(result.to_dict())
         return
@@ -100,14 +100,12 @@ def delete(
     Example:
       onshore subject delete --vin LSVAU2180N2183294 --received 2026-09-28 --json
     """
-    from onshore.store.subject import delete_subject
+    from onshore.app import subject as use_case
 
     who, who_kind = resolve_subject(vin, subject, kind, required=True)
     assert who is not None and who_kind is not None
     with open_home(home, db, actor) as data_home:
-        result = delete_subject(
-            data_home, who, received_at=parse_time(received, "received"), kind=who_kind
-        )
+        result = use_case.delete(data_home, who, received=received, kind=who_kind)
     if as_json:
         print_json(result.to_dict())
         return

@@ -1,4 +1,4 @@
-"""Health, the lake's datasets, and the annual report."""
+"""Health, the lake's datasets, and the annual report (built, and verified)."""
 
 from __future__ import annotations
 
@@ -6,11 +6,14 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import Response
+from pydantic import BaseModel
 
 from onshore.ledger import Ledger
+from onshore.service import bodies
 from onshore.service.auth import Principal, require, state_of
 from onshore.service.models import DatasetOut, Health
 from onshore.service.problems import documented
+from onshore.service.routes.ingest import raw_body
 from onshore.store import Lake
 
 router = APIRouter(tags=["service"])
@@ -116,14 +119,47 @@ def report(
 ) -> Response:
     """As `onshore report --year YEAR`: every table carries the query behind it and the
     ledger's signed tree head pins the state it was built from."""
-    from onshore.report import build_report
+    from onshore.app import report as use_case
 
     state = state_of(request)
     with state.session(principal.actor) as home:
-        built = build_report(home, state.config, year, lang=lang, fmt=format)
-    name = f"onshore-report-{year}-{lang}.{format}"
+        built = use_case.render(home, year, lang=lang, fmt=format, config=state.config)
     return Response(
         built.content,
         media_type=REPORT_TYPES[format],
-        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+        headers={"Content-Disposition": f'attachment; filename="{built.filename}"'},
     )
+
+
+class ReportCheck(BaseModel):
+    """What ``report verify`` found: the tables recomputed, and every mismatch."""
+
+    ok: bool
+    checked: list[str]
+    problems: list[str]
+
+
+@router.post(
+    "/v1/reports/verify",
+    summary="Recompute every figure of a report (the body: its HTML, Markdown or PDF)",
+    response_model=ReportCheck,
+    responses=documented(400, 401, 403, 413, 422, 503),
+    openapi_extra=bodies.request_body(
+        *REPORT_TYPES.values(), "application/octet-stream", description="A report file"
+    ),
+)
+def verify_report(
+    body: Annotated[bytes, Depends(raw_body)],
+    principal: Annotated[Principal, Depends(require("compliance", "auditor", abroad="open"))],
+    request: Request,
+) -> dict[str, Any]:
+    """As `onshore report verify FILE`: the signed tree head, every table against a fresh run
+    of its query, and the document against its figures. A mismatch is an answer (``ok``
+    false, the problems listed), not an error; a body that is no report is a 422."""
+    from onshore.app import report as use_case
+
+    state = state_of(request)
+    with state.session(principal.actor) as home:
+        result = use_case.verify(home, body, config=state.config)
+    return {"ok": result.ok, "checked": list(result.checked), "problems": list(result.problems)}
+

@@ -8,14 +8,13 @@ entry on the ledger, and for a client abroad it first passes the transfer gate a
 from __future__ import annotations
 
 import datetime as dt
-import tempfile
-from pathlib import Path as FsPath
 from typing import Annotated, Any
 
 import pyarrow as pa
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import Response
 
+from onshore.app import subject as use_case
 from onshore.classify import LABEL_COLUMNS
 from onshore.consent import ConsentRegistry
 from onshore.errors import BadInput
@@ -26,7 +25,6 @@ from onshore.service.models import ConsentIn, ConsentList, ConsentOut, DeletionO
 from onshore.service.problems import documented
 from onshore.store import DataHome, Lake
 from onshore.store.db import parse_iso
-from onshore.store.subject import delete_subject, export_subject
 from onshore.text import Name
 
 router = APIRouter(tags=["consents and subjects"])
@@ -170,10 +168,7 @@ def export(
     """As `onshore subject export`: the request is recorded (subject_requests, and a ``view``
     ledger entry). For a client abroad the vehicle's rows pass the transfer gate first."""
     state = state_of(request)
-    with (
-        tempfile.TemporaryDirectory(prefix="onshore-export-") as tmp,
-        state.session(principal.actor, write=True) as home,
-    ):
+    with state.session(principal.actor, write=True) as home:
         if principal.abroad:
             gate_read(
                 state,
@@ -183,9 +178,7 @@ def export(
                 f"subject {vin}",
                 label="subject export",
             )
-        target = FsPath(tmp) / f"{vin}.zip"
-        export_subject(home, vin, target)
-        data = target.read_bytes()
+        data, _summary = use_case.export_zip(home, vin)
     return Response(
         data,
         media_type="application/zip",
@@ -209,5 +202,5 @@ def delete(
     whole lake scanned again before the request completes, a ``deletion`` ledger entry."""
     state = state_of(request)
     with state.session(principal.actor, write=True) as home:
-        result = delete_subject(home, vin, received_at=_time(received, "received"))
+        result = use_case.delete(home, vin, received=received)
     return result.to_dict()
