@@ -20,7 +20,7 @@ from onshore.service.console import mount_console
 from onshore.service.docs import mount_docs
 from onshore.service.headers import SecurityHeaders
 from onshore.service.limits import BodyLimit
-from onshore.service.routes import console, data, ingest, ledger, meta, subjects, transfer
+from onshore.service.routes import console, data, ingest, ledger, meta, risk, subjects, transfer
 from onshore.service.state import ServiceSettings, ServiceState
 
 DESCRIPTION = """\
@@ -131,7 +131,7 @@ def worker_app() -> FastAPI:
     return create_app(ServiceSettings(**fields))
 
 
-ROUTERS = (ingest, data, transfer, subjects, ledger, meta, console)
+ROUTERS = (ingest, data, transfer, subjects, ledger, meta, risk, console)
 ABROAD_DOC: dict[str, str] = {
     "refuse": " Clients abroad: refused (403 abroad-refused).",
     "gate": " Clients abroad: the personal data in the answer passes the transfer gate first.",
