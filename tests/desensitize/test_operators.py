@@ -116,23 +116,53 @@ def test_grid_is_idempotent_and_moves_points_at_most_half_a_diagonal(
     assert (moved <= grid.max_displacement_m()).all()
 
 
+def chain(ops: list[object], batch: pa.RecordBatch) -> pa.RecordBatch:
+    """Bind ``ops`` one after the other as a runner does (each sees the layout the one before
+    made), then run them."""
+    current = layout(batch)
+    for op in ops:
+        current = op.bind(current)  # type: ignore[attr-defined]
+    for op in ops:
+        batch = op.apply(batch)  # type: ignore[attr-defined]
+    return batch
+
+
 @settings(max_examples=40, deadline=None)
 @given(st.lists(st.tuples(LONS, LATS), min_size=1, max_size=40))
 def test_generalize_and_gcj02_are_idempotent(points: list[tuple[float, float]]) -> None:
     batch = pa.record_batch({"lon": [p[0] for p in points], "lat": [p[1] for p in points]})
-    grid = Generalize(GeneralizeParams(grid_m=500), None)
-    gcj = TransformCrs(TransformCrsParams(to="gcj02"))
-    once = run(gcj, run(grid, batch))
-    twice = run(gcj, run(grid, once))
-    np.testing.assert_allclose(
-        twice.column("lon").to_numpy(), once.column("lon").to_numpy(), atol=1e-9
-    )
+
+    def ops() -> list[object]:
+        return [
+            Generalize(GeneralizeParams(grid_m=500), None),
+            TransformCrs(TransformCrsParams(to="gcj02")),
+        ]
+
+    once = chain(ops(), batch)
+    twice = chain(ops(), once)
+    for name in ("lon", "lat"):
+        values = once.column(name).to_numpy()
+        np.testing.assert_array_equal(twice.column(name).to_numpy(), values)
+        # the grid's precision (4 decimals for 500 m cells), GCJ-02 or not
+        np.testing.assert_array_equal(np.round(values, 4), values)
     assert once.column("crs").to_pylist() == ["gcj02"] * len(points)
     back = run(TransformCrs(TransformCrsParams(to="wgs84")), once)
-    snapped = run(grid, batch)
+    snapped = run(Generalize(GeneralizeParams(grid_m=500), None), batch)
     np.testing.assert_allclose(
-        back.column("lat").to_numpy(), snapped.column("lat").to_numpy(), atol=5e-6
-    )  # < 0.5 m
+        back.column("lat").to_numpy(), snapped.column("lat").to_numpy(), atol=1e-4 + 5e-6
+    )  # both centres rounded (< 6 m each) and the GCJ-02 round trip (< 0.5 m)
+
+
+def test_grid_centres_round_to_the_grid_precision_and_stay_distinct() -> None:
+    grid = MetricGrid(500.0)
+    rows, cols = np.meshgrid(np.arange(8800, 8900), np.arange(25000, 25100))
+    lon, lat = grid.centres(rows.ravel(), cols.ravel())
+    rlon, rlat = grid.round(lon), grid.round(lat)
+    assert len(set(zip(rlon.tolist(), rlat.tolist(), strict=True))) == rows.size
+    from onshore.geo.ellipsoid import metres_per_degree
+
+    kx, ky = metres_per_degree(lat)
+    assert (np.hypot((rlon - lon) * kx, (rlat - lat) * ky) <= 500 / 20 * np.sqrt(2)).all()
 
 
 def test_drop_by_category_and_is_idempotent() -> None:

@@ -12,6 +12,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+import pyarrow as pa
+
 from onshore.app.sinks import Quarantine, Sink
 from onshore.desensitize import Desensitizer, RiskReport
 from onshore.io.chunks import Chunk
@@ -37,6 +39,14 @@ class DesensitizeResult:
     @property
     def released(self) -> bool:
         return self.report.promise.kept
+
+    @property
+    def empty(self) -> str | None:
+        """Why no row was released (``None`` when some were, or when the output was
+        withheld): ``0 rows released: no group reached k = 10``."""
+        if not self.released or self.rows_out:
+            return None
+        return "0 rows released: " + empty_reason(self.profile, self.report)
 
     def refusal(self, where: str) -> str:
         """Why nothing was released to ``where`` (a file, a response)."""
@@ -97,7 +107,9 @@ def desensitize(
         raise
     quarantine.close()
     if report.promise.kept:
-        out.close(schema)
+        # Also with no row released, the output appears, with the schema of what would have
+        # been (no column at all when no row reached the steps).
+        out.close(schema or runner.output_schema or pa.schema([]))
     else:
         out.abort()
     result = DesensitizeResult(
@@ -114,3 +126,17 @@ def desensitize(
             details=details,
         )
     return result
+
+
+def empty_reason(profile: Profile, report: RiskReport) -> str:
+    """Why a run released no row: no input, a group size no group reached, or the first step
+    that removed every row it was given."""
+    if report.rows_in == 0:
+        return "the input held no valid row"
+    for op in report.operators:
+        if op.op == "aggregate" and op.rows_in:
+            return f"no group reached k = {op.params.get('k')}"
+    for op in report.operators:
+        if op.rows_in and not op.rows_out:
+            return f"step {op.op!r} removed every row ({op.rows_in:,} in)"
+    return "every row was removed by the profile's steps"

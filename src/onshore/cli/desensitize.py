@@ -231,17 +231,27 @@ def conclude(
         )
     text = dumps(payload, indent=2, sort_keys=False) + "\n"
     if write_text is None:
+        sidecar_path(out).parent.mkdir(parents=True, exist_ok=True)
         sidecar_path(out).write_text(text, encoding="utf-8")
     else:  # beside a remote output folder (hdfs://, s3a:// …), through Spark's file systems
         write_text(sidecar_path(out), text)
     qpath, count = quarantined
     if count:
         err_console.print(f"{count} bad input rows → {qpath}")
+    result = app.DesensitizeResult(profile, report, report.rows_out, count)
     if as_json:
+        if result.empty is not None:
+            err_console.print(result.empty)
         print_json(payload)
     else:
         print_report(out_console, report)
-        out_console.print(f"Wrote {out} and {sidecar_path(out)}")
+        if result.empty is not None:
+            out_console.print(result.empty)
+        if write_text is not None:  # a Spark output, maybe remote: Spark said it wrote it
+            out_console.print(f"Wrote {out} and {sidecar_path(out)}")
+        else:  # name only what is there
+            written = [p for p in (out, sidecar_path(out)) if p.exists()]
+            out_console.print(f"Wrote {' and '.join(str(p) for p in written)}")
 
 
 def sidecar(

@@ -140,5 +140,9 @@ def desensitize(
         out.extend(runner.push(batch))
     out.extend(runner.finish())
     report = runner.report()
-    table = pa.Table.from_batches(out) if out else pa.table({})
+    if out:
+        table = pa.Table.from_batches(out)
+    else:  # no row released: the schema of what would have been, when known
+        schema = runner.output_schema
+        table = schema.empty_table() if schema is not None else pa.table({})
     return table, report

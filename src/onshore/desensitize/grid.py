@@ -30,6 +30,7 @@ _M0 = 1 - WGS84_E2 / 4 - 3 * _E4 / 64 - 5 * _E6 / 256
 _M2 = 3 * WGS84_E2 / 8 + 3 * _E4 / 32 + 45 * _E6 / 1024
 _M4 = 15 * _E4 / 256 + 45 * _E6 / 1024
 _M6 = 35 * _E6 / 3072
+_M_PER_DEGREE = 111_320.0  # metres per degree of latitude, or of longitude at the equator
 _MIN_KX = 1.0  # metres per degree of longitude near the poles (keeps columns finite)
 
 
@@ -85,6 +86,25 @@ class MetricGrid:
         out_x[bad] = np.nan
         out_y[bad] = np.nan
         return out_x, out_y
+
+    @property
+    def decimals(self) -> int:
+        """Decimal places of a degree that hold a cell centre to 1/20 of the cell: a
+        longitude or latitude rounded to them moves by at most ``size_m / 20`` (less than
+        6 m for 500 m cells: 4 decimals), and distinct centres stay distinct.
+
+        >>> MetricGrid(500).decimals, MetricGrid(1000).decimals, MetricGrid(100).decimals
+        (4, 4, 5)
+        """
+        degrees = self.size_m / 10.0 / _M_PER_DEGREE  # 1/10 of the cell, in degrees of arc
+        return max(0, int(np.ceil(-np.log10(degrees))))
+
+    def round(self, values: ArrayLike) -> F64:
+        """Degrees rounded to :attr:`decimals` (NaN stays NaN)."""
+        rounded: F64 = np.round(np.asarray(values, dtype=np.float64), self.decimals).astype(
+            np.float64
+        )
+        return rounded
 
     def max_displacement_m(self) -> float:
         """An upper bound on how far :meth:`snap` moves a point (half the cell diagonal, with

@@ -183,10 +183,13 @@ class Aggregate(Operator):
             parts.append(self._emit(g, "od", k, "subject_count_distinct", "trip_count"))
         if not parts:
             return None
-        out = pa.concat_tables(parts).combine_chunks().to_batches()
-        batch = out[0] if out else None
-        if batch is not None:
-            self.rows_out += batch.num_rows
+        table = pa.concat_tables(parts).combine_chunks()
+        # One batch, also when every group was suppressed: its schema is the output's.
+        batch = pa.RecordBatch.from_arrays(
+            [table.column(i).combine_chunks() for i in range(table.num_columns)],
+            schema=table.schema,
+        )
+        self.rows_out += batch.num_rows
         return batch
 
     def _emit(self, g: pa.Table, flow: str, k: int, vehicles: str, trips: str | None) -> pa.Table:
@@ -201,7 +204,10 @@ class Aggregate(Operator):
             "released": int(keep.sum()),
         }
         g = g.filter(pa.array(keep))
-        cx, cy = self.grid.centres(g.column("row").to_numpy(), g.column("col").to_numpy())
+        cx, cy = map(
+            self.grid.round,
+            self.grid.centres(g.column("row").to_numpy(), g.column("col").to_numpy()),
+        )
         cell = _cell_ids(self.params.grid_m, g.column("row"), g.column("col"))
         n = g.num_rows
         data: dict[str, Any] = {
@@ -214,7 +220,10 @@ class Aggregate(Operator):
             "cell_lat": pa.array(cy),
         }
         if "drow" in g.column_names:
-            dx, dy = self.grid.centres(g.column("drow").to_numpy(), g.column("dcol").to_numpy())
+            dx, dy = map(
+                self.grid.round,
+                self.grid.centres(g.column("drow").to_numpy(), g.column("dcol").to_numpy()),
+            )
             data["dest_cell"] = _cell_ids(self.params.grid_m, g.column("drow"), g.column("dcol"))
             data["dest_lon"], data["dest_lat"] = pa.array(dx), pa.array(dy)
         else:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from onshore.classify.plan import FieldPlan
+from onshore.desensitize.grid import MetricGrid
 from onshore.packs import Pack
 
 HIDDEN = "__onshore_"
@@ -37,6 +38,9 @@ class Layout:
     """The column that tells one released trace (vehicle, trip) from another, if any."""
     handled: frozenset[str] = frozenset()
     trips: bool = False
+    grid: MetricGrid | None = None
+    """The grid positions were snapped to, if any: steps that write positions afterwards
+    (``transform_crs``) put them back on its exact centres and round them to its precision."""
 
     @classmethod
     def from_plan(cls, plan: FieldPlan) -> Layout:

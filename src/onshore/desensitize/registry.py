@@ -26,6 +26,7 @@ from typing import Any, Generic, TypeVar
 
 from onshore.desensitize.kanon import Aggregate, AggregateParams
 from onshore.desensitize.operators.base import Operator, Resources
+from onshore.desensitize.operators.duplicates import Deduplicate, DeduplicateParams
 from onshore.desensitize.operators.fields import (
     Bucket,
     BucketParams,
@@ -156,6 +157,7 @@ def _register_builtins() -> None:
     register_operator(Generalize.NAME, GeneralizeParams, Generalize.build)
     register_operator(TransformCrs.NAME, TransformCrsParams, TransformCrs.build)
     register_operator(RemoveAreas.NAME, RemoveAreasParams, RemoveAreas.build)
+    register_operator(Deduplicate.NAME, DeduplicateParams, Deduplicate.build)
     register_operator(Trips.NAME, TripsParams, Trips.build)
     register_operator(Aggregate.NAME, AggregateParams, Aggregate.build)
 

@@ -102,7 +102,9 @@ class Desensitizer:
         self._index = index
         self._out: Classifier | None = None
         self._warnings: list[str] = []
-        resources = Resources(pack, key, catalogue, boundaries, self._guard())
+        resources = Resources(
+            pack, key, catalogue, boundaries, self._guard(), other_fields=profile.other_fields
+        )
         self.ops: list[Operator] = [build_operator(step, resources) for step in profile.steps]
         self._add_final_sweep(catalogue)
         self.key_ids = tuple(sorted({key.key_id} if key and self._pseudonymizes() else set()))
@@ -153,7 +155,8 @@ class Desensitizer:
         params = self.ops[removal].params
         assert isinstance(params, RemoveAreasParams)
         sweep = RemoveAreas(params, catalogue, final=True)
-        at = len(self.ops) - 1 if self.profile.steps[-1].op == "aggregate" else len(self.ops)
+        last = self.profile.steps[-1].op in ("aggregate", "deduplicate")
+        at = len(self.ops) - 1 if last else len(self.ops)
         self.ops.insert(at, sweep)
 
     def _bind(self, plan: FieldPlan) -> None:
@@ -232,7 +235,7 @@ class Desensitizer:
             if part and op.whole_stream:
                 break
             held = op.flush()
-            if held is not None and held.num_rows:
+            if held is not None:  # an empty batch still carries the output's schema
                 out.extend(self._run(held, i + 1))
         return out
 
@@ -242,7 +245,13 @@ class Desensitizer:
             if current is None:
                 return []
             current = op.apply(current)
-        if current is None or current.num_rows == 0:
+        if current is None:
+            return []
+        if current.num_rows == 0:  # nothing released, but the output's schema is now known
+            if self._out_schema is None and self._layout is not None:
+                self._out_schema = current.select(
+                    [n for n in self._final if n in current.schema.names]
+                ).schema
             return []
         return [self._release(current)]
 
@@ -310,6 +319,12 @@ class Desensitizer:
             else None
         )
         uni.add(subj, tr, x, y, np.nan_to_num(ms.astype(np.float64)).astype(np.int64))
+
+    @property
+    def output_schema(self) -> pa.Schema | None:
+        """The schema of what this runner releases, also when it released no row (``None``:
+        no row reached the steps)."""
+        return self._out_schema
 
     # -- parts of one stream ---------------------------------------------------------------------
     def part(self) -> RunnerPart:

@@ -180,6 +180,8 @@ class Profile(_Strict):
                 raise ValueError(f"at most one {once!r} step")
         if "aggregate" in ops and ops[-1] != "aggregate":
             raise ValueError("'aggregate' must be the last step")
+        if "deduplicate" in ops and ops[-1] != "deduplicate":
+            raise ValueError("'deduplicate' must be the last step")
         if "trips" in ops:
             first = ops.index("trips")
             early = [o for o in ops[:first] if o in LOCATION_OPS]

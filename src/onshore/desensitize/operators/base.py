@@ -30,6 +30,8 @@ class Resources:
     areas: AreaCatalogue | None = None
     boundaries: AreaCatalogue | None = None
     guard_m: float = 0.0
+    other_fields: str = "keep"
+    """The profile's ``other_fields``: ``drop`` when columns no step handles are not released."""
 
 
 @dataclass(frozen=True)

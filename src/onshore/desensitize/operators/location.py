@@ -65,9 +65,11 @@ class _Positions(Operator):
         self.lat: str | None = None
         self.lon: str | None = None
         self.crs: str | None = None
+        self.grid: MetricGrid | None = None
 
     def bind(self, layout: Layout) -> Layout:
         self.lat, self.lon, self.crs = layout.lat, layout.lon, layout.crs
+        self.grid = layout.grid
         return layout.with_handled([n for n in (layout.lat, layout.lon) if n])
 
     def _gcj(self, batch: pa.RecordBatch) -> np.ndarray:
@@ -91,6 +93,8 @@ class _Positions(Operator):
         lon, lat = lon.copy(), lat.copy()
         if gcj.any():
             lon[gcj], lat[gcj] = wgs84_to_gcj02(lon[gcj], lat[gcj])
+        if self.grid is not None:  # positions on a grid keep the grid's precision only
+            lon, lat = self.grid.round(lon), self.grid.round(lat)
         missing = np.isnan(lon) | np.isnan(lat)
         batch = set_column(batch, self.lon, pa.array(lon, mask=missing))
         return set_column(batch, self.lat, pa.array(lat, mask=missing))
@@ -107,7 +111,8 @@ class Generalize(_Positions):
 
     def __init__(self, params: GeneralizeParams, boundaries: AreaCatalogue | None) -> None:
         super().__init__(params)
-        self.grid = MetricGrid(params.grid_m) if params.grid_m is not None else None
+        self.own_grid = MetricGrid(params.grid_m) if params.grid_m is not None else None
+        self.grid = self.own_grid
         self.index: AreaIndex | None = None
         self.region = f"admin_{params.admin_level}" if params.admin_level else None
         if params.admin_level is not None:
@@ -132,11 +137,16 @@ class Generalize(_Positions):
         return cls(params, resources.boundaries)
 
     def max_displacement_m(self) -> float | None:
-        """How far a point may move (``None``: unbounded, as for regions)."""
-        return self.grid.max_displacement_m() if self.grid is not None else None
+        """How far a point may move (``None``: unbounded, as for regions): to its cell's
+        centre, then by the rounding of the centre to the grid's precision."""
+        if self.own_grid is None:
+            return None
+        return self.own_grid.max_displacement_m() + self.own_grid.size_m / 20 * float(np.sqrt(2))
 
     def bind(self, layout: Layout) -> Layout:
         layout = super().bind(layout)
+        self.grid = self.own_grid  # an administrative region is no grid: its points as they are
+        layout = layout.replace(grid=self.own_grid)
         if self.region is not None and self._ready():
             layout = layout.replace(
                 names=(*layout.names, self.region),
@@ -148,8 +158,8 @@ class Generalize(_Positions):
         if not self._ready() or batch.num_rows == 0:
             return batch
         lon, lat, gcj = self.wgs84(batch)
-        if self.grid is not None:
-            lon, lat = self.grid.snap(lon, lat)
+        if self.own_grid is not None:
+            lon, lat = self.own_grid.snap(lon, lat)
             return self.write(batch, lon, lat, gcj)
         assert self.index is not None and self.region is not None
         match = self.index.lookup(np.ascontiguousarray(lon), np.ascontiguousarray(lat))
@@ -209,6 +219,8 @@ class TransformCrs(_Positions):
             return batch
         assert self.crs is not None
         lon, lat, _gcj = self.wgs84(batch)
+        if self.grid is not None:  # back on the exact centres (rounding is not compounded)
+            lon, lat = self.grid.snap(lon, lat)
         target = np.full(batch.num_rows, self.params.to == "gcj02")
         batch = self.write(batch, lon, lat, target)
         crs = pa.array(np.full(batch.num_rows, self.params.to, dtype=object), type=pa.string())
@@ -250,11 +262,10 @@ class RemoveAreas(_Positions):
         if self.index is None or not self._ready() or batch.num_rows == 0:
             return batch
         lon, lat, _gcj = self.wgs84(batch)
-        match = self.index.lookup(np.ascontiguousarray(lon), np.ascontiguousarray(lat))
-        area = np.asarray(match.area)
-        hit = area >= 0
-        if hit.any():
-            self._hits += np.bincount(area[hit], minlength=len(self._hits))
+        matches = self.index.lookup_all(lon, lat)
+        hit = np.asarray(matches.match.area) >= 0
+        if hit.any():  # a removed row counts in each area it was in (areas may overlap)
+            self._hits += matches.counts(len(self._hits))
             ids = self.catalogue.ids()
             self.details["rows_removed_per_area"] = {
                 ids[i]: int(c) for i, c in enumerate(self._hits) if c
