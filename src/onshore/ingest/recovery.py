@@ -1,27 +1,33 @@
 """After a crash: settle the batches a dead worker claimed but never confirmed.
 
 For each ``pending`` batch of this worker, the lake files of its dataset written since the
-batch began are read (only the key columns) and the batch's keys found there are kept as
-stored; the others are released so the broker's redelivery stores them. A file that reached
-its final place but was never indexed (the worker died inside the commit) holds nothing the
-ledger knows of: it is removed, and its rows arrive again by redelivery. A batch whose files
-are indexed but whose ``storage`` ledger entry is missing gets one, marked ``recovered``.
+batch began are read (only the key columns, on whatever file system the store's lake is) and
+the batch's keys found there are kept as stored; the others are released so the broker's
+redelivery stores them. A file that reached its final place but was never indexed (the worker
+died inside the commit) holds nothing the ledger knows of: it is removed, and its rows arrive
+again by redelivery. A batch whose files are indexed but whose ``storage`` ledger entry is
+missing gets one, marked ``recovered``. A worker settles its own batches when it starts, and
+those of a dead worker it meets (:mod:`onshore.ingest.keys`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
+import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
 from onshore.ingest.decode import Key
 from onshore.ingest.keys import KeyIndex, Pending
 from onshore.ledger import Activity
-from onshore.store.atomic import remove_atomic
+from onshore.store.atomic import storage_fault
 from onshore.store.db import parse_iso
+from onshore.store.fs import LakeRoot
 from onshore.store.lake import Lake, file_meta
 
 
@@ -52,15 +58,23 @@ class Recovered:
 
 
 def file_keys(path: Path) -> set[Key]:
-    """The ``(vin, ts, kind)`` keys of the rows of one lake file."""
-    schema = pq.ParquetFile(path).schema_arrow
+    """The ``(vin, ts, kind)`` keys of the rows of one lake file on the local disk."""
+    return _keys(pq.ParquetFile(path).schema_arrow, lambda cols: pq.read_table(path, columns=cols))
+
+
+def lake_file_keys(root: LakeRoot, rel: str) -> set[Key]:
+    """The keys of the rows of the lake file ``rel`` of ``root`` (any file system)."""
+    return _keys(root.read_schema(rel), lambda cols: root.read_table(rel, columns=cols))
+
+
+def _keys(schema: pa.Schema, read: Callable[[list[str]], pa.Table]) -> set[Key]:
     meta = file_meta(schema)
     vin_col = meta.get("vin_column") or "vin"
     ts_col = meta.get("ts_column") or "ts"
     if vin_col not in schema.names or ts_col not in schema.names:
         return set()
     command = "gbt32960.command" if "gbt32960.command" in schema.names else None
-    table = pq.read_table(path, columns=[c for c in (vin_col, ts_col, command) if c])
+    table = read([c for c in (vin_col, ts_col, command) if c])
     vins = table.column(vin_col).to_pylist()
     ts = table.column(ts_col).cast("int64").to_pylist()
     kinds = (
@@ -71,9 +85,39 @@ def file_keys(path: Path) -> set[Key]:
     return {(v, t, k) for v, t, k in zip(vins, ts, kinds, strict=True) if v is not None}
 
 
+def dataset_files(root: LakeRoot, dataset: str) -> list[str]:
+    """The Parquet files of ``dataset`` under ``root`` (relative paths, sorted), listing only
+    that dataset's folder."""
+    folder = f"dataset={dataset}"
+    selector = pafs.FileSelector(root.full(folder), recursive=True, allow_not_found=True)
+    found = []
+    for info in root.fs.get_file_info(selector):
+        if info.type != pafs.FileType.File or not info.path.endswith(".parquet"):
+            continue
+        tail = info.path.lstrip("/").split(f"{folder}/", 1)
+        parts = tail[-1].split("/")
+        if (
+            len(tail) == 2
+            and len(parts) == 2
+            and parts[0].startswith("date=")
+            and not parts[1].startswith((".", "_"))
+        ):
+            found.append(f"{folder}/{tail[1]}")
+    return sorted(found)
+
+
 def recover(index: KeyIndex, *, batch: str | None = None) -> list[Recovered]:
-    """Settle every pending batch of ``index.worker`` (or only ``batch``); see the module doc."""
-    return [_settle(index, p) for p in index.pending() if batch is None or p.batch == batch]
+    """Settle every pending batch of ``index.worker`` (or only ``batch``); see the module doc.
+
+    Raises ``StorageError`` (the batch stays pending) if the lake cannot be read."""
+    out = []
+    for pending in index.pending():
+        if batch is None or pending.batch == batch:
+            try:
+                out.append(_settle(index, pending))
+            except OSError as exc:
+                raise storage_fault(f"cannot settle batch {pending.batch}", exc) from exc
+    return out
 
 
 def _settle(index: KeyIndex, pending: Pending) -> Recovered:
@@ -86,21 +130,18 @@ def _settle(index: KeyIndex, pending: Pending) -> Recovered:
     lake = Lake(home)
     indexed = {(f.store, f.path): f for f in lake.files(dataset=pending.dataset)}
     for store in home.stores():
-        folder = store.root / f"dataset={pending.dataset}"
-        if not folder.is_dir():
-            continue
-        for path in sorted(folder.glob("date=*/part-*.parquet")):
-            rel = path.relative_to(store.root).as_posix()
+        root = store.lake
+        for rel in dataset_files(root, pending.dataset):
             known = indexed.get((store.name, rel))
             if known is not None and parse_iso(known.written_at) < started:
                 continue
-            if known is None and _mtime(path) < started.timestamp() - 2:
+            if known is None and _mtime(root, rel) < started.timestamp() - 2:
                 continue
-            hits = file_keys(path) & keys
+            hits = lake_file_keys(root, rel) & keys
             if not hits:
                 continue
             if known is None:
-                remove_atomic(path)
+                root.delete(rel)
                 removed.append(rel)
                 continue
             found |= hits
@@ -129,11 +170,12 @@ def _settle(index: KeyIndex, pending: Pending) -> Recovered:
     )
 
 
-def _mtime(path: Path) -> float:
+def _mtime(root: LakeRoot, rel: str) -> float:
     try:
-        return path.stat().st_mtime
+        moment = root.mtime(rel)
     except OSError:
-        return datetime.now().timestamp()
+        moment = None
+    return moment if moment is not None else datetime.now().timestamp()
 
 
 def _storage_recorded(index: KeyIndex, pending: Pending, files: list[str]) -> bool:
