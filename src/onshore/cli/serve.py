@@ -42,20 +42,24 @@ def _service() -> ModuleType:
 @click.option(
     "--areas",
     type=click.Path(dir_okay=False),
-    help="Sensitive-area GeoJSON (default: HOME/areas.geojson when present).",
+    help="Sensitive-area GeoJSON (default: $ONSHORE_AREAS, HOME/config.yaml, "
+    "HOME/areas.geojson when present).",
 )
 @click.option(
     "--config",
     "config_path",
     type=click.Path(dir_okay=False),
-    help="Processor configuration (default: HOME/config.yaml).",
+    help="Processor configuration (default: $ONSHORE_CONFIG, HOME/config.yaml).",
 )
-@click.option("--pack", "pack_name", default="cn-auto", show_default=True)
+@click.option(
+    "--pack",
+    "pack_name",
+    help="Policy pack, by name or folder (default: $ONSHORE_PACK, HOME/config.yaml, cn-auto).",
+)
 @click.option(
     "--purpose",
-    default="national_monitoring",
-    show_default=True,
-    help="Purpose of collection when an ingest request names none.",
+    help="Purpose of collection when an ingest request names none (default: $ONSHORE_PURPOSE, "
+    "HOME/config.yaml, national_monitoring).",
 )
 @click.option(
     "--max-body-bytes",
@@ -124,8 +128,8 @@ def serve(
     port: int,
     areas: str | None,
     config_path: str | None,
-    pack_name: str,
-    purpose: str,
+    pack_name: str | None,
+    purpose: str | None,
     max_body_bytes: int,
     readers: int,
     workers: int,
@@ -172,6 +176,7 @@ def serve(
         max_body_bytes=max_body_bytes,
         default_purpose=purpose,
         readers=readers,
+        worker=None,  # named per process: several may run on one database (--workers, hosts)
     )
     # Opened here even for workers: bad settings fail now, and a previous single service's
     # pending ingest batches are settled before the workers start.

@@ -17,10 +17,11 @@ API keys are checked on a connection of their own, so authentication never waits
 Several service processes (``onshore serve --workers N``, or services on several hosts over one
 PostgreSQL) each hold a state of their own; the writer lock is per process, and what they share
 is serialized where it is kept: the ledger locks its state row for every append, the ingest key
-index decides which process stores a row. Such a process (``worker=None``) names itself
-``http-service-HOST-PID`` in the key index and beats a heartbeat, so a sibling that meets its
-batch in progress waits for it (503, ``Retry-After``) while it lives and settles it once it is
-dead; at start it settles what dead service processes left pending.
+index decides which process stores a row. Such a process (``worker=None``, what ``onshore
+serve`` runs) names itself ``http-service-HOST-PID`` in the key index and beats a heartbeat, so
+a sibling that meets its batch in progress waits for it (503, ``Retry-After``) while it lives
+and settles it once it is dead; at start, and then at most every ``TAKEOVER_AFTER`` seconds
+before an ingest, it settles what dead service processes left pending.
 """
 
 from __future__ import annotations
@@ -30,18 +31,19 @@ import queue
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from onshore.config import Config, load_config
 from onshore.ingest import Ingestor, PipelineOptions, recover
-from onshore.ingest.keys import Heartbeat
+from onshore.ingest.keys import TAKEOVER_AFTER, Heartbeat
 from onshore.packs import load_pack
 from onshore.service.apikeys import ApiKey, ApiKeys
+from onshore.settings import Settings
 from onshore.store import DEFAULT_STORE, DataHome, MetaDB
 from onshore.transfer.execute import TransferGate
 
@@ -58,18 +60,51 @@ _CURRENT: ContextVar[DataHome | None] = ContextVar("onshore_service_home", defau
 
 @dataclass(frozen=True)
 class ServiceSettings:
-    """How the service runs: where its data home is and what it accepts."""
+    """How the service runs: where its data home is and what it accepts.
+
+    ``home``, ``db``, ``pack``, ``areas``, ``config`` and ``default_purpose`` left ``None`` are
+    resolved as every command resolves them (:class:`onshore.settings.Settings`: environment,
+    then the ``defaults:`` of the home's ``config.yaml``, then built-in defaults), so
+    ``onshore serve`` and ``onshore store put`` on one home agree, and ``onshore config show``
+    says where each came from. :class:`ServiceState` holds them resolved."""
 
     home: Path | None = None
     db: str | None = None
-    pack: str = "cn-auto"
+    pack: str | None = None
     areas: str | None = None
     config: str | None = None
     max_body_bytes: int = DEFAULT_MAX_BODY
-    default_purpose: str = "national_monitoring"
+    default_purpose: str | None = None
     readers: int = DEFAULT_READERS  # read-only requests at once; 0: every request in turn
     # Its name in the ingest key index; None: one of several processes, named per process.
     worker: str | None = WORKER
+
+    def resolve(self, environ: Mapping[str, str] | None = None) -> tuple[ServiceSettings, Settings]:
+        """These settings with every ``None`` resolved, and the resolution (with origins)."""
+        resolved = Settings.resolve(
+            {
+                "home": self.home,
+                "db": self.db,
+                "pack": self.pack,
+                "areas": self.areas,
+                "config": self.config,
+                "purpose": self.default_purpose,
+            },
+            environ=environ,
+        )
+        given_config = resolved.origin("config") != "default"
+        return (
+            replace(
+                self,
+                home=resolved.home,
+                db=resolved.db,
+                pack=resolved.pack,
+                areas=resolved.areas,
+                config=str(resolved.config) if given_config else None,
+                default_purpose=resolved.purpose,
+            ),
+            resolved,
+        )
 
 
 class ServiceState:
@@ -84,10 +119,8 @@ class ServiceState:
         self._lock = threading.RLock()  # the writer lock
         self._readers: queue.LifoQueue[DataHome] = queue.LifoQueue()
         self._reader_homes: list[DataHome] = []
-        # The console overview's figures, by what they were computed from (see its route).
-        self.figures_lock = threading.Lock()
-        self.figures: dict[tuple[object, ...], dict[str, object]] = {}
         self._heartbeat: Heartbeat | None = None
+        self._settle_due = 0.0
         self.closed = True
         self.open()
 
@@ -96,16 +129,18 @@ class ServiceState:
         with self._lock:
             if not self.closed:
                 return
-            settings = self.settings
+            settings, self.resolved = self.settings.resolve(self.environ)
+            self.settings = settings
             self.home = DataHome(
-                settings.home, db=settings.db, pack=load_pack(settings.pack), environ=self.environ
+                settings.home,
+                db=settings.db,
+                pack=load_pack(self.resolved.pack),
+                environ=self.environ,
             )
             self.home.actor = "service"
             self.keys = ApiKeys(MetaDB(settings.db, home=self.home.path))
             self.areas: AreaIndex | None = None
-            areas = settings.areas
-            if areas is None and (self.home.path / "areas.geojson").is_file():
-                areas = str(self.home.path / "areas.geojson")
+            areas = settings.areas  # resolved: HOME/areas.geojson when present and none named
             if areas is not None:
                 from onshore.geo import AreaIndex, load_areas
 
@@ -114,10 +149,11 @@ class ServiceState:
             self.config: Config = load_config(settings.config, home=self.home.path)
             self._ingestors: dict[tuple[str, str, str | None], Ingestor] = {}
             self.worker = settings.worker or f"{WORKER}-{socket.gethostname()}-{os.getpid()}"
-            index = self.ingestor(settings.default_purpose).index
+            index = self.ingestor(str(settings.default_purpose)).index
             if settings.worker is None:  # one of several processes: live, and settle the dead
                 self._heartbeat = Heartbeat(index)
                 index.settle_dead()
+                self._settle_due = time.monotonic() + TAKEOVER_AFTER
             else:  # batches a killed service left between claiming and storing settle first
                 recover(index)
             self._open_readers()
@@ -215,7 +251,13 @@ class ServiceState:
             self._ingestors[key] = Ingestor(
                 home, worker=self.worker, options=options, areas=self.areas
             )
-        return self._ingestors[key]
+        ingestor = self._ingestors[key]
+        if self._heartbeat is not None and time.monotonic() >= self._settle_due:
+            # What a sibling that died since the start left pending (its rows may never be
+            # sent again), at most once per takeover interval.
+            self._settle_due = time.monotonic() + TAKEOVER_AFTER
+            ingestor.index.settle_dead()
+        return ingestor
 
     def gate(self) -> TransferGate:
         """The transfer gate on the current session's data home."""
