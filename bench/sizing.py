@@ -6,7 +6,7 @@ Each figure is one process on one core doing one thing in a loop, timed on this 
   the broker hands it the payloads (decode, consent gate, classify, lake write, dedup keys,
   ledger entries), with batches of ``--batch`` messages. Messages/s per core.
 * ``keys``: the dedup key claim alone (``ingest_keys``: one row per message, the only metadata
-  write per message), rows/s.
+  write per message), rows/s; on PostgreSQL also the bytes a key takes (table and indexes).
 * ``lake``: a lake commit alone (``Lake.stage`` → ``add`` → ``commit``: a new Parquet file and
   its ``lake_files`` row), at two batch sizes, giving a fixed cost per commit and a cost per
   row.
@@ -117,6 +117,12 @@ def measure(db: str | None, work: Path, batch: int, seconds: float) -> dict[str,
             )[1],
         )
 
+        if db is not None and db.startswith("postgresql"):
+            size, count = home.meta.query(
+                "SELECT pg_total_relation_size('ingest_keys'), COUNT(*) FROM ingest_keys"
+            )[0]
+            out["key_bytes_per_row"] = int(size) / max(int(count), 1)
+
         lake = Lake(home)
         for rows in (batch, batch * 10):
             table = pa.table(
@@ -199,10 +205,14 @@ def fleet(
         for vehicles in FLEETS:
             cores = vehicles / per_core
             workers = max(1, int(np.ceil(cores)))
-            lines.append(
+            keys = (
                 f"  {vehicles:>9,} vehicles at 1 Hz: {cores:,.1f} ingest cores ({workers} workers),"
-                f" {vehicles / unit['key_rows_per_s']:,.1f} clients' worth of key inserts"
             )
+            keys += f" {vehicles / unit['key_rows_per_s']:,.1f} clients' worth of key inserts"
+            if "key_bytes_per_row" in unit:
+                per_day = vehicles * 86_400 * unit["key_bytes_per_row"]
+                keys += f", {per_day / 1e12:,.2f} TB of key table a day kept"
+            lines.append(keys)
             for period in periods:
                 per_worker = vehicles / workers
                 commits = workers * max(per_worker / max_batch, 1 / period)
