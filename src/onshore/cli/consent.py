@@ -13,7 +13,13 @@ from rich.table import Table
 
 from onshore.cli._common import out_console, print_json
 from onshore.cli.store import home_options, open_home, parse_time
-from onshore.consent.model import PERMANENT_WORDS, PERSON, SUBJECT_KINDS, VEHICLE
+from onshore.consent.model import (
+    PERMANENT_WORDS,
+    PERSON,
+    SUBJECT_KINDS,
+    VEHICLE,
+    resolve_subject,
+)
 from onshore.errors import BadInput
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -39,25 +45,6 @@ def subject_options() -> Callable[[F], F]:
         return f
 
     return decorate
-
-
-def resolve_subject(
-    vin: str | None, subject: str | None, kind: str | None, *, required: bool
-) -> tuple[str | None, str | None]:
-    """The subject id and kind the options name; :class:`BadInput` when they clash."""
-    if vin is not None and subject is not None:
-        raise BadInput("give --vin or --subject, not both", field="subject")
-    if vin is not None:
-        if kind not in (None, VEHICLE):
-            raise BadInput("--vin names a vehicle; use --subject for a person", field="kind")
-        return vin, VEHICLE
-    if subject is not None:
-        return subject, kind or PERSON
-    if kind is not None:
-        raise BadInput("--kind needs --subject", field="kind")
-    if required:
-        raise BadInput("give --vin VIN or --subject ID", field="subject")
-    return None, None
 
 
 @click.group("consent")
@@ -303,4 +290,9 @@ def import_cmd(
         if len(result.rejected) > 50:
             click.echo(f"… and {len(result.rejected) - 50} more (see --json)", err=True)
     if result.rejected:
-        raise click.exceptions.Exit(2)
+        rows = result.rows_rejected
+        raise BadInput(
+            f"{rows:,} row{'s' if rows != 1 else ''} of {file} rejected (each with its line "
+            "and field); the other rows were imported",
+            field="rows",
+        )

@@ -7,8 +7,9 @@ from pathlib import Path
 import click
 
 from onshore.cli._common import out_console, print_json
-from onshore.cli.consent import resolve_subject, subject_options
+from onshore.cli.consent import subject_options
 from onshore.cli.store import home_options, open_home
+from onshore.consent.model import resolve_subject
 
 
 @click.group("subject")

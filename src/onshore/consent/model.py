@@ -61,6 +61,32 @@ def check_subject(subject: str, kind: str = VEHICLE) -> str:
     )
 
 
+def resolve_subject(
+    vin: str | None, subject: str | None, kind: str | None, *, required: bool
+) -> tuple[str | None, str | None]:
+    """The subject id and kind that ``--vin`` / ``--subject`` / ``--kind`` (or the same API
+    fields) name: ``vin`` is a vehicle; ``subject`` is a person unless ``kind`` says vehicle.
+
+    >>> resolve_subject(None, "geolife_000", None, required=True)
+    ('geolife_000', 'person')
+    """
+    if vin is not None and subject is not None:
+        raise BadInput("give vin or subject, not both", field="subject")
+    if kind is not None and kind not in SUBJECT_KINDS:
+        raise BadInput(f"unknown kind {kind!r} (one of: {', '.join(SUBJECT_KINDS)})", field="kind")
+    if vin is not None:
+        if kind not in (None, VEHICLE):
+            raise BadInput("vin names a vehicle; give subject for a person", field="kind")
+        return vin, VEHICLE
+    if subject is not None:
+        return subject, kind or PERSON
+    if kind is not None:
+        raise BadInput("kind needs a subject", field="kind")
+    if required:
+        raise BadInput("give a vin or a subject (a person's id)", field="subject")
+    return None, None
+
+
 @dataclass(frozen=True)
 class Consent:
     """One consent: who, for which subject, category and purpose, from when until when.

@@ -147,7 +147,13 @@ class ApprovalOut(BaseModel):
 
 class ConsentIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    vin: Name
+    vin: Name | None = Field(default=None, description="A vehicle's VIN")
+    subject: Name | None = Field(
+        default=None, description="Or: a person's id (an app account), or a VIN with kind vehicle"
+    )
+    kind: Literal["vehicle", "person"] | None = Field(
+        default=None, description="What subject names (default: person)"
+    )
     category: Name
     purpose: Name
     expires_at: str | None = Field(default=None, description="ISO 8601 time with a zone")
@@ -162,16 +168,36 @@ class WithdrawIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     id: Name | None = None
     vin: Name | None = None
+    subject: Name | None = None
+    kind: Literal["vehicle", "person"] | None = None
     category: Name | None = None
     purpose: Name | None = None
 
 
 class ConsentOut(_Open):
     id: str
-    vin: str
+    subject: str
+    subject_kind: str = Field(description="vehicle or person")
+    vin: str | None = Field(description="The VIN of a vehicle subject; null for a person")
     category: str
     purpose: str
     status: str
+
+
+class ConsentRejection(BaseModel):
+    line: int = Field(description="Line in the file (the CSV header is line 1)")
+    field: str
+    message: str
+
+
+class ConsentImportOut(_Open):
+    file: str
+    digest: str = Field(description="sha256:HEX of the body, as the ledger entry records it")
+    rows: int
+    imported: int = Field(description="Consents written (one per category and purpose)")
+    skipped: int = Field(description="Consents already recorded (not written again)")
+    rows_rejected: int
+    rejected: list[ConsentRejection] = Field(description="Each rejected row: line, field, why")
 
 
 class ConsentList(BaseModel):
