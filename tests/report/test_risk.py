@@ -138,6 +138,14 @@ def test_a_missing_assessment_is_a_gap_until_one_is_made_and_cited(important: Pa
     assert cited["assessed_at"] == made.data["as_of"] and cited["assessments"] == 1
     text = report.content.decode()
     assert made.id in text and made.digest in text and GAP not in text
+    assert cited["important_records"] == 7
+    # more important data since: the assessment no longer covers what is held
+    with _open(important) as h:
+        areas = AreaIndex.build(load_areas(AREAS), engine="numpy")
+        ingest(h, _batch(5, inside=3), dataset="more", purpose="national_monitoring", areas=areas)
+        missing = missing_to_file(h, config, 2026)
+    stale = f"the latest risk assessment ({made.id}) assessed 7 important-data rows; 10 are held"
+    assert any(m.startswith(stale) for m in missing), missing
 
 
 def test_without_important_data_no_assessment_is_asked_for(tmp_path: Path) -> None:

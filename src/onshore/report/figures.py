@@ -27,7 +27,8 @@ collected (ledger)
     not nulled in every row), none when every row was quarantined.
 risk assessment
     the latest ``risk_assessment`` ledger entry whose ``details.year`` is the year
-    (:mod:`onshore.report.risk`); its absence is a gap while important data is held.
+    (:mod:`onshore.report.risk`); its absence is a gap while important data is held, and so is
+    one that assessed fewer important-data rows than are held now.
 individuals exported
     distinct natural persons exported this year (the transfer registry's keyed hashes, counted
     by the transfer gate before desensitization), never the sum of per-export counts.
@@ -410,8 +411,18 @@ def gaps(data: Mapping[str, Any]) -> list[tuple[str, dict[str, Any]]]:
         if r["status"] not in ("answered", "closed"):
             out.append(("complaint", {"id": r["id"], "status": r["status"], "due": r["due_date"]}))
     important = _total(_rows(data, "important"), "rule", "records")
-    if int(important.get("records", 0)) and not _rows(data, "risk_assessment"):
+    held = int(important.get("records", 0))
+    assessed = _rows(data, "risk_assessment")
+    if held and not assessed:
         out.append(("risk_assessment", {"year": data.get("year")}))
+    elif assessed and held > int(assessed[-1].get("important_records") or 0):
+        last = assessed[-1]
+        out.append(
+            (
+                "risk_assessment_stale",
+                {"id": last["id"], "assessed": int(last["important_records"] or 0), "rows": held},
+            )
+        )
     for r in _rows(data, "exports_use"):
         missing = [
             f

@@ -233,7 +233,7 @@ def gap_text(key: str, values: Mapping[str, Any], lang: str) -> str:
         fields["fields"] = sep.join(word("cols", str(f), lang) for f in fields["fields"])
     if "status" in fields:
         fields["status"] = word("statuses", str(fields["status"]), lang)
-    for name in ("rows", "n"):
+    for name in ("rows", "n", "assessed"):
         if isinstance(fields.get(name), int):
             fields[name] = f"{fields[name]:,}"
     return str(labels(lang)["gaps"][key]).format(**fields)
