@@ -29,6 +29,7 @@ from onshore.store.fs import register_filesystem
 from onshore.store.home import StoreInfo
 from onshore.store.places import count_vin_bytes
 from onshore.store.residency import table_level
+from onshore.store.snapshot import snapshot_dataset
 from onshore.store.subject import count_vin, delete_subject
 
 KINDS = ("local-path", "file-uri", "no-rename-disk", "no-rename-memory")
@@ -181,6 +182,15 @@ def test_a_crash_before_the_index_swap_keeps_the_old_files_indexed_and_whole(
     assert _indexed_rows(setup) == dict.fromkeys(VINS, 3000)
     delete_subject(setup.home, VINS[0])  # a retry completes
     assert _vin_hits(setup, VINS[0]) == 0
+
+
+def test_a_transfer_snapshot_reads_the_lake_through_its_file_system(
+    setup: Setup, tmp_path: Path
+) -> None:
+    out = snapshot_dataset(setup.home, "telemetry", tmp_path / "snap.parquet", store=setup.store)
+    table = pq.read_table(out)
+    assert table.num_rows == 9000 and "onshore_level" not in table.column_names
+    assert sorted(pc.unique(table.column("vin")).to_pylist()) == sorted(VINS)
 
 
 def test_a_lake_uri_that_cannot_be_opened_or_holds_a_password_is_refused_in_one_line(

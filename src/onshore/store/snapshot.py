@@ -9,6 +9,7 @@ gate labels again.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import pyarrow as pa
@@ -17,26 +18,38 @@ import pyarrow.parquet as pq
 from onshore.classify import LABEL_COLUMNS
 from onshore.errors import BadInput
 from onshore.store import DataHome, Lake
+from onshore.store.fs import LakeRoot
 
 
-def dataset_files(home: DataHome, dataset: str, store: str | None = None) -> list[Path]:
+def dataset_files(home: DataHome, dataset: str, store: str | None = None) -> list[LakeFileRef]:
     """The indexed lake files of ``dataset`` (optionally of one store), in order."""
-    roots = {s.name: s.root for s in home.stores()}
-    if store is not None and store not in roots:
-        raise BadInput(f"no store {store!r} (declared: {', '.join(roots)})", field="store")
+    stores = {s.name: s for s in home.stores()}
+    if store is not None and store not in stores:
+        raise BadInput(f"no store {store!r} (declared: {', '.join(stores)})", field="store")
     files = Lake(home).files(dataset=dataset, store=store)
-    return [roots[f.store] / f.path for f in files if f.store in roots]
+    return [LakeFileRef(stores[f.store].lake, f.path) for f in files if f.store in stores]
+
+
+@dataclass(frozen=True)
+class LakeFileRef:
+    """One lake file on its store's file system."""
+
+    root: LakeRoot
+    path: str
+
+    def exists(self) -> bool:
+        return self.root.exists(self.path)
 
 
 def snapshot_dataset(home: DataHome, dataset: str, target: Path, store: str | None = None) -> Path:
     """Write every row of ``dataset`` to ``target`` (Parquet); ``BadInput`` if it has none."""
-    paths = [p for p in dataset_files(home, dataset, store) if p.is_file()]
-    if not paths:
+    refs = [r for r in dataset_files(home, dataset, store) if r.exists()]
+    if not refs:
         raise BadInput(
             f"no file and no dataset {dataset!r} in the lake (onshore store ls, GET /v1/datasets)",
             field="dataset",
         )
-    schemas = [pq.read_schema(p).remove_metadata() for p in paths]
+    schemas = [r.root.read_schema(r.path).remove_metadata() for r in refs]
     try:
         unified = pa.unify_schemas(schemas, promote_options="permissive")
     except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
@@ -44,8 +57,8 @@ def snapshot_dataset(home: DataHome, dataset: str, target: Path, store: str | No
     keep = pa.schema([f for f in unified if f.name not in LABEL_COLUMNS])
     target.parent.mkdir(parents=True, exist_ok=True)
     with pq.ParquetWriter(target, keep, compression="zstd") as writer:
-        for path in paths:
-            source = pq.ParquetFile(path)
+        for ref in refs:
+            source = ref.root.parquet_file(ref.path)
             # Only the kept columns: a nested label column (onshore_reasons) over a large row
             # group cannot be read in batches ("nested data conversions not implemented").
             wanted = [n for n in source.schema_arrow.names if n in keep.names]
