@@ -183,6 +183,7 @@ def mqtt(
         recover,
         worker_id,
     )
+    from onshore.ingest.keys import Heartbeat
     from onshore.ingest.status import status_path
     from onshore.ingest.subscriber import check_group
 
@@ -223,7 +224,7 @@ def mqtt(
         )
         ingestor.index.takeover_after = takeover_after
         ingestor.index.check_alone()  # before the broker hands this session over
-        ingestor.index.beat()
+        beating = Heartbeat(ingestor.index)  # while connecting (then the use case beats)
         for settled in recover(ingestor.index):
             err_console.print(f"recovered: {json.dumps(settled.to_dict())}", highlight=False)
 
@@ -240,7 +241,11 @@ def mqtt(
             on_batch=on_batch,
             status=status_path(data_home.path, client_id),
         )
-        if not worker.connect(stop=stop):
+        try:
+            connected = worker.connect(stop=stop)
+        finally:
+            beating.close()
+        if not connected:
             worker.close()
             return
         if not as_json:
@@ -315,6 +320,8 @@ def status(home: Path | None, as_json: bool) -> None:
     Example:
       onshore ingest status --json
     """
+    from rich.markup import escape
+
     from onshore.ingest.status import read_statuses
     from onshore.keystore import onshore_home
 
@@ -332,7 +339,9 @@ def status(home: Path | None, as_json: bool) -> None:
             else st.get("state")
         )
         out_console.print(
-            f"[bold]{st.get('client_id')}[/] on {st.get('broker')} (pid {st.get('pid')}): {state}, "
+            f"[bold]{escape(str(st.get('client_id')))}[/]"
+            + (f" (group {escape(str(st['group']))})" if st.get("group") else "")
+            + f" on {escape(str(st.get('broker')))} (pid {st.get('pid')}): {state}, "
             f"{'connected' if st.get('connected') else 'not connected'}, "
             f"{st.get('reconnects', 0)} reconnects",
             highlight=False,
