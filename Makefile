@@ -37,6 +37,8 @@ demo: install
 	$(BIN)/onshore store put $(SAMPLE)/charging_sessions.parquet --dataset charging_sessions \
 		--purpose maintenance --home $(SAMPLE)/onshore-data
 	$(BIN)/onshore ledger verify --home $(SAMPLE)/onshore-data
+	$(BIN)/onshore report risk --home $(SAMPLE)/onshore-data --format pdf \
+		--out $(SAMPLE)/risk-assessment
 	$(BIN)/onshore report --home $(SAMPLE)/onshore-data --lang zh --format html \
 		--out $(SAMPLE)/annual-report.zh.html
 	$(BIN)/onshore report --home $(SAMPLE)/onshore-data --lang en --format md \
@@ -53,6 +55,7 @@ demo: install
 	@echo "Assessments of the other files (JSON): $(SAMPLE)/assessments.json"
 	@echo "Data home (lake, metadata, ledger): $(SAMPLE)/onshore-data  (onshore store ls --home …)"
 	@echo "Annual report: $(SAMPLE)/annual-report.zh.html (and .en.md); privacy notice: $(SAMPLE)/notice.zh.html"
+	@echo "Risk assessment of the important data (Art. 10, zh and en PDF): $(SAMPLE)/risk-assessment/"
 
 # The whole suite, integration tests included (they need PostgreSQL and MQTT: see .ci/run).
 # pytest's exit code 5 (nothing collected) is not a failure.
