@@ -74,3 +74,51 @@ def test_store_put_takes_its_purpose_from_the_config(tmp_path: Path) -> None:
     out = CliRunner().invoke(cli, [*args, "--json"])
     assert out.exit_code == 0, out.output
     assert json.loads(out.output)["purpose"] == "maintenance"
+
+
+def test_the_service_resolves_its_settings_as_the_cli_does(tmp_path: Path) -> None:
+    pytest.importorskip("fastapi")
+    from fastapi.testclient import TestClient
+
+    from onshore.service import ServiceSettings, create_app
+
+    home = _home(tmp_path, "  purpose: maintenance\n")
+    home.chmod(0o700)
+    (home / "areas.geojson").write_text('{"type": "FeatureCollection", "features": []}')
+    env = {"ONSHORE_HOME": str(home), "ONSHORE_PACK": "cn-auto"}
+    cli_side = Settings.resolve({}, environ=env)
+    app = create_app(ServiceSettings(), environ=env)
+    state = app.state.onshore
+    for name in ("home", "db", "pack", "areas", "purpose", "config"):
+        assert state.resolved.values[name] == cli_side.values[name], name
+        assert state.resolved.origin(name) == cli_side.origin(name), name
+    assert state.home.path == home and state.settings.default_purpose == "maintenance"
+    assert state.resolved.origin("pack") == "environment ONSHORE_PACK"
+    # a flag (a ServiceSettings field) wins, as a CLI flag does
+    flagged = create_app(ServiceSettings(default_purpose="national_monitoring"), environ=env)
+    assert flagged.state.onshore.resolved.origin("purpose") == "flag --purpose"
+    flagged.state.onshore.close()
+    # an ingest request that names no purpose collects for the config's
+    key = state.keys.add("ingest", name="gateway").key
+    body = json.dumps({"vin": "LSVAU2180N2000001", "ts": "2026-11-03T08:00:00Z"}) + "\n"
+    with TestClient(app) as client:
+        r = client.post(
+            "/v1/ingest/telemetry",
+            content=body,
+            headers={"X-API-Key": key, "Content-Type": "application/x-ndjson"},
+        )
+        assert r.status_code == 200, r.text
+    from onshore.ledger import Activity
+    from onshore.store import DataHome
+
+    with DataHome(home, environ={}) as opened:
+        collected = [e for _i, e in opened.ledger.entries() if e.kind == Activity.COLLECTION]
+    assert collected and collected[-1].purpose == "maintenance"
+
+
+def test_serve_takes_pack_and_purpose_from_the_settings() -> None:
+    out = CliRunner().invoke(cli, ["serve", "--help"])
+    text = " ".join(out.output.split())
+    assert out.exit_code == 0
+    assert "$ONSHORE_PURPOSE, HOME/config.yaml, national_monitoring" in text
+    assert "[default: national_monitoring]" not in text  # not a flag unless given
