@@ -5,9 +5,11 @@ twice."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -25,11 +27,34 @@ def _keys(first: int, last: int) -> list[tuple[str, int, str]]:
     return [(vin(i), T0_MS, "json") for i in range(first, last)]
 
 
-@pytest.fixture
-def homes(tmp_path: Path) -> Iterator[tuple[DataHome, DataHome]]:
-    """Two processes' views of one data home: two connections to one SQLite file."""
-    with DataHome(tmp_path / "home", environ={}) as a, DataHome(tmp_path / "home", environ={}) as b:
-        yield a, b
+PG_URL = os.environ.get("ONSHORE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.integration)])
+def homes(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[DataHome, DataHome]]:
+    """Two processes' views of one data home: two connections to one SQLite file, or to one
+    PostgreSQL schema (its own, dropped afterwards)."""
+    db = None
+    if request.param == "postgresql":
+        psycopg = pytest.importorskip("psycopg")
+        try:
+            psycopg.connect(PG_URL, connect_timeout=5).close()
+        except psycopg.Error as exc:
+            if os.environ.get("ONSHORE_CI"):
+                raise
+            pytest.skip(f"PostgreSQL not reachable at {PG_URL}: {exc}")
+        schema = f"onshore_index_{uuid.uuid4().hex[:12]}"
+        db = f"{PG_URL}{'&' if '?' in PG_URL else '?'}schema={schema}"
+    try:
+        with (
+            DataHome(tmp_path / "home", db=db, environ={}) as a,
+            DataHome(tmp_path / "home", db=db, environ={}) as b,
+        ):
+            yield a, b
+    finally:
+        if db is not None:
+            with psycopg.connect(PG_URL, autocommit=True) as conn:
+                conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
 
 
 def _dead(index: KeyIndex, worker: str) -> None:
