@@ -162,3 +162,17 @@ def test_a_batch_a_dead_worker_stored_is_a_duplicate_for_the_next(tmp_path: Path
         assert len(nxt.index.taken_over) == 1 and KeyIndex(h, "dies").pending() == []
         stored = [k for f in Lake(h).files() for k in file_keys(h.store(f.store).root / f.path)]
     assert sorted(stored) == sorted(_keys(0, 8))
+
+
+def test_a_worker_that_stood_still_past_a_takeover_learns_of_it(
+    homes: tuple[DataHome, DataHome], caplog: pytest.LogCaptureFixture
+) -> None:
+    a, b = (KeyIndex(h, w) for h, w in zip(homes, "ab", strict=True))
+    a.beat()
+    held = a.claim("telemetry", "p", _keys(0, 2))
+    _dead(b, "a")  # a stood still (suspended) past takeover_after
+    assert b.settle_dead() == [held.batch]
+    with caplog.at_level("ERROR", logger="onshore.ingest"):
+        a.stored(held.batch, ["dataset=telemetry/date=2026-03-02/part-x.parquet"])
+    assert "was taken over by another worker" in caplog.text
+    assert a.meta.query("SELECT COUNT(*) FROM ingest_batches") == [(0,)]

@@ -30,6 +30,7 @@ one statement, so no key is taken for a duplicate while it is not stored.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import secrets
 import socket
@@ -45,6 +46,7 @@ from onshore.store.db import MetaDB, iso
 from onshore.store.home import DataHome
 
 COMPONENT = "ingest"
+log = logging.getLogger("onshore.ingest")
 CLAIM_CHUNK = 20_000
 """Keys claimed per transaction."""
 HOLDER_CHUNK = 300
@@ -327,11 +329,27 @@ class KeyIndex:
         return True
 
     def stored(self, batch: str, files: Sequence[str]) -> None:
-        """The batch is durably stored (its messages may now be acknowledged)."""
-        self.meta.execute(
-            "UPDATE ingest_batches SET state = 'stored', finished_at = ?, files = ? WHERE id = ?",
-            (iso(self.home.now()), json.dumps(list(files)), batch),
+        """The batch is durably stored (its messages may now be acknowledged).
+
+        A batch another worker took over meanwhile (this process stood still for longer than
+        ``takeover_after``: suspended, not merely slow, as its heartbeat has a thread of its
+        own) is left as that worker settled it, and the fact is logged: rows it released may
+        then be stored twice."""
+        done = self.meta.execute(
+            "UPDATE ingest_batches SET state = 'stored', finished_at = ?, files = ?"
+            " WHERE id = ? AND worker = ?",
+            (iso(self.home.now()), json.dumps(list(files)), batch, self.worker),
         )
+        if not done:
+            log.error(
+                "batch %s of worker %s was taken over by another worker while it was being "
+                "stored (this process stood still for %g s or more): files %s may hold rows "
+                "stored twice",
+                batch,
+                self.worker,
+                self.takeover_after,
+                ", ".join(files),
+            )
 
     def release(self, batch: str) -> None:
         """Forget a batch that stored nothing (its keys may be claimed again)."""
