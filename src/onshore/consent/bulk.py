@@ -38,6 +38,7 @@ earlier in the file) is skipped, so importing the same file twice adds nothing.
 from __future__ import annotations
 
 import csv
+import functools
 import hashlib
 import io
 import json
@@ -52,7 +53,7 @@ from onshore.errors import BadInput, PolicyRefusal
 from onshore.ledger import Activity
 from onshore.store.db import iso, parse_iso
 from onshore.store.home import DataHome
-from onshore.text import NOTE_MAX, check_text
+from onshore.text import NAME_MAX, NOTE_MAX, check_text
 
 from .model import PERSON, VEHICLE, Consent, check_grant, check_subject
 
@@ -220,6 +221,12 @@ class _Bad(Exception):
         self.field, self.message, self.refused = field, message, refused
 
 
+@functools.lru_cache(maxsize=4096)
+def _checked(value: str, key: str, max_length: int) -> str:
+    """:func:`check_text`, remembered: a file repeats its categories, purposes, channels."""
+    return check_text(value, field=key, max_length=max_length)
+
+
 def _text(row: Mapping[str, Any], key: str, default: str | None = None) -> str | None:
     value = row.get(key, default)
     if value is None:
@@ -227,7 +234,7 @@ def _text(row: Mapping[str, Any], key: str, default: str | None = None) -> str |
     if isinstance(value, bool) or not isinstance(value, str | int):
         raise _Bad(key, f"expected text, got {type(value).__name__}")
     try:
-        return check_text(str(value), field=key, max_length=NOTE_MAX)
+        return _checked(str(value), key, NOTE_MAX)
     except BadInput as exc:
         raise _Bad(key, exc.message) from None
 
@@ -250,7 +257,7 @@ def _list(row: Mapping[str, Any], one: str, many: str) -> tuple[str, list[str]]:
         if not isinstance(item, str):
             raise _Bad(f"{key}[{i}]", f"expected text, got {type(item).__name__}")
         try:
-            out.append(check_text(item, field=key))
+            out.append(_checked(item, key, NAME_MAX))
         except BadInput as exc:
             raise _Bad(f"{key}[{i}]" if len(items) > 1 else key, exc.message) from None
     if len(set(out)) != len(out):
