@@ -139,6 +139,9 @@ class Assessment:
     areas_source: str | None = None
     areas_count: int = 0
     warnings: tuple[str, ...] = ()
+    rows_in_areas: int = 0
+    """Rows in or near at least one area, each counted once (``areas_hit`` counts a row in
+    each of its areas, so its sum may be larger where areas overlap)."""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -158,5 +161,6 @@ class Assessment:
             "record_rules": [f.to_dict() for f in self.record_findings],
             "dataset_rules": [f.to_dict() for f in self.dataset_findings],
             "areas_hit": self.areas_hit,
+            "rows_in_areas": self.rows_in_areas,
             "warnings": list(self.warnings),
         }

@@ -68,8 +68,14 @@ def test_scan_json_out_and_quarantine(tmp_path: Path) -> None:
     assert fired["cn-auto/important/sensitive-area"]["count"] == 2
     assert "Art. 3" in fired["cn-auto/important/sensitive-area"]["ref"]["article"]
     labelled = pq.read_table(out)
-    assert labelled.column_names[-3:] == ["onshore_level", "onshore_reasons", "onshore_area"]
+    assert labelled.column_names[-4:] == [
+        "onshore_level",
+        "onshore_reasons",
+        "onshore_area",
+        "onshore_areas",
+    ]
     assert labelled.column("onshore_area").to_pylist() == ["mz-1", None, "gov-1"]
+    assert labelled.column("onshore_areas").to_pylist() == [["mz-1"], [], ["gov-1"]]
     quarantine = Path(report["quarantine"])
     assert quarantine == Path(str(out) + ".quarantine.jsonl")
     bad = [json.loads(line) for line in quarantine.read_text().splitlines()]

@@ -96,8 +96,22 @@ def test_unknown_kind_names_file_feature_and_id(tmp_path):
         (feature("x", geometry=None), "geometry", "missing geometry"),
         (
             feature("x", geometry={"type": "Point", "coordinates": [116, 39]}),
+            "buffer_m",
+            "a Point needs buffer_m above 0",
+        ),
+        (
+            feature(
+                "x",
+                geometry={"type": "LineString", "coordinates": [[116, 39], [116.1, 39]]},
+                buffer_m=0,
+            ),
+            "buffer_m",
+            "a LineString needs buffer_m above 0",
+        ),
+        (
+            feature("x", geometry={"type": "GeometryCollection", "geometries": []}),
             "geometry",
-            "must be a Polygon or MultiPolygon, got 'Point'",
+            "or MultiLineString with buffer_m, got 'GeometryCollection'",
         ),
         (
             feature("x", geometry={"type": "Polygon", "coordinates": [[[116, 39], [116.1]]]}),

@@ -40,7 +40,8 @@ class Classification:
     assessment: Assessment
 
     def labelled(self) -> pa.Table:
-        """Input columns followed by ``onshore_level``, ``onshore_reasons``, ``onshore_area``."""
+        """Input columns followed by ``onshore_level``, ``onshore_reasons``, ``onshore_area``,
+        ``onshore_areas``."""
         table = self.data
         for name in self.labels.column_names:
             table = table.append_column(name, self.labels.column(name))
@@ -91,6 +92,7 @@ def classify(
                 "onshore_level": pa.array([], pa.string()),
                 "onshore_reasons": pa.array([], pa.list_(pa.string())),
                 "onshore_area": pa.array([], pa.string()),
+                "onshore_areas": pa.array([], pa.list_(pa.string())),
             }
         )
         rows = np.zeros(0, dtype=np.int64)

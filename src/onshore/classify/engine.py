@@ -16,7 +16,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from onshore.classify.coerce import to_float64, valid_mask
-from onshore.classify.plan import FieldPlan, build_plan
+from onshore.classify.plan import LABEL_COLUMNS, FieldPlan, build_plan
 from onshore.classify.validate import CheckedBatch, check_batch
 from onshore.model import (
     LEVEL_LABELS,
@@ -30,6 +30,7 @@ from onshore.packs.models import DatasetRule, RecordRule
 
 if TYPE_CHECKING:
     from onshore.geo import AreaCatalogue, AreaIndex
+    from onshore.geo.overlaps import AreaMatches
 
 _UNIQUE_COMPACT = 2_000_000
 
@@ -44,7 +45,8 @@ class BatchResult:
     bad: tuple[BadRecord, ...]
 
     def labelled(self) -> pa.RecordBatch:
-        """Input columns, then ``onshore_level``, ``onshore_reasons``, ``onshore_area``."""
+        """Input columns, then ``onshore_level``, ``onshore_reasons``, ``onshore_area`` (the
+        area that wins), ``onshore_areas`` (every area of the row)."""
         return pa.RecordBatch.from_arrays(
             [*self.data.columns, *self.labels.columns],
             names=[*self.data.schema.names, *self.labels.schema.names],
@@ -70,6 +72,7 @@ class Tally:
     categories: Mapping[str, int] = field(default_factory=dict)
     reasons: Mapping[str, int] = field(default_factory=dict)
     area_hits: Mapping[int, int] = field(default_factory=dict)  # area position -> rows
+    rows_in_areas: int = 0  # rows in any area, once each
 
     def __add__(self, other: Tally) -> Tally:
         return Tally(
@@ -80,6 +83,7 @@ class Tally:
             categories=_add_counts(self.categories, other.categories),
             reasons=_add_counts(self.reasons, other.reasons),
             area_hits=_add_counts(self.area_hits, other.area_hits),
+            rows_in_areas=self.rows_in_areas + other.rows_in_areas,
         )
 
 
@@ -168,6 +172,7 @@ class Classifier:
         self._vehicles = _Distinct()
         n_areas = len(self.index.catalogue) if self.index is not None else 0
         self._area_hits = np.zeros(n_areas, dtype=np.int64)
+        self._rows_in_areas = 0
         self._warnings: list[str] = []
         self._universes: dict[int, tuple[FieldPlan, _Universe]] = {}
         self._last_counts: dict[str, int] = {}
@@ -196,13 +201,13 @@ class Classifier:
         self._seen += batch.num_rows
         plan = self.plan_for(batch.schema)
         checked = check_batch(batch, plan, self.pack, rows=rows)
-        labels, level, present, area = self._label(checked, plan)
-        self._count(checked, plan, labels, level, present, area)
+        labels, level, present, matches = self._label(checked, plan)
+        self._count(checked, plan, labels, level, present, matches)
         return BatchResult(checked.batch, labels, checked.rows, checked.bad)
 
     def _label(
         self, checked: CheckedBatch, plan: FieldPlan
-    ) -> tuple[pa.RecordBatch, np.ndarray, dict[str, np.ndarray], np.ndarray]:
+    ) -> tuple[pa.RecordBatch, np.ndarray, dict[str, np.ndarray], AreaMatches | None]:
         batch = checked.batch
         n = batch.num_rows
         present: dict[str, np.ndarray] = {}  # category (or "" for unknown) -> row mask
@@ -212,12 +217,13 @@ class Classifier:
             present[key] = present[key] | mask if key in present else mask
 
         area = np.full(n, -1, dtype=np.int32)
+        matches: AreaMatches | None = None  # every area of each row (areas may overlap)
         if self.index is not None and plan.lat is not None and plan.lon is not None and n:
             lat = to_float64(batch.column(plan.lat))[0].to_numpy(zero_copy_only=False)
             lon = to_float64(batch.column(plan.lon))[0].to_numpy(zero_copy_only=False)
             lon, lat = self._to_wgs84(batch, plan, lon, lat)
-            match = self.index.lookup(np.ascontiguousarray(lon), np.ascontiguousarray(lat))
-            area = np.asarray(match.area, dtype=np.int32)
+            matches = self.index.lookup_all(lon, lat)
+            area = np.asarray(matches.match.area, dtype=np.int32)
 
         # every reason this plan can give, in output order (level desc, then id): the
         # dictionary of onshore_reasons, the same for every batch of the stream
@@ -228,7 +234,7 @@ class Classifier:
             if rid in universe.position:
                 masks[universe.position[rid]] = mask
         for rule in self.pack.record_rules:
-            fired = self._record_rule(rule, batch, plan, present, area)
+            fired = self._record_rule(rule, batch, plan, present, matches)
             if fired is not None and fired.any():
                 masks[universe.position[rule.id]] = fired
 
@@ -252,15 +258,22 @@ class Classifier:
             area_ids = pa.DictionaryArray.from_arrays(
                 pa.array(area, mask=area < 0, type=pa.int32()), self._area_ids
             )
+            if matches is not None:
+                every = pc.take(self._area_ids, pa.array(matches.areas, pa.int32()))
+                all_areas = pa.ListArray.from_arrays(pa.array(matches.offsets()), every)
+            else:  # no position columns: no area, checked
+                empty = pa.array(np.zeros(n + 1, dtype=np.int32))
+                all_areas = pa.ListArray.from_arrays(empty, pa.array([], pa.string()))
         else:
             area_ids = pa.DictionaryArray.from_arrays(
                 pa.nulls(n, pa.int32()), pa.array([], pa.string())
             )
+            all_areas = pa.nulls(n, pa.list_(pa.string()))
         labels = pa.RecordBatch.from_arrays(
-            [level_names, reasons, area_ids],
-            names=["onshore_level", "onshore_reasons", "onshore_area"],
+            [level_names, reasons, area_ids, all_areas],
+            names=list(LABEL_COLUMNS),
         )
-        return labels, level, present, area
+        return labels, level, present, matches
 
     def _universe(self, plan: FieldPlan) -> _Universe:
         cached = self._universes.get(id(plan))
@@ -311,7 +324,7 @@ class Classifier:
         batch: pa.RecordBatch,
         plan: FieldPlan,
         present: dict[str, np.ndarray],
-        area: np.ndarray,
+        matches: AreaMatches | None,
     ) -> np.ndarray | None:
         n = batch.num_rows
         mask = np.ones(n, dtype=bool)
@@ -324,10 +337,8 @@ class Classifier:
                 if len(self._area_kinds)
                 else np.zeros(0, bool)
             )
-            hit = area >= 0
-            inside = np.zeros(n, dtype=bool)
-            inside[hit] = kind_ok[area[hit]]
-            mask &= inside
+            # any area of the row counts, not only the one named in onshore_area
+            mask &= matches.any_of(kind_ok) if matches is not None else np.zeros(n, bool)
         if when.categories_any is not None:
             mask &= self._any_present(present, when.categories_any, n)
         if when.positive_any is not None:
@@ -358,7 +369,7 @@ class Classifier:
         labels: pa.RecordBatch,
         level: np.ndarray,
         present: dict[str, np.ndarray],
-        area: np.ndarray,
+        matches: AreaMatches | None,
     ) -> None:
         n = checked.batch.num_rows
         self._rows += n
@@ -370,9 +381,9 @@ class Classifier:
             self._categories[name] = self._categories.get(name, 0) + int(mask.sum())
         for rid, count in self._last_counts.items():
             self._reasons[rid] = self._reasons.get(rid, 0) + count
-        if len(self._area_hits) and n:
-            hit = area[area >= 0]
-            self._area_hits += np.bincount(hit, minlength=len(self._area_hits))
+        if len(self._area_hits) and matches is not None:  # a row counts in each of its areas
+            self._area_hits += matches.counts(len(self._area_hits))
+            self._rows_in_areas += int(np.count_nonzero(matches.match.area >= 0))
         personal = level >= int(Level.PERSONAL)
         if plan.subject is not None and personal.any():
             values = checked.batch.column(plan.subject).filter(pa.array(personal))
@@ -395,6 +406,7 @@ class Classifier:
             categories=dict(self._categories),
             reasons=dict(self._reasons),
             area_hits={int(i): int(self._area_hits[i]) for i in np.flatnonzero(self._area_hits)},
+            rows_in_areas=self._rows_in_areas,
         )
 
     def add_tally(self, tally: Tally) -> None:
@@ -407,6 +419,7 @@ class Classifier:
         self._reasons = _add_counts(self._reasons, tally.reasons)
         for i, count in tally.area_hits.items():
             self._area_hits[i] += count
+        self._rows_in_areas += tally.rows_in_areas
 
     def distinct_values(self) -> tuple[pa.Array | None, pa.Array | None]:
         """The distinct subjects (of rows at personal level or above) and vehicles seen so far,
@@ -480,6 +493,7 @@ class Classifier:
             areas_source=self.index.catalogue.source if self.index is not None else None,
             areas_count=len(self.index.catalogue) if self.index is not None else 0,
             warnings=tuple(warnings),
+            rows_in_areas=self._rows_in_areas,
         )
 
     def _dataset_rule(

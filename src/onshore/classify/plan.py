@@ -10,7 +10,7 @@ from onshore.errors import BadInput
 from onshore.model import FieldLabel
 from onshore.packs import Pack
 
-LABEL_COLUMNS = ("onshore_level", "onshore_reasons", "onshore_area")
+LABEL_COLUMNS = ("onshore_level", "onshore_reasons", "onshore_area", "onshore_areas")
 
 
 @dataclass(frozen=True)

@@ -38,10 +38,9 @@ def print_assessment(
     else:
         console.print("Data subjects: no identifier column (use --subject COLUMN to name one)")
     if a.areas_source:
-        hits = sum(a.areas_hit.values())
         console.print(
             f"Sensitive areas: {a.areas_count} from {a.areas_source}; "
-            f"{hits:,} rows inside or within a buffer, in {len(a.areas_hit)} areas"
+            f"{a.rows_in_areas:,} rows inside or within a buffer, in {len(a.areas_hit)} areas"
         )
 
     levels = Table(title="Rows by level", title_justify="left")

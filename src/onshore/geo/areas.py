@@ -1,11 +1,17 @@
 """The sensitive-area catalogue: GeoJSON in, validated frozen ``Area`` values out.
 
-A catalogue is a GeoJSON FeatureCollection of Polygon / MultiPolygon features (lon/lat,
-WGS-84) whose properties are ``id`` (string, unique), ``kind`` (one the policy pack allows),
-``name``, an optional ``buffer_m`` (metres, finite, >= 0; the pack's default for the kind when
-absent) and an optional ``admin_level`` (``county`` · ``prefecture`` · ``province`` ·
-``national``). Anything else is refused with an :class:`~onshore.errors.AreaError` naming the
-file, the feature index, the property and the feature's id.
+A catalogue is a GeoJSON FeatureCollection of features (lon/lat, WGS-84) whose properties are
+``id`` (string, unique), ``kind`` (one the policy pack allows), ``name``, an optional
+``buffer_m`` (metres, finite, >= 0; the pack's default for the kind when absent) and an
+optional ``admin_level`` (``county`` · ``prefecture`` · ``province`` · ``national``).
+
+A feature is a Polygon or MultiPolygon, matched inside and within ``buffer_m`` of it; or a
+Point, MultiPoint, LineString or MultiLineString with a ``buffer_m`` above 0 (a site, a
+perimeter road), whose area is the ground within ``buffer_m`` metres of it, built once here in
+true metres (:mod:`onshore.geo.buffered`): its :class:`Area` holds that polygon, a
+``buffer_m`` of 0 (the buffer is in the polygon) and ``drawn_as`` saying what was given.
+Anything else is refused with an :class:`~onshore.errors.AreaError` naming the file, the
+feature index, the property and the feature's id.
 """
 
 from __future__ import annotations
@@ -21,8 +27,10 @@ from typing import Any
 import numpy as np
 import shapely
 from shapely.geometry import MultiPolygon, Polygon, shape
+from shapely.geometry.base import BaseGeometry
 
 from onshore.errors import AreaError
+from onshore.geo.buffered import SHAPES, buffer_metres
 
 DEFAULT_KINDS: Mapping[str, float] = {
     "military_zone": 0.0,
@@ -36,7 +44,10 @@ ADMIN_LEVELS: tuple[str, ...] = ("county", "prefecture", "province", "national")
 
 @dataclass(frozen=True)
 class Area:
-    """One sensitive area: a polygon (lon/lat, WGS-84) with its kind and buffer in metres."""
+    """One sensitive area: a polygon (lon/lat, WGS-84) with its kind and buffer in metres.
+
+    ``drawn_as`` is None for a polygon; for a point or line it says what was given
+    (``"Point, buffer_m 500"``): ``geometry`` is then the ground within that buffer."""
 
     id: str
     kind: str
@@ -44,6 +55,7 @@ class Area:
     buffer_m: float
     admin_level: str | None
     geometry: Polygon | MultiPolygon
+    drawn_as: str | None = None
 
 
 @dataclass(frozen=True)
@@ -179,7 +191,24 @@ def _parse_feature(
             "admin_level",
             fid,
         )
-    geometry = _parse_geometry(feature.get("geometry"), lambda m: fail(m, "geometry", fid))
+    raw = feature.get("geometry")
+    geometry = _parse_geometry(raw, lambda m: fail(m, "geometry", fid))
+    if not isinstance(geometry, Polygon | MultiPolygon):
+        gtype = geometry.geom_type
+        if float(buffer) <= 0:
+            why = "is 0" if "buffer_m" in props else f"is not given (kind {kind!r}: 0)"
+            raise fail(
+                f"a {gtype} needs buffer_m above 0 to cover ground; it {why}", "buffer_m", fid
+            )
+        return Area(
+            id=fid,
+            kind=kind,
+            name=name,
+            buffer_m=0.0,
+            admin_level=level,
+            geometry=buffer_metres(geometry, float(buffer)),
+            drawn_as=f"{gtype}, buffer_m {float(buffer):g}",
+        )
     return Area(
         id=fid,
         kind=kind,
@@ -190,12 +219,15 @@ def _parse_feature(
     )
 
 
-def _parse_geometry(raw: Any, fail: Any) -> Polygon | MultiPolygon:
+def _parse_geometry(raw: Any, fail: Any) -> BaseGeometry:
     if not isinstance(raw, Mapping):
         raise fail("missing geometry")
     gtype = raw.get("type")
-    if gtype not in ("Polygon", "MultiPolygon"):
-        raise fail(f"geometry must be a Polygon or MultiPolygon, got {gtype!r}")
+    if gtype not in ("Polygon", "MultiPolygon", *SHAPES):
+        raise fail(
+            "geometry must be a Polygon or MultiPolygon, or a Point, MultiPoint, LineString or "
+            f"MultiLineString with buffer_m, got {gtype!r}"
+        )
     try:
         geom = shape(raw)
     except Exception as exc:  # shapely raises several types for malformed coordinates
@@ -215,5 +247,4 @@ def _parse_geometry(raw: Any, fail: Any) -> Polygon | MultiPolygon:
     reason = shapely.is_valid_reason(geom)
     if reason != "Valid Geometry":
         raise fail(f"invalid geometry: {reason}")
-    assert isinstance(geom, Polygon | MultiPolygon)
     return geom

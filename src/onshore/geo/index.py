@@ -14,6 +14,8 @@ When several areas match one point, the winner is, in order:
 2. among equals, the smaller distance to the polygon wins (0 for a containing area);
 3. then the lower index, i.e. the area that comes first in the catalogue file.
 
+:meth:`AreaIndex.lookup_all` gives every matching area, not only the winner.
+
 Coordinates that are NaN or out of range (``|lat| > 90`` or ``|lon| > 180``) are flagged in
 ``AreaMatch.invalid`` and never matched.
 
@@ -51,6 +53,7 @@ from onshore.geo._grid_numpy import lookup_numpy
 from onshore.geo.areas import AreaCatalogue
 from onshore.geo.ellipsoid import MIN_M_PER_DEG_LAT, metres_per_degree
 from onshore.geo.grid import CellGrid, build_grid
+from onshore.geo.overlaps import AreaMatches, Overlaps, lookup_all, overlaps_of
 
 PARALLEL_MIN_POINTS = 1 << 17
 """Batches at least this large are spread over all cores (compiled engine)."""
@@ -135,6 +138,7 @@ class AreaIndex:
         self.buffer_m = buffer_m
         self.cells = cells
         self._adaptive: _Adaptive | None = None
+        self._overlaps: Overlaps | None = None
 
     @property
     def engine(self) -> str:
@@ -196,6 +200,15 @@ class AreaIndex:
         if g is not None:
             lookup_numpy(g, self, x, y, (area, inside, dist, invalid))
         return AreaMatch(area=area, inside=inside, distance_m=dist, invalid=invalid)
+
+    def lookup_all(self, lon: ArrayLike, lat: ArrayLike) -> AreaMatches:
+        """Every area each point is in or within the buffer of, the winner first: overlapping
+        areas each name the point (:mod:`onshore.geo.overlaps`)."""
+        x = np.ascontiguousarray(lon, dtype=np.float64).reshape(-1)
+        y = np.ascontiguousarray(lat, dtype=np.float64).reshape(-1)
+        if self._overlaps is None:
+            self._overlaps = overlaps_of(self)
+        return lookup_all(self, x, y, self._overlaps)
 
     def _lookup_adaptive(
         self,

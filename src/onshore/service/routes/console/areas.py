@@ -98,8 +98,11 @@ def area_hits(
                 picked = result.data.filter(hit)
                 names = area.filter(hit).to_pylist()
                 levels = result.labels.column(0).filter(hit).to_pylist()
-                for name in names:
-                    per_area[name] = per_area.get(name, 0) + 1
+                # a row in overlapping areas counts in each of them (onshore_areas)
+                every = result.labels.column(LABEL_COLUMNS.index("onshore_areas"))
+                for item in pc.value_counts(pc.list_flatten(every.filter(hit))).to_pylist():
+                    name = item["values"]
+                    per_area[name] = per_area.get(name, 0) + item["counts"]
                 lon, lat = picked.column(plan.lon), picked.column(plan.lat)
                 if plan.crs is not None:
                     from onshore.geo import to_wgs84
