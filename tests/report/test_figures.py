@@ -95,6 +95,10 @@ def test_the_issue_scenario_gives_one_set_of_figures(tmp_path: Path) -> None:
     categories = {r["category"]: r for r in _rows(data, "categories")}
     assert categories["location.trajectory"]["records"] == 11  # gbt only: geo's were nulled
     assert categories["location.trajectory"]["datasets"] == "gbt"
+    # the necessity of processing (Art. 13(2)) names no basis for what the gate nulled
+    bases = {(r["dataset"], r["necessity"]["id"]) for r in _rows(data, "necessity")}
+    assert ("gbt", "cn-auto/basis/gbt32960-reporting") in bases
+    assert ("geo", "cn-auto/basis/trajectory-separate-consent") not in bases
     assert sum(r["records"] for r in _rows(data, "volume_by_month")) == 31
     # the 2021 positions are far past the 7-day retention: not in place, and `due` says so
     overdue = sum(r["rows"] for r in _rows(data, "overdue"))

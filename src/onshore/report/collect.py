@@ -240,21 +240,27 @@ def _collection(ctx: _Context, _t: dict[str, Any]) -> tuple[dict[str, Any], list
 def _necessity(ctx: _Context, _t: dict[str, Any]) -> tuple[dict[str, Any], list[Row]]:
     """Why each dataset's processing for its purpose is necessary (Provisions 2021 Art. 13(2)):
     the legal bases the consent gate applied (the collection entries' reasons that are bases of
-    the pack), each with its kind and the pack's statement of what it covers and why."""
+    the pack) to a category it collected, each with its kind and the pack's statement of what
+    it covers and why. A basis whose every value the gate nulled is not listed."""
     query, rows = ctx.ledger(
         ["collection"],
         ["dataset", "purpose"],
-        [["union", "reasons"]],
-        then="one row per reason that is a legal basis of the pack (bases.yaml): its kind "
-        "and description",
+        [["union", "reasons"], ["union", "held_categories"]],
+        then="one row per reason that is a legal basis of the pack (bases.yaml) covering a "
+        "category collected: its kind and description",
     )
-    bases = ctx.home.pack.bases
-    known = {b.id: b for b in bases.bases} if bases is not None else {}
+    pack = ctx.home.pack
+    known = {b.id: b for b in pack.bases.bases} if pack.bases is not None else {}
     out: list[Row] = []
-    for dataset, purpose, reasons in rows:
+    for dataset, purpose, reasons, held in rows:
+        collected = [c.strip() for c in str(held or "").split(",") if c.strip()]
         for rule in (r.strip() for r in str(reasons or "").split(",")):
             basis = known.get(rule)
-            if basis is not None:
+            if basis is not None and any(
+                c in pack.categories and pack.is_within(c, b)
+                for c in collected
+                for b in basis.categories
+            ):
                 out.append(
                     [dataset, purpose, basis.basis, {"id": basis.id, "text": basis.description}]
                 )
