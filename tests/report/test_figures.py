@@ -304,6 +304,10 @@ def test_random_histories_never_contradict(tmp_path_factory: Any, ops: list[Op])
             assert "location.trajectory" not in row["categories"]
         if row["records"] == 0:  # every row quarantined: nothing collected
             assert row["categories"] == ""
+    for row in _rows(data, "necessity"):  # no basis is a reason for what was not collected
+        assert collection[row["dataset"]]["records"] > 0
+        if row["dataset"] in nulled_only:
+            assert row["necessity"]["id"] != "cn-auto/basis/trajectory-separate-consent"
     months = sum(r["records"] for r in _rows(data, "volume_by_month"))
     assert months == total["records"]
     # quarantined rows are not stored rows: the ledger's and the lake's records agree
