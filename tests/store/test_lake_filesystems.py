@@ -19,9 +19,11 @@ import pyarrow.compute as pc
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 import pytest
+from click.testing import CliRunner
 from lake_fs_support import NoRenameHandler, no_rename
 from store_support import VINS, open_home, write_telemetry
 
+from onshore.cli import cli
 from onshore.errors import BadInput, StorageError, StorageUnavailable
 from onshore.pipeline import ingest
 from onshore.store import DataHome, Lake
@@ -210,3 +212,22 @@ def test_a_lake_uri_that_cannot_be_opened_or_holds_a_password_is_refused_in_one_
     assert "\n" not in str(unknown.value)
     assert "s3://***@bucket/lake" in str(secret.value) and "s3cret" not in str(secret.value)
     assert secret.value.field == "path"
+
+
+def test_a_store_on_another_file_system_is_listed_by_its_uri(tmp_path: Path) -> None:
+    memory = fsspec.filesystem("memory")
+    fs, _ = no_rename(pafs.PyFileSystem(pafs.FSSpecHandler(memory)))
+    register_filesystem("tlisted", lambda uri: (fs, "listed/lake"))
+    with open_home(tmp_path / "home") as home:
+        home.add_store(
+            "obj", jurisdiction="CN", location="Beijing", path="tlisted://listed/lake?region=x"
+        )
+        info = home.store("obj")
+        assert info.to_dict()["path"] == "tlisted://listed/lake"
+        with pytest.raises(StorageError, match="needs a local lake"):
+            _ = info.root
+    result = CliRunner().invoke(
+        cli, ["store", "ls", "--home", str(tmp_path / "home")], env={"COLUMNS": "200"}
+    )
+    assert result.exit_code == 0, result.output
+    assert "tlisted://listed/lake" in result.output and "region" not in result.output

@@ -225,7 +225,12 @@ def _fail_if_nothing_stored(result: IngestResult, input_path: Path) -> None:
 @click.argument("name")
 @click.option("--jurisdiction", required=True, help="ISO 3166 code: CN, DE, US-CA …")
 @click.option("--location", required=True, help="Where it is in fact (region, data centre).")
-@click.option("--path", "lake_path", help="Its lake folder (default: HOME/stores/NAME).")
+@click.option(
+    "--path",
+    "lake_path",
+    help="Its lake: a folder or a file system URI such as s3://bucket/lake or"
+    " hdfs://namenode:8020/lake; credentials from the environment (default: HOME/stores/NAME).",
+)
 @click.option("--json", "as_json", is_flag=True)
 @home_options
 def add(
@@ -273,7 +278,7 @@ def ls(dataset: str | None, as_json: bool, home: Path | None, db: str | None, ac
         return
     table = Table("store", "jurisdiction", "location", "path")
     for s in stores:
-        table.add_row(s.name, s.jurisdiction, s.location, str(s.root))
+        table.add_row(s.name, s.jurisdiction, s.location, s.where)
     out_console.print(table)
     listing = Table("store", "dataset", "date", "rows", "bytes", "level", "file")
     for f in files:

@@ -145,7 +145,7 @@ def scan_lake(
 
 def _scan(home: DataHome, query: Mapping[str, Any]) -> LakeScan:
     pack = home.pack
-    stores = {s.name: s.root for s in home.stores()}
+    stores = {s.name: s.lake for s in home.stores()}
     vehicle_columns = set(query.get("vehicle_columns", []))
     start, end = (str(v) for v in query["written"])
     offset = tz_offset(str(query.get("tz", "+00:00")))
@@ -159,9 +159,10 @@ def _scan(home: DataHome, query: Mapping[str, Any]) -> LakeScan:
     for dataset, store, rel, subject_col, written in home.meta.query(
         str(query["sql"]), list(query["params"])
     ):
-        path = Path(stores.get(store, home.path)) / rel
+        root = stores.get(store)
+        path = root.show(rel) if root is not None else str(Path(home.path) / rel)
         try:
-            table = pq.read_table(path)
+            table = root.read_table(rel) if root is not None else pq.read_table(path)
         except (OSError, ValueError) as exc:
             raise BadInput(f"cannot read a lake file: {exc}", file=str(path)) from exc
         _overdue(home, scan, dataset, table, str(written), as_of)
@@ -227,7 +228,7 @@ def _scan(home: DataHome, query: Mapping[str, Any]) -> LakeScan:
         totals = scan.stores.setdefault(store, [0, 0, 0])
         totals[0] += 1
         totals[1] += n
-        totals[2] += path.stat().st_size
+        totals[2] += root.size(rel) if root is not None else Path(path).stat().st_size
     return scan
 
 
