@@ -324,3 +324,61 @@ def test_a_person_keyed_dataset_counts_its_persons() -> None:
     )
     facts = dataset_facts([batch], PACK)
     assert facts.subjects.num_rows == 3
+
+
+def test_the_api_says_why_values_were_nulled_and_takes_a_persons_requests(tmp_path: Path) -> None:
+    pytest.importorskip("fastapi")
+    from fastapi.testclient import TestClient
+
+    from onshore.service import ServiceSettings, create_app
+
+    home = tmp_path / "home"
+    home.mkdir()
+    app = create_app(ServiceSettings(home=home), environ={})
+    keys = app.state.onshore.keys
+    ingest = {"Authorization": f"Bearer {keys.add('ingest', name='i').key}"}
+    compliance = {"Authorization": f"Bearer {keys.add('compliance', name='c').key}"}
+    today = datetime.now(UTC)  # the service runs on the real clock
+    granted = today - 10 * DAY
+
+    def at(moment: datetime) -> str:
+        return moment.strftime("%Y-%m-%dT%H:%M:%S.000Z")
+
+    with TestClient(app) as client:
+        r = client.post(
+            "/v1/consents",
+            json={
+                "vin": VINS[0],
+                "category": "location.trajectory",
+                "purpose": "navigation",
+                "granted_at": at(granted),
+                "days": 300,
+            },
+            headers=compliance,
+        )
+        assert r.status_code == 201, r.text
+        rows = [
+            {"vin": VINS[0], "ts": at(t), "lat": 39.9, "lon": 116.3}
+            for t in (granted - 20 * DAY, granted + DAY, granted + 2 * DAY)
+        ] + [{"vin": VINS[1], "ts": at(granted + DAY), "lat": 39.9, "lon": 116.3}]
+        body = "".join(json.dumps(m) + "\n" for m in rows)
+        r = client.post(
+            "/v1/ingest/trips",
+            params={"purpose": "navigation"},
+            content=body,
+            headers={**ingest, "Content-Type": "application/x-ndjson"},
+        )
+        assert r.status_code == 200, r.text
+        gate = r.json()["consent_gate"]
+        assert gate["nulled_reasons"]["lat"] == {WHY_BEFORE: 1, WHY_NO_CONSENT: 1}
+        assert gate["nulled_values"] == {"location.trajectory": 4}
+        # a person's export and deletion over HTTP: ?kind=person, the id checked as text
+        r = client.post("/v1/subjects/geolife_000/export", headers=compliance)
+        assert r.status_code in (400, 422), r.text  # a VIN by default
+        r = client.post(
+            "/v1/subjects/geolife_000/export", params={"kind": "person"}, headers=compliance
+        )
+        assert r.status_code == 200, r.text
+        assert "geolife_000" not in r.headers["content-disposition"]
+        r = client.delete("/v1/subjects/geolife_000", params={"kind": "person"}, headers=compliance)
+        assert r.status_code == 200 and r.json()["remaining"] == 0, r.text

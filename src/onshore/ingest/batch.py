@@ -61,9 +61,12 @@ class BatchOutcome:
     keys: tuple[Key, ...] = field(default=(), repr=False)
     refused: str | None = None
     level: str | None = None
+    #: what the consent gate dropped and nulled, per category and per column and reason
+    consent_gate: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        gate = {"consent_gate": self.consent_gate} if self.consent_gate is not None else {}
+        return gate | {
             "dataset": self.dataset,
             "format": self.fmt,
             "messages": self.messages,
@@ -309,6 +312,11 @@ class Ingestor:
             files=files,
             seconds=time.perf_counter() - started,
             level=result.assessment.level.label,
+            consent_gate={
+                k: v
+                for k, v in result.gate.to_dict().items()
+                if k in ("dropped_values", "nulled_values", "nulled_reasons", "dropped_reasons")
+            },
         )
 
 
@@ -329,7 +337,17 @@ def _merge(a: BatchOutcome, b: BatchOutcome) -> BatchOutcome:
         a.keys + b.keys,
         a.refused or b.refused,
         max(levels, key=_LEVEL_ORDER.index) if levels else None,
+        _add_counts(a.consent_gate, b.consent_gate),
     )
+
+
+def _add_counts(a: Any, b: Any) -> Any:
+    """Counts (nested dicts of ints) of two halves, added key by key."""
+    if a is None or b is None:
+        return b if a is None else a
+    if isinstance(a, dict) and isinstance(b, dict):
+        return {k: _add_counts(a.get(k), b.get(k)) for k in sorted({*a, *b})}
+    return a + b
 
 
 _LEVEL_ORDER = [level.label for level in Level]
