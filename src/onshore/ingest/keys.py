@@ -39,11 +39,15 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
 from onshore.errors import BadInput, KeyContested, StorageError
 from onshore.ingest.decode import Key
 from onshore.store.db import MetaDB, iso
 from onshore.store.home import DataHome
+
+if TYPE_CHECKING:
+    from onshore.ingest.recovery import Recovered
 
 COMPONENT = "ingest"
 log = logging.getLogger("onshore.ingest")
@@ -319,14 +323,23 @@ class KeyIndex:
         )
         if taken:
             self.taken_over.append(holder.batch)
-            return self._settle_mine(holder.batch)
-        return True  # settled or taken over by another worker meanwhile: look again
+            for done in self._settle(holder.batch):
+                log.warning(
+                    "took over batch %s of dead worker %s and settled it: %s",
+                    holder.batch,
+                    holder.worker,
+                    json.dumps(done.to_dict()),
+                )
+        return True  # settled here, or by another worker meanwhile: look again
 
     def _settle_mine(self, batch: str) -> bool:
+        self._settle(batch)
+        return True
+
+    def _settle(self, batch: str) -> list[Recovered]:
         from onshore.ingest.recovery import recover  # recovery builds on this module
 
-        recover(self, batch=batch)
-        return True
+        return recover(self, batch=batch)
 
     def stored(self, batch: str, files: Sequence[str]) -> None:
         """The batch is durably stored (its messages may now be acknowledged).
