@@ -246,3 +246,31 @@ def test_a_scan_that_classifies_nothing_fails(
     empty.write_text("vin,ts,lat,lon\n")
     code, _, err = _run(capsys, "scan", str(empty))
     assert code == 0 and "the input holds no rows" in err
+
+
+def test_subject_export_goes_back_in(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A data subject's export holds their stored rows as Parquet: each file stores again."""
+    src = tmp_path / "t.parquet"
+    _telemetry(src)
+    _put(capsys, src, tmp_path / "home", "telemetry")
+    out = tmp_path / "export"
+    code, _, err = _run(
+        capsys,
+        "subject",
+        "export",
+        "--vin",
+        VIN,
+        "--out",
+        str(out),
+        "--home",
+        str(tmp_path / "home"),
+    )
+    assert code == 0, err
+    files = sorted(out.rglob("*.parquet"))
+    assert files, "the export holds no rows"
+    stored = 0
+    for i, path in enumerate(files):
+        result = _put(capsys, path, tmp_path / "again", f"back{i}")
+        assert result["rows_quarantined"] == 0
+        stored += result["rows_stored"]
+    assert stored == 6

@@ -89,8 +89,14 @@ def lookup_all(
     all_areas = [winner.astype(np.int32)]
     ranks = [np.full(len(rows), -1, dtype=np.int64)]
     b = index.bounds
+    # matched rows grouped by winner, so each area reads only its partners' rows
+    by_winner = rows[np.argsort(winner, kind="stable")]
+    edges = np.searchsorted(np.sort(winner), np.arange(len(b) + 1))
     for k, others in overlaps.partners.items():
-        sel = rows[np.isin(winner, others)]
+        spans = [by_winner[edges[j] : edges[j + 1]] for j in others if edges[j] < edges[j + 1]]
+        if not spans:
+            continue
+        sel = np.concatenate(spans)
         px, py = x[sel], y[sel]
         sel = sel[(px >= b[k, 0]) & (px <= b[k, 2]) & (py >= b[k, 1]) & (py <= b[k, 3])]
         if not len(sel):
