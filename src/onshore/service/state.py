@@ -119,6 +119,9 @@ class ServiceState:
         self._lock = threading.RLock()  # the writer lock
         self._readers: queue.LifoQueue[DataHome] = queue.LifoQueue()
         self._reader_homes: list[DataHome] = []
+        # The console overview's figures, by what they were computed from (see its route).
+        self.figures_lock = threading.Lock()
+        self.figures: dict[tuple[object, ...], dict[str, object]] = {}
         self._heartbeat: Heartbeat | None = None
         self._settle_due = 0.0
         self.closed = True
