@@ -176,3 +176,22 @@ def test_a_worker_that_stood_still_past_a_takeover_learns_of_it(
         a.stored(held.batch, ["dataset=telemetry/date=2026-03-02/part-x.parquet"])
     assert "was taken over by another worker" in caplog.text
     assert a.meta.query("SELECT COUNT(*) FROM ingest_batches") == [(0,)]
+
+
+def test_a_runner_that_never_beats_is_given_the_takeover_time(
+    homes: tuple[DataHome, DataHome],
+) -> None:
+    """The HTTP service claims without a heartbeat: its batch in progress is contested, never
+    taken over, until it is older than ``takeover_after``."""
+    service, worker = KeyIndex(homes[0], "onshore-serve-host-1"), KeyIndex(homes[1], "w")
+    worker.beat()
+    held = service.claim("telemetry", "p", _keys(0, 2))
+    with pytest.raises(KeyContested):
+        worker.claim("telemetry", "p", _keys(0, 2))
+    assert worker.taken_over == []
+    service.meta.execute(
+        "UPDATE ingest_batches SET started_at = '2020-01-01T00:00:00.000Z' WHERE id = ?",
+        (held.batch,),
+    )
+    assert worker.claim("telemetry", "p", _keys(0, 2)).new == [True, True]
+    assert worker.taken_over == [held.batch]

@@ -43,7 +43,7 @@ from typing import TYPE_CHECKING
 
 from onshore.errors import BadInput, KeyContested, StorageError
 from onshore.ingest.decode import Key
-from onshore.store.db import MetaDB, iso
+from onshore.store.db import MetaDB, iso, parse_iso
 from onshore.store.home import DataHome
 
 if TYPE_CHECKING:
@@ -269,10 +269,24 @@ class KeyIndex:
             (self.worker, socket.gethostname(), os.getpid(), time.time()),
         )
 
+    def _young(self, holder: Holder) -> bool:
+        """Whether ``holder``'s worker never beat (a runner that does not, such as the HTTP
+        service's) and its batch began less than ``takeover_after`` seconds ago: it may be in
+        progress, so it is not taken over yet."""
+        if self.meta.query("SELECT 1 FROM ingest_workers WHERE worker = ?", (holder.worker,)):
+            return False
+        rows = self.meta.query(
+            "SELECT started_at FROM ingest_batches WHERE id = ?", (holder.batch,)
+        )
+        if not rows:
+            return False
+        age = (self.home.now() - parse_iso(str(rows[0][0]))).total_seconds()
+        return age < self.takeover_after
+
     def alive(self, worker: str) -> bool:
         """Whether ``worker`` beat within ``takeover_after`` seconds and, if it ran on this
-        host, its process still exists (a worker that never beat, one of an older release,
-        counts as dead: its pending batches are from before)."""
+        host, its process still exists. A worker that never beat is judged by the age of its
+        batch instead (see :meth:`_young`)."""
         rows = self.meta.query(
             "SELECT host, pid, seen_at FROM ingest_workers WHERE worker = ?", (worker,)
         )
@@ -314,8 +328,10 @@ class KeyIndex:
     def _settle_if_dead(self, holder: Holder) -> bool:
         """Settle ``holder`` if its worker is dead (``True``: it is settled, by this worker or
         by another that took it over first); ``False`` if its worker is alive."""
-        if holder.worker == self.worker or self.alive(holder.worker):
-            return holder.worker == self.worker and self._settle_mine(holder.batch)
+        if holder.worker == self.worker:
+            return self._settle_mine(holder.batch)
+        if self.alive(holder.worker) or self._young(holder):
+            return False
         taken = self.meta.execute(
             "UPDATE ingest_batches SET worker = ?"
             " WHERE id = ? AND worker = ? AND state = 'pending'",
