@@ -7,6 +7,7 @@ and acknowledged, and the stream goes on."""
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -15,7 +16,8 @@ import pyarrow as pa
 import pytest
 
 from onshore.app import Delivery, Messages, Receipt, ingest
-from onshore.errors import StorageError
+from onshore.errors import BadInput, StorageError
+from onshore.ingest import KeyIndex
 from onshore.ingest.recovery import file_keys
 from onshore.store import DataHome, Lake
 
@@ -162,3 +164,14 @@ def test_raw_messages_and_rows_in_one_delivery(home: DataHome) -> None:
     result = ingest(home, [delivery], ack=acked.append)
     assert [r.token for r in acked] == ["poll-1"]
     assert (result.stored, result.rejected) == (1, 1)
+
+
+def test_a_consumer_name_a_live_process_holds_is_refused(home: DataHome) -> None:
+    KeyIndex(home, "kafka/0").meta.execute(
+        "INSERT INTO ingest_workers VALUES (?, ?, ?, ?)",
+        ("kafka/0", "another-host", 99, time.time()),
+    )
+    consumer = Consumer(home, [batch(0, 1)])
+    with pytest.raises(BadInput, match="already runs as pid 99 on another-host"):
+        ingest(home, consumer, ack=consumer.commit, worker="kafka/0")
+    assert consumer.polled == 0 and consumer.committed == []

@@ -182,9 +182,9 @@ def ingest(
     ingestor = ingestor or Ingestor(home, worker=worker, options=options, areas=areas)
     stop = stop or threading.Event()
     result = IngestResult()
+    ingestor.index.check_alone()  # before beating as this worker
     heartbeat = Heartbeat(ingestor.index)
     try:
-        ingestor.index.check_alone()
         result.recovered = recover(ingestor.index)
         ingestor.index.settle_dead()
         for delivery in source:
