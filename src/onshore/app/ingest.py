@@ -225,13 +225,13 @@ def _deliver(
             if stop.wait(wait * random.uniform(0.5, 1.5)):
                 return None
         except StorageError as exc:
-            faults += 1
-            result.storage_retries += 1
-            delay = on_fault(exc, faults) if on_fault is not None else None
             if on_fault is None:
                 raise
+            faults += 1
+            delay = on_fault(exc, faults)
             if delay is None or stop.wait(delay):
                 return None
+            result.storage_retries += 1
     for part in delivery.parts:
         if isinstance(part, Unroutable) and part.messages:
             ingestor.quarantine.put(list(part.messages), ingestor.home.now())
