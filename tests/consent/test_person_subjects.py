@@ -382,3 +382,39 @@ def test_the_api_says_why_values_were_nulled_and_takes_a_persons_requests(tmp_pa
         assert "geolife_000" not in r.headers["content-disposition"]
         r = client.delete("/v1/subjects/geolife_000", params={"kind": "person"}, headers=compliance)
         assert r.status_code == 200 and r.json()["remaining"] == 0, r.text
+
+
+def test_a_persons_rows_in_a_dataset_keyed_on_the_vin_are_found_and_erased(
+    tmp_path: Path,
+) -> None:
+    import pyarrow.parquet as pq
+
+    from onshore.pipeline import ingest
+    from onshore.store.subject import delete_subject, export_subject
+
+    ts = pa.array([NOW - k * DAY for k in range(6)], pa.timestamp("ms", tz="UTC"))
+    table = pa.table(
+        {
+            "vin": [VINS[0]] * 3 + [VINS[1]] * 3,
+            "ts": ts,
+            "driver_id": ["d-7", "d-8", "d-7", "d-70", None, "d-7"],  # one driver, two cars
+            "odometer": [float(k) for k in range(6)],
+        }
+    )
+    source = tmp_path / "service.parquet"
+    pq.write_table(table, source)
+    with open_home(tmp_path / "home") as home:
+        result = ingest(home, source, dataset="service", purpose="maintenance")
+        assert result.rows_stored == 6
+        exported = export_subject(home, "d-7", tmp_path / "exp", kind="person")
+        assert exported.rows == {"service": 3}
+        done = delete_subject(home, "d-7", kind="person")
+        assert done.rows_removed == {"service": 3} and done.remaining == 0
+        from onshore.store import Lake
+
+        lake = Lake(home)
+        left = pa.concat_tables(
+            lake.read_table(store, f, columns=["vin", "driver_id"]) for store, f in lake.all_files()
+        )
+        assert sorted(left.column("driver_id").to_pylist(), key=str) == [None, "d-70", "d-8"]
+        assert left.num_rows == 3  # the vehicles' other rows stay

@@ -30,7 +30,7 @@ from onshore.private import create_private_file
 from onshore.store.atomic import remove_atomic, replace_atomic, temp_path
 from onshore.store.db import parse_iso
 from onshore.store.home import DataHome
-from onshore.store.lake import Lake, file_meta
+from onshore.store.lake import Lake, file_meta, holds_subject
 from onshore.store.places import (
     Erased,
     ErasureJob,
@@ -58,8 +58,12 @@ def _erase_lake(job: ErasureJob) -> Erased:
     rewritten: list[str] = []
     removed: list[str] = []
     kept: dict[str, int] = {}
+    person = job.kind == "person"
     for store, lake_file in list(lake.all_files()):
-        found = lake.read_vin(store, lake_file, vin)
+        if person:
+            found = lake.read_person(store, lake_file, vin)
+        else:
+            found = lake.read_vin(store, lake_file, vin)
         if found is None or found.num_rows == 0:
             continue
         if lake_file.dataset in held:
@@ -68,6 +72,8 @@ def _erase_lake(job: ErasureJob) -> Erased:
         column = file_meta(found.schema).get("vin_column") or "vin"
 
         def others(table: pa.Table, c: str = column) -> pa.Array:
+            if person:  # rows where no person column holds the id
+                return pc.invert(holds_subject(table, lake.person_columns(table.schema), vin))
             return pc.fill_null(pc.not_equal(table.column(c), vin), True)
 
         done = lake.rewrite(
@@ -89,8 +95,11 @@ def _erase_lake(job: ErasureJob) -> Erased:
     return Erased(total, total, "erased" if total else "clean", "", details)
 
 
-def count_vin(home: DataHome, vin: str, *, skip: Collection[str] = ()) -> tuple[int, int]:
-    """Rows of ``vin`` in the whole lake by a full scan (no pruning); and files scanned."""
+def count_vin(
+    home: DataHome, vin: str, *, skip: Collection[str] = (), kind: str = "vehicle"
+) -> tuple[int, int]:
+    """Rows of ``vin`` (a person's id when ``kind`` is "person": in any person column) in the
+    whole lake by a full scan (no pruning); and files scanned."""
     rows = files = 0
     lake = Lake(home)
     for store, lake_file in lake.all_files():
@@ -99,6 +108,12 @@ def count_vin(home: DataHome, vin: str, *, skip: Collection[str] = ()) -> tuple[
         files += 1
         if lake_file.dataset in skip:
             continue
+        if kind == "person":
+            columns = lake.person_columns(schema)
+            if columns:
+                keys = lake.read_table(store, lake_file, columns=columns)
+                rows += int(pc.sum(holds_subject(keys, columns, vin)).as_py() or 0)
+            continue
         if column and column in schema.names:
             values = lake.read_table(store, lake_file, columns=[column]).column(column)
             rows += int(pc.sum(pc.equal(values, vin)).as_py() or 0)
@@ -106,7 +121,7 @@ def count_vin(home: DataHome, vin: str, *, skip: Collection[str] = ()) -> tuple[
 
 
 def _scan_lake(job: ErasureJob) -> int:
-    rows, files = count_vin(job.home, job.vin, skip=set(held_datasets(job.home)))
+    rows, files = count_vin(job.home, job.vin, skip=set(held_datasets(job.home)), kind=job.kind)
     job.shared["lake_files_scanned"] = files
     return rows
 

@@ -518,6 +518,41 @@ class Lake:
         except OSError as exc:
             raise storage_fault(f"cannot remove {root.show(rel)}", exc) from exc
 
+    def person_columns(self, schema: pa.Schema) -> list[str]:
+        """The columns of a lake file that name a person: its key when the dataset is keyed on
+        a person (stored with ``--subject``), and every column of the pack's
+        ``person_subject_categories`` (a driver id in a dataset keyed on the VIN)."""
+        pack = self.home.pack
+        key = file_meta(schema).get("vin_column") or ""
+        out = []
+        if key in schema.names and pack.resolve_field(key).role != "vin":
+            out.append(key)
+        persons = set(pack.header.settings.person_subject_categories)
+        out += [
+            n for n in schema.names if n not in out and pack.resolve_field(n).category in persons
+        ]
+        return out
+
+    def read_person(self, store: StoreInfo, lake_file: LakeFile, person: str) -> pa.Table | None:
+        """The rows of a person (any of :meth:`person_columns` holds the id) in one file; None
+        when the file has no person column."""
+        try:
+            pf = store.lake.parquet_file(lake_file.path)
+        except OSError as exc:
+            raise storage_fault(f"cannot read {store.lake.show(lake_file.path)}", exc) from exc
+        columns = self.person_columns(pf.schema_arrow)
+        if not columns:
+            return None
+        tables = []
+        for group in range(pf.metadata.num_row_groups):  # one at a time: see read_vin
+            keys = pf.read_row_group(group, columns=columns)
+            if pc.any(holds_subject(keys, columns, person)).as_py():
+                table = pf.read_row_group(group)
+                tables.append(table.filter(holds_subject(table, columns, person)))
+        if not tables:
+            return pf.schema_arrow.empty_table()
+        return pa.concat_tables(tables) if len(tables) > 1 else tables[0]
+
     def read_vin(self, store: StoreInfo, lake_file: LakeFile, vin: str) -> pa.Table | None:
         """The rows of ``vin`` in one file (row groups pruned by their statistics)."""
         try:
@@ -545,6 +580,15 @@ class Rewrite:
 
     removed: int
     path: str | None
+
+
+def holds_subject(table: pa.Table, columns: Sequence[str], subject: str) -> pa.Array:
+    """True for the rows where any of ``columns`` (as text) equals ``subject``."""
+    mask = pa.array([False] * table.num_rows, pa.bool_())
+    for name in columns:
+        found = pc.equal(pc.cast(table.column(name), pa.string()), subject)
+        mask = pc.or_(mask, pc.fill_null(found, False))
+    return mask
 
 
 def _may_hold(pf: pq.ParquetFile, group: int, index: int, vin: str) -> bool:

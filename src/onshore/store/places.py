@@ -51,10 +51,11 @@ class ErasureJob:
     """One deletion request, as every place's ``erase`` and ``scan`` see it."""
 
     home: DataHome
-    vin: str
+    vin: str  # the subject: a VIN, or a person's id when ``kind`` is "person"
     request_id: str
     before_replace: Callable[[Path], None] | None = None
     shared: dict[str, Any] = field(default_factory=dict)  # what one place tells a later one
+    kind: str = "vehicle"
 
 
 @dataclass(frozen=True)

@@ -140,7 +140,7 @@ def delete_subject(
             "{}",
         ),
     )
-    job = ErasureJob(home, vin, request_id, before_replace)
+    job = ErasureJob(home, vin, request_id, before_replace, kind=kind)
     registered = places()
     done = {p.name: p.erase(job) for p in registered if p.erase is not None}
     reports: list[PlaceReport] = []
@@ -329,7 +329,10 @@ def _export_to(home: DataHome, vin: str, folder: Path, kind: str = VEHICLE) -> S
     rows: dict[str, int] = {}
     files: list[dict[str, Any]] = []
     for store, lake_file in lake.all_files():
-        table = lake.read_vin(store, lake_file, vin)
+        if kind == VEHICLE:
+            table = lake.read_vin(store, lake_file, vin)
+        else:
+            table = lake.read_person(store, lake_file, vin)
         if table is None or table.num_rows == 0:
             continue
         target = folder / "lake" / store.name / lake_file.path
