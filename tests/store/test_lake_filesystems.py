@@ -9,6 +9,7 @@ index as the commit point), not by an S3 endpoint.
 from __future__ import annotations
 
 import itertools
+import socket
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -231,3 +232,18 @@ def test_a_store_on_another_file_system_is_listed_by_its_uri(tmp_path: Path) -> 
     )
     assert result.exit_code == 0, result.output
     assert "tlisted://listed/lake" in result.output and "region" not in result.output
+
+
+def test_an_object_store_that_cannot_be_reached_is_refused_when_declared(tmp_path: Path) -> None:
+    """pyarrow's real S3 client against a port nothing listens on (no S3 server is faked)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]  # closed again: nothing listens there
+    uri = f"s3://bucket/lake?endpoint_override=127.0.0.1:{port}&scheme=http&region=cn-north-1"
+    with open_home(tmp_path / "home") as home:
+        with pytest.raises(StorageUnavailable) as caught:
+            home.add_store("far", jurisdiction="CN", location="Beijing", path=uri)
+        assert [s.name for s in home.stores()] == ["local"]
+    message = str(caught.value)
+    assert message.startswith("cannot reach the lake at s3://bucket/lake: ")
+    assert "\n" not in message

@@ -83,6 +83,18 @@ class LakeRoot:
             return str(self.local / rel)
         return f"{self.uri.split('?', 1)[0].rstrip('/')}/{rel}"
 
+    def check(self) -> None:
+        """Reach the root once (an object store's endpoint, bucket and credentials):
+        :class:`StorageUnavailable` in one line when it cannot be read."""
+        if self.local is not None:
+            return
+        try:
+            self.fs.get_file_info(self.base or "/")
+        except (OSError, pa.ArrowException) as exc:
+            reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            shown = redact_uri(self.uri)
+            raise StorageUnavailable(f"cannot reach the lake at {shown}: {reason}") from exc
+
     # -- writing --------------------------------------------------------------------------------
     def parquet_writer(self, rel: str, schema: pa.Schema, **options: Any) -> pq.ParquetWriter:
         """A Parquet writer of a new file ``rel`` (owner-only on the local disk)."""

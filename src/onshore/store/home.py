@@ -233,7 +233,7 @@ class DataHome:
                 " AWS_SECRET_ACCESS_KEY for S3; Kerberos for HDFS)",
                 field="path",
             )
-        lake_root(path, home=self.path)  # a URI pyarrow cannot open is refused here
+        lake_root(path, home=self.path).check()  # a lake that cannot be reached is refused
         with self.meta.transaction():
             existing = self.meta.query("SELECT name FROM stores WHERE name = ?", (name,))
             if existing and not exist_ok:
