@@ -28,8 +28,9 @@ commit re-reads and retries on a concurrent update) and appends that failed all 
 
 Printed: rows/s appending, the first and last tenth's mean commit latency (does a commit get
 slower as the table grows?), erasure seconds, files and bytes on disk, a full read, and the
-ratio iceberg/onshore. Needs ``pip install 'pyiceberg[sql-sqlite,pyarrow]'`` (not an Onshore
-dependency). Figures depend on the machine and its load: say which when quoting them.
+ratio iceberg/onshore. Needs ``pip install 'pyiceberg[sql-sqlite,pyarrow,pyiceberg-core]'``
+(not an Onshore dependency; ``pyiceberg-core`` computes the ``day(ts)`` partition). Figures
+depend on the machine and its load: say which when quoting them.
 
     python bench/lake_formats.py [--batches 20] [--batch-rows 50000] [--vehicles 5000]
 """
@@ -343,7 +344,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         import pyiceberg
     except ImportError:
-        print("needs pyiceberg: pip install 'pyiceberg[sql-sqlite,pyarrow]'", file=sys.stderr)
+        extras = "sql-sqlite,pyarrow,pyiceberg-core"
+        print(f"needs pyiceberg: pip install 'pyiceberg[{extras}]'", file=sys.stderr)
         return 2
     vins = fleet(args.vehicles)
     data = batches(args.batches, args.batch_rows, vins)
