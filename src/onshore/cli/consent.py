@@ -254,7 +254,7 @@ def import_cmd(
 
     Columns: subject (or vin), kind (vehicle|person), category or categories, purpose or
     purposes (several separated by ';'), granted_at, expires_at or days, withdrawn_at,
-    person, channel, necessity (docs/consent.md). Each row is checked as `consent grant`
+    person, channel, necessity (docs/data-home.md). Each row is checked as `consent grant`
     checks one consent; a bad row is reported with its line and field and left out, the good
     rows are written in one transaction with one ledger entry (counts and the file's SHA-256).
     Consents already recorded are skipped. Exit 0 when every row went in, 2 when a row was

@@ -176,7 +176,7 @@ _IMPORT_TYPES = ("text/csv", "application/x-ndjson")
             "required": True,
             "description": "CSV with a header line, or JSON lines: subject (or vin), kind, "
             "category or categories, purpose or purposes, granted_at, expires_at or days, "
-            "withdrawn_at, person, channel, necessity (docs/consent.md)",
+            "withdrawn_at, person, channel, necessity (docs/data-home.md)",
             "content": {
                 m: {"schema": {"type": "string", "format": "binary"}} for m in _IMPORT_TYPES
             },
