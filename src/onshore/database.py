@@ -199,7 +199,10 @@ class Database:
         try:
             self._conn = psycopg.connect(conninfo, autocommit=True)
             if self.schema != "public":
-                self._conn.execute(f"CREATE SCHEMA IF NOT EXISTS {_identifier(self.schema)}")
+                # Processes opening a new schema at once (workers starting together) race
+                # inside IF NOT EXISTS; the loser's unique violation means it exists now.
+                with contextlib.suppress(psycopg.errors.UniqueViolation):
+                    self._conn.execute(f"CREATE SCHEMA IF NOT EXISTS {_identifier(self.schema)}")
             self._conn.execute(f"SET search_path TO {_identifier(self.schema)}")
         except psycopg.Error as exc:
             raise StorageUnavailable(f"cannot open the {self.label} {self.where}: {exc}") from exc
