@@ -152,7 +152,7 @@ class ServiceState:
             self.config: Config = load_config(settings.config, home=self.home.path)
             self._ingestors: dict[tuple[str, str, str | None], Ingestor] = {}
             self.worker = settings.worker or f"{WORKER}-{socket.gethostname()}-{os.getpid()}"
-            index = self.ingestor(str(settings.default_purpose)).index
+            index = self.ingestor(self.default_purpose).index
             if settings.worker is None:  # one of several processes: live, and settle the dead
                 self._heartbeat = Heartbeat(index)
                 index.settle_dead()
@@ -188,6 +188,14 @@ class ServiceState:
         """Why ``key`` does not authenticate: ``unknown``, ``revoked`` or ``expired``."""
         with self._keys_lock:
             return self.keys.refusal(key)
+
+    @property
+    def default_purpose(self) -> str:
+        """The purpose of collection where a request names none (resolved by ``Settings``)."""
+        purpose = self.settings.default_purpose
+        if purpose is None:  # ServiceSettings.resolve always fills it
+            raise RuntimeError("the service's settings were not resolved")
+        return purpose
 
     @contextmanager
     def session(self, actor: str, *, write: bool = True) -> Iterator[DataHome]:

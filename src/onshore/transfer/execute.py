@@ -242,8 +242,8 @@ class TransferGate:
         covered: dict[str, list[str]] = {}
         for consent in ConsentRegistry(self.home).list(purpose=pipl.outbound_consent_purpose):
             if consent.active_at(now):
-                for who in {consent.vin, consent.person}:
-                    covered.setdefault(who, []).append(consent.category)
+                for who in {consent.vin, consent.person} - {None}:
+                    covered.setdefault(str(who), []).append(consent.category)
         personal = [c for c in categories if pack.bases.needs_basis(pack, c)]
 
         def consented(subject: str) -> bool:

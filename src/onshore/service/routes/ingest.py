@@ -89,7 +89,7 @@ def ingest(
         raise bodies.unsupported(media, ACCEPTED)
     if not body:
         raise ServiceProblem(400, "the body is empty", file=bodies.BODY)
-    purpose = purpose or state.settings.default_purpose
+    purpose = purpose or state.default_purpose
     with state.session(principal.actor, write=True) as home:
         check_purpose(home.pack, purpose)
         home.store(store)
