@@ -1,4 +1,16 @@
-"""Onshore against the ``deface`` CLI on the same video: frames per second and face recall.
+"""Onshore's detector passes on real photos and video, and Onshore against ``deface``.
+
+``--kind photos`` (and ``both``, the default) runs every detector pass of Onshore on its own on
+the real photos (50 WIDER FACE, 27 CCPD): the face pass at native size and the 2x pass, the
+plate pass at native size and the 2x pass. Each pass is timed per image, interleaved, so all
+see the same machine load; the recall of each combination of passes (detection only, no
+re-check) tells which pass finds what the others miss. Then the whole pipeline (detect, mask,
+re-check) runs per image with the defaults and with the candidates. Face recall is over WIDER
+faces at least 24 px tall (half the box painted); plate recall over the CCPD plates (90 % of
+the quadrilateral painted).
+
+``--kind video`` (and ``both``): Onshore against the ``deface`` CLI on the same video, frames
+per second and face recall, and the time of each pass on the video's frames.
 
 The video is built from the real photos in ``../shared/data/real`` (WIDER FACE street and
 parade scenes with face boxes, CCPD parking photos with plate corners): each photo is
@@ -8,8 +20,8 @@ solid (deface ``--replacewith solid``, Onshore ``--mode solid``), so that the ou
 shows what was masked: a face counts as masked when at least half of its box is black in
 the output and was not black in the input. Recall is over faces at least 24 px tall.
 
-    .venv/bin/python bench/media.py [--photos 12] [--plates 4] [--hold 10] [--repeat 2]
-                                    [--precision auto|int8|fp32]
+    .venv/bin/python bench/media.py [--kind photos|video|both] [--photos 12] [--plates 4]
+                                    [--hold 10] [--repeat 2] [--precision auto|int8|fp32]
 """
 
 from __future__ import annotations
@@ -23,6 +35,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import av
 import cv2
@@ -116,6 +129,167 @@ def recall(src: Path, out: Path, truth: list[dict], min_height: int = 24) -> dic
     }
 
 
+def _real_photos() -> list[tuple[str, np.ndarray, list, list]]:
+    """``(name, image, WIDER faces, CCPD plates)`` for every real photo with ground truth."""
+    wider = REAL / "faces_widerface_val"
+    truth = parse_wider((wider / "wider_face_val_bbx_gt_subset.txt").read_text())
+    out = [(n, cv2.imread(str(wider / "images" / n)), faces, []) for n, faces in truth.items()]
+    for path in sorted((REAL / "ccpd_samples" / "images").glob("*.jpg")):
+        out.append((path.name, cv2.imread(str(path)), [], [parse_ccpd_name(path.name)]))
+    return out
+
+
+def _passes(face: Any, plate: Any, image: np.ndarray) -> dict[str, tuple[float, tuple]]:
+    """Each detector pass on its own: name → (seconds, raw output)."""
+    from onshore.media.faces import input_scales
+    from onshore.media.plates import plate_scale
+
+    h, w = image.shape[:2]
+    out: dict[str, tuple[float, tuple]] = {}
+    for k, (scale, threshold) in enumerate(input_scales(h, w, face.settings)):
+        started = time.perf_counter()
+        result = face._run(image, scale, threshold)
+        out["face 1x" if k == 0 else f"face {scale:g}x"] = (time.perf_counter() - started, result)
+    st = plate.settings
+    scales = [plate_scale(h, w, max_long_side=st.max_long_side)]
+    if st.upscale > 1.0 and h * w * st.upscale**2 <= st.upscale_max_pixels:
+        scales.append(st.upscale)
+    for k, scale in enumerate(scales):
+        started = time.perf_counter()
+        result = plate._run(image, scale)
+        out["plate 1x" if k == 0 else f"plate {scale:g}x"] = (time.perf_counter() - started, result)
+    return out
+
+
+def _combine(runs: dict[str, tuple[float, tuple]], names: list[str]) -> list:
+    """The detections a detector returns when it runs the passes ``names`` (as in its call)."""
+    from onshore.media.geometry import Detection, nms
+    from onshore.media.plates import _plausible_quad
+
+    dets = []
+    faces = [runs[n][1] for n in names if n.startswith("face") and n in runs]
+    if faces:
+        boxes = np.vstack([b for b, _ in faces])
+        scores = np.concatenate([sc for _, sc in faces])
+        for i in nms(boxes, scores, 0.3):
+            dets.append(Detection.from_box("face", float(scores[i]), *boxes[i]))
+    plates = [runs[n][1] for n in names if n.startswith("plate") and n in runs]
+    if plates:
+        boxes = np.vstack([r[0] for r in plates])
+        corners = np.vstack([r[1] for r in plates])
+        scores = np.concatenate([r[2] for r in plates])
+        for i in nms(boxes, scores, 0.4):
+            quad = _plausible_quad(corners[i], boxes[i])
+            dets.append(Detection.from_points("plate", float(scores[i]), quad))
+    return dets
+
+
+def photo_passes(precision: str) -> None:
+    """Per-pass time and recall on the real photos, then the pipeline per setting."""
+    from dataclasses import replace
+
+    from onshore.media.detectors import Detectors, DetectorSettings
+    from onshore.media.evaluation import Score, score_faces, score_plates
+    from onshore.media.faces import FaceDetector, FaceSettings
+    from onshore.media.frames import anonymize_frame
+    from onshore.media.masking import MaskSettings
+    from onshore.media.plates import PlateDetector, PlateSettings
+
+    photos = _real_photos()
+    mask = MaskSettings()
+    face = FaceDetector(FaceSettings(precision=precision))
+    plate = PlateDetector(PlateSettings())
+    seconds: dict[str, float] = {}
+    images: dict[str, int] = {}
+    per_image = []
+    load = os.getloadavg()[0]
+    for name, image, faces, plates in photos:
+        runs = _passes(face, plate, image)
+        for k, (t, _) in runs.items():
+            seconds[k] = seconds.get(k, 0.0) + t
+            images[k] = images.get(k, 0) + 1
+        per_image.append((name, image.shape[:2], faces, plates, runs))
+    print(
+        f"photos: {sum(1 for p in photos if p[2])} WIDER + {sum(1 for p in photos if p[3])} CCPD; "
+        f"face model {face.precision}; load average {load:.1f} ({os.cpu_count()} CPUs, shared)"
+    )
+    print(f"{'pass':10} {'images':>7} {'seconds':>8}")
+    for k in sorted(seconds):
+        print(f"{k:10} {images[k]:7d} {seconds[k]:8.2f}")
+    combos = {
+        "face 1x": ["face 1x"],
+        "face 1x+2x": ["face 1x", "face 2x"],
+        "plate 1x": ["plate 1x"],
+        "plate 1x+2x": ["plate 1x", "plate 2x"],
+    }
+    print(f"{'passes':12} {'face recall':>12} {'plate recall':>13} {'masks':>6} {'false':>6}")
+    for label, names in combos.items():
+        fs, ps = Score(), Score()
+        for name, shape, faces, plates, runs in per_image:
+            dets = _combine(runs, names)
+            if faces:
+                score_faces(fs, name, shape, faces, dets, mask)
+            if plates:
+                score_plates(ps, name, shape, plates, dets, mask)
+        kind = fs if label.startswith("face") else ps
+        print(
+            f"{label:12} {fs.recall if fs.eligible else float('nan'):12.3f} "
+            f"{ps.recall if ps.eligible else float('nan'):13.3f} {kind.masks:6d} "
+            f"{kind.false_masks:6d}"
+        )
+    no_up = DetectorSettings(
+        face=FaceSettings(precision=precision, upscale=1.0), plate=PlateSettings(upscale=1.0)
+    )
+    settings = {
+        "defaults": DetectorSettings(face=FaceSettings(precision=precision)),
+        "no 2x passes": no_up,
+        "no 2x face pass": replace(no_up, plate=PlateSettings()),
+    }
+    bundles = {k: Detectors(v) for k, v in settings.items()}
+    totals = {k: 0.0 for k in settings}
+    scores = {k: (Score(), Score()) for k in settings}
+    residual_files = {k: 0 for k in settings}
+    for name, image, faces, plates in photos:
+        for k, det in bundles.items():  # interleaved: every setting sees the same load
+            frame = image.copy()
+            started = time.perf_counter()
+            result = anonymize_frame(frame, det, mask)
+            totals[k] += time.perf_counter() - started
+            masks = [*result.detections, *result.masked_on_verify]
+            if faces:
+                score_faces(scores[k][0], name, image.shape[:2], faces, masks, mask)
+            if plates:
+                score_plates(scores[k][1], name, image.shape[:2], plates, masks, mask)
+            residual_files[k] += bool(result.residuals)
+    print("pipeline (detect, mask, re-check), per setting, same images interleaved:")
+    print(f"{'setting':16} {'seconds':>8} {'face recall':>12} {'plate recall':>13} {'residual':>9}")
+    for k in settings:
+        f, p = scores[k]
+        print(
+            f"{k:16} {totals[k]:8.2f} {f.recall:12.3f} {p.recall:13.3f} "
+            f"{residual_files[k]:6d} files"
+        )
+
+
+def video_passes(src: Path, precision: str, every: int = 1) -> None:
+    """The time of each detector pass on the bench video's frames (1280x720)."""
+    from onshore.media.faces import FaceDetector, FaceSettings
+    from onshore.media.plates import PlateDetector, PlateSettings
+    from onshore.media.video import VideoSettings
+
+    limit = VideoSettings().upscale_max_pixels  # the video rule for the 2x passes
+    face = FaceDetector(FaceSettings(precision=precision, upscale_max_pixels=limit))
+    plate = PlateDetector(PlateSettings(upscale_max_pixels=limit))
+    seconds: dict[str, float] = {}
+    frames = _frames(src)[::every]
+    for frame in frames:
+        for k, (t, _) in _passes(face, plate, frame).items():
+            seconds[k] = seconds.get(k, 0.0) + t
+    print(f"video passes over {len(frames)} frames (2x passes only on frames under {limit:,} px):")
+    for k in sorted(seconds):
+        print(f"  {k:10} {seconds[k]:7.2f} s  {len(frames) / seconds[k]:6.1f} fps")
+
+
 def run_timed(cmd: list[str]) -> tuple[float, str]:
     started = time.perf_counter()
     done = subprocess.run(cmd, capture_output=True, text=True, check=False)
@@ -139,9 +313,19 @@ def main() -> None:
         default="auto",
         help="Onshore's face model (auto: int8 on CPUs with VNNI or dotprod)",
     )
+    ap.add_argument(
+        "--kind",
+        choices=["photos", "video", "both"],
+        default="both",
+        help="photos: per-pass time and recall on the real photos; video: against deface",
+    )
     args = ap.parse_args()
     if not REAL.is_dir():
         raise SystemExit(f"real data not found at {REAL}")
+    if args.kind in ("photos", "both"):
+        photo_passes(args.precision)
+    if args.kind == "photos":
+        return
     deface = shutil.which("deface") or str(Path(sys.executable).with_name("deface"))
     onshore = shutil.which("onshore") or str(Path(sys.executable).with_name("onshore"))
     with tempfile.TemporaryDirectory() as tmp_name:
@@ -171,6 +355,7 @@ def main() -> None:
         )
         r_on = recall(src, tmp / "onshore.mp4", truth)
         r_df = recall(src, tmp / "deface.mp4", truth)
+        video_passes(src, args.precision)
 
     fps_on, fps_df = frames / t_on, frames / t_df
     print(f"{'':10} {'fps':>7} {'face recall':>12} {'plate recall':>13}")

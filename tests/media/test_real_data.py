@@ -35,7 +35,9 @@ def test_wider_faces_at_least_24px_are_masked(real_data: Path, precision: str) -
         f"(precision {score.precision_large:.1%})"
     )
     assert score.eligible == 256
-    assert score.recall >= 0.90
+    # the first pass alone, at native size: these 1024 px photos no longer get the 2x pass,
+    # which added 3 faces for three times the time (docs/media.md); deface: about 0.85
+    assert score.recall >= 0.89
     assert score.precision_large >= 0.80
 
 

@@ -6,10 +6,11 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import click
+from rich.markup import escape
 from rich.table import Table
 
 from onshore.cli._common import err_console, out_console, print_json, progress
-from onshore.errors import BadInput
+from onshore.errors import BadInput, PolicyRefusal
 
 
 @dataclass
@@ -94,6 +95,15 @@ def media() -> None:
     show_default=True,
     help="Where the media was captured (auto: 'cabin', 'dms', 'interior' … in the path).",
 )
+@click.option(
+    "--max-residual",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    metavar="N",
+    help="A file in which the re-check still finds more than N faces, plates or speech "
+    "segments is not done: reported as residual, exit status 4.",
+)
 @click.option("--no-sidecar", is_flag=True, help="Do not write OUT.anonymize.json sidecars.")
 @click.option("--json", "as_json", is_flag=True, help="Print the full report as JSON.")
 @click.option(
@@ -116,6 +126,7 @@ def anonymize(
     video_audio: str,
     speech: str,
     origin: str,
+    max_residual: int,
     no_sidecar: bool,
     as_json: bool,
     pack_name: str,
@@ -129,7 +140,10 @@ def anonymize(
     output; each file gets a sidecar OUT.anonymize.json (detectors, versions, licences,
     thresholds, boxes, residuals, and the pack's classification before and after). A folder
     is processed recursively and keeps its layout. A corrupt or truncated file is reported
-    and skipped; the exit status is then 2.
+    and skipped; the exit status is then 2. A file in which the detectors still find faces,
+    plates or speech after masking (more than --max-residual, default 0) is written but not
+    done: the summary names it, its sidecar says status "residual" with the boxes left, and
+    the exit status is 4.
 
     \b
     Examples:
@@ -187,6 +201,7 @@ def anonymize(
         speech_mode=speech,  # type: ignore[arg-type]
         origin=None if origin == "auto" else origin,  # type: ignore[arg-type]
         sidecars=not no_sidecar,
+        max_residual=max_residual,
     )
     runner = MediaAnonymizer(settings, pack=load_pack(pack_name))
     pairs = runner.plan(src, out)
@@ -215,15 +230,29 @@ def anonymize(
         _print_summary(report)
     for skipped in report.skipped:
         err_console.print(
-            f"[bold red]skipped:[/] {skipped.input}: {skipped.error}",
+            f"[bold red]skipped:[/] {escape(skipped.input)}: {escape(skipped.error or '')}",
             highlight=False,
             soft_wrap=True,
         )
-    if report.skipped:
-        raise BadInput(
-            f"{len(report.skipped)} of {len(report.files)} files skipped "
-            "(corrupt, truncated or unreadable); the others were anonymized"
+    for left in report.with_residuals:
+        err_console.print(
+            f"[bold red]not done:[/] {escape(left.output or left.input)}: {left.error}",
+            highlight=False,
+            soft_wrap=True,
         )
+    skipped_note = (
+        f"{len(report.skipped)} of {len(report.files)} files skipped "
+        "(corrupt, truncated or unreadable)"
+    )
+    if report.with_residuals:
+        raise PolicyRefusal(
+            f"{len(report.with_residuals)} of {len(report.files)} files still show faces, "
+            f"plates or speech after masking (more than --max-residual {max_residual}): "
+            "not anonymized; see the residual boxes in their sidecars"
+            + (f"; {skipped_note}" if report.skipped else "")
+        )
+    if report.skipped:
+        raise BadInput(f"{skipped_note}; the others were anonymized")
 
 
 def _print_summary(report: object) -> None:
@@ -232,7 +261,7 @@ def _print_summary(report: object) -> None:
     assert isinstance(report, BatchReport)
     table = Table("file", "kind", "found", "masked", "residual", "level before → after")
     for f in report.files:
-        if f.status != "done":
+        if f.status == "skipped":
             table.add_row(f.input, f.kind, "-", "-", "-", f"skipped: {f.error}")
             continue
         found = ", ".join(f"{v} {k}" for k, v in f.found.items())
@@ -240,11 +269,18 @@ def _print_summary(report: object) -> None:
         carried = f.details.get("frames_carried")
         masked = f"{f.masked}" + (f" ({carried} frames carried)" if carried else "")
         levels = f"{f.before.level if f.before else '?'} → {f.after.level if f.after else '?'}"
+        if f.status == "residual":
+            residual = f"[bold red]{residual} (not done)[/]"
         table.add_row(f.input, f.kind, found, masked, residual, levels)
     out_console.print(table)
     s = report.summary()
+    not_done = (
+        f", {s['residual_files']} not done (residuals above --max-residual)"
+        if s["residual_files"]
+        else ""
+    )
     out_console.print(
-        f"{s['done']} of {s['files']} files anonymized, {s['skipped']} skipped; "
+        f"{s['done']} of {s['files']} files anonymized{not_done}, {s['skipped']} skipped; "
         f"{s['found']['faces']} faces and {s['found']['plates']} plates found, "
         f"{s['masked']} masks; residual {s['residual']['faces']} faces, "
         f"{s['residual']['plates']} plates; {s['speech_segments']} speech segments muted"

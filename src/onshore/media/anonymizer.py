@@ -44,6 +44,7 @@ class AnonymizeSettings:
     speech_mode: SpeechMode = "mute"
     origin: Origin | None = None  # None: guessed from the path (cabin, dms, interior …)
     sidecars: bool = True
+    max_residual: int = 0  # a file with more residual detections is not done (``residual``)
 
 
 class MediaAnonymizer:
@@ -206,6 +207,7 @@ class MediaAnonymizer:
                 seconds=time.perf_counter() - started,
             )
         self._label(report, kind, origin)
+        report.check_residual(self.settings.max_residual)
         report.seconds = time.perf_counter() - started
         if self.settings.sidecars:
             from onshore import __version__

@@ -19,7 +19,9 @@ def sidecar_path(out: Path) -> Path:
 
 @dataclass
 class FileReport:
-    """The outcome for one input file; ``status`` is ``done`` or ``skipped`` (with ``error``)."""
+    """The outcome for one input file. ``status``: ``done``; ``residual`` (written, but the
+    detectors still find more faces, plates or speech in the output than allowed: not done,
+    ``error`` says what is left); or ``skipped`` (nothing written, ``error`` says why)."""
 
     input: str
     output: str | None
@@ -38,6 +40,23 @@ class FileReport:
     before: MediaLabel | None = None
     after: MediaLabel | None = None
     seconds: float = 0.0
+
+    @property
+    def residual_total(self) -> int:
+        """Faces, plates and speech segments still found in the output."""
+        return sum(int(v) for v in self.residual.values())
+
+    def check_residual(self, max_residual: int) -> None:
+        """Mark a written file ``residual`` (not done) when more than ``max_residual`` faces,
+        plates or speech segments are still found in it."""
+        if self.status != "done" or self.residual_total <= max_residual:
+            return
+        left = ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in self.residual.items() if v)
+        self.status = "residual"
+        self.error = (
+            f"still found after masking: {left} (more than --max-residual {max_residual}); "
+            "the output is not anonymized"
+        )
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -77,23 +96,30 @@ class BatchReport:
 
     @property
     def skipped(self) -> list[FileReport]:
-        return [f for f in self.files if f.status != "done"]
+        return [f for f in self.files if f.status == "skipped"]
+
+    @property
+    def with_residuals(self) -> list[FileReport]:
+        """Files written with more residuals than allowed: not done."""
+        return [f for f in self.files if f.status == "residual"]
 
     def summary(self) -> dict[str, Any]:
-        done = [f for f in self.files if f.status == "done"]
+        done = [f for f in self.files if f.status in ("done", "residual")]  # processed
 
         def total(attr: str, key: str) -> int:
             return sum(int(getattr(f, attr).get(key, 0)) for f in done)
 
         return {
             "files": len(self.files),
-            "done": len(done),
+            "done": sum(1 for f in self.files if f.status == "done"),
+            "residual_files": len(self.with_residuals),
             "skipped": len(self.skipped),
             "found": {"faces": total("found", "faces"), "plates": total("found", "plates")},
             "masked": sum(f.masked for f in done),
             "residual": {
                 "faces": total("residual", "faces"),
                 "plates": total("residual", "plates"),
+                "speech_segments": total("residual", "speech_segments"),
             },
             "speech_segments": sum(int(f.details.get("speech_segments", 0)) for f in done),
             "frames_carried": sum(int(f.details.get("frames_carried", 0)) for f in done),

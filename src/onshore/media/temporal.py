@@ -5,6 +5,10 @@ would leave frame 11 readable. Each frame is therefore masked with its own detec
 those of the ``window`` frames before and after it (unless an own detection already covers
 the same place). A frame *relied* on the dilation when a carried detection marks an object
 that the frame's own detections do not touch at all: that is the count reported.
+
+Detections are never carried across a scene cut (:mod:`onshore.media.cuts`): a frame pushed
+with ``cut=True`` starts a new shot, and only frames of the same shot lend it their boxes
+(else the next shot's crowd would leave mosaic blocks on the empty road before it).
 """
 
 from __future__ import annotations
@@ -64,14 +68,22 @@ class TemporalDilation(Generic[T]):
 
     def __init__(self, window: int):
         self.window = max(0, window)
-        self._buffer: deque[tuple[int, T, list[Detection]]] = deque()
-        self._past: deque[list[Detection]] = deque(maxlen=self.window)
+        self._buffer: deque[tuple[int, int, T, list[Detection]]] = deque()
+        self._past: deque[tuple[int, list[Detection]]] = deque(maxlen=self.window)
         self._next = 0
+        self._shot = 0
         self.frames_carried = 0  # frames that relied on a carried detection
         self.carried_masks = 0  # carried detections that touched no own detection
+        self.cuts = 0  # scene cuts seen: no detection crossed them
 
-    def push(self, payload: T, detections: list[Detection]) -> Iterator[Dilated[T]]:
-        self._buffer.append((self._next, payload, detections))
+    def push(
+        self, payload: T, detections: list[Detection], *, cut: bool = False
+    ) -> Iterator[Dilated[T]]:
+        """Add the next frame; ``cut``: it starts a new shot (nothing carries across)."""
+        if cut and self._next:
+            self._shot += 1
+            self.cuts += 1
+        self._buffer.append((self._next, self._shot, payload, detections))
         self._next += 1
         while len(self._buffer) > self.window:
             yield self._emit()
@@ -81,14 +93,15 @@ class TemporalDilation(Generic[T]):
             yield self._emit()
 
     def _emit(self) -> Dilated[T]:
-        index, payload, own = self._buffer.popleft()
-        future = [d for _, _, dets in list(self._buffer)[: self.window] for d in dets]
-        past = [d for dets in self._past for d in dets]
+        index, shot, payload, own = self._buffer.popleft()
+        ahead = list(self._buffer)[: self.window]
+        future = [d for _, s, _, dets in ahead if s == shot for d in dets]
+        past = [d for s, dets in self._past if s == shot for d in dets]
         carried = carried_over(own, [*reversed(past), *future]) if self.window else []
         relied = carried_over(own, carried, overlap=1e-6) if own else carried
         if relied:
             self.frames_carried += 1
             self.carried_masks += len(relied)
         if self.window:
-            self._past.append(own)
+            self._past.append((shot, own))
         return Dilated(index, payload, tuple(own), tuple(carried))

@@ -25,6 +25,7 @@ import numpy as np
 
 from onshore.errors import BadInput
 from onshore.media.audio import Pcm, SpeechMode, replace_segments
+from onshore.media.cuts import SceneCuts
 from onshore.media.detectors import Detectors, count_kinds
 from onshore.media.frames import mask_and_verify
 from onshore.media.geometry import Detection
@@ -318,6 +319,7 @@ def _run(
         dst, rate, size, settings, mask, detectors if settings.verify_every else None, audio
     )
     dilation: TemporalDilation[np.ndarray] = TemporalDilation(settings.window)
+    shots = SceneCuts()
     errors: list[BaseException] = []
     found: list[tuple[int, Detection]] = []
     frames = 0
@@ -326,7 +328,8 @@ def _run(
             dets = detectors(frame)
             found.extend((frames, d) for d in dets)
             frames += 1
-            for item in dilation.push(frame, dets):
+            cut = shots.push(frame) if settings.window else False
+            for item in dilation.push(frame, dets, cut=cut):
                 encoder.put(item.index, item.payload, [*item.own, *item.carried])
             if on_frame is not None:
                 on_frame(frames, declared)
@@ -359,6 +362,7 @@ def _run(
         "frames_carried": dilation.frames_carried,
         "carried_masks": dilation.carried_masks,
         "dilation_window": settings.window,
+        "scene_cuts": shots.cuts[:_MAX_BOXES],
         "frames_verified": encoder.verified,
         "masked_on_verify": encoder.masked_on_verify,
         "redetected_in_masks": encoder.in_masks,
