@@ -168,7 +168,7 @@ def test_raw_messages_and_rows_in_one_delivery(home: DataHome) -> None:
 
 def test_a_consumer_name_a_live_process_holds_is_refused(home: DataHome) -> None:
     KeyIndex(home, "kafka/0").meta.execute(
-        "INSERT INTO ingest_workers VALUES (?, ?, ?, ?)",
+        "INSERT INTO ingest_workers (worker, host, pid, seen_at) VALUES (?, ?, ?, ?)",
         ("kafka/0", "another-host", 99, time.time()),
     )
     consumer = Consumer(home, [batch(0, 1)])

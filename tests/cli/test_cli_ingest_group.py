@@ -27,7 +27,7 @@ def test_a_client_id_in_use_is_refused_before_connecting(tmp_path: Path) -> None
     home = tmp_path / "h"
     with DataHome(home, environ={}) as h:
         KeyIndex(h, "x").meta.execute(
-            "INSERT INTO ingest_workers VALUES (?, ?, ?, ?)",
+            "INSERT INTO ingest_workers (worker, host, pid, seen_at) VALUES (?, ?, ?, ?)",
             ("mqtt://127.0.0.1:1/w1", "another-host", 77, time.time()),
         )
     # Port 1: a worker that tried to connect would retry forever; the refusal comes first.

@@ -6,6 +6,7 @@ twice."""
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -105,7 +106,7 @@ def test_a_dead_workers_unstored_batch_is_taken_over_and_released(
 def test_the_same_worker_id_cannot_run_twice(homes: tuple[DataHome, DataHome]) -> None:
     first, second = (KeyIndex(h, "mqtt://broker/w1") for h in homes)
     first.meta.execute(
-        "INSERT INTO ingest_workers VALUES (?, ?, ?, ?)",
+        "INSERT INTO ingest_workers (worker, host, pid, seen_at) VALUES (?, ?, ?, ?)",
         ("mqtt://broker/w1", "another-host", 4242, time.time()),
     )
     with pytest.raises(BadInput, match="already runs as pid 4242 on another-host"):
@@ -195,3 +196,25 @@ def test_a_runner_that_never_beats_is_given_the_takeover_time(
     )
     assert worker.claim("telemetry", "p", _keys(0, 2)).new == [True, True]
     assert worker.taken_over == [held.batch]
+
+
+def test_a_dead_workers_pid_in_use_again_is_not_the_worker(
+    homes: tuple[DataHome, DataHome],
+) -> None:
+    """A worker of this host that died: its pid now runs another process (pids are reused),
+    which is told apart by when it started."""
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        index = KeyIndex(homes[0], "w")
+        row = "INSERT INTO ingest_workers VALUES (?, ?, ?, ?, ?)"
+        index.meta.execute(row, ("w", socket.gethostname(), other.pid, time.time(), "1"))
+        index.check_alone()  # the pid runs, but not the process that beat
+        assert not KeyIndex(homes[1], "x").alive("w")
+        started = Path(f"/proc/{other.pid}/stat").read_text().rsplit(")", 1)[1].split()[19]
+        index.meta.execute("UPDATE ingest_workers SET process = ? WHERE worker = 'w'", (started,))
+        with pytest.raises(BadInput, match="already runs"):
+            index.check_alone()
+        assert KeyIndex(homes[1], "x").alive("w")
+    finally:
+        other.kill()
+        other.wait()

@@ -65,7 +65,7 @@ def check_migration(meta: MetaDB, home: DataHome) -> None:
     rows = meta.query("SELECT dataset, vin, ts, kind, batch FROM ingest_keys ORDER BY vin")
     assert rows == [("fleet_a", "V1", 1, "json", "b1"), ("fleet_b", "V2", 2, "json", "b2")]
     versions = meta.query("SELECT version FROM onshore_migrations WHERE component = 'ingest'")
-    assert sorted(int(v) for (v,) in versions) == [1, 2, 3]
+    assert sorted(int(v) for (v,) in versions) == [1, 2, 3, 4]
     # the migrated keys keep deduplicating within their dataset, and only there
     claim = index.claim("fleet_a", "p", [("V1", 1, "json"), ("V2", 2, "json")])
     assert claim.new == [False, True]

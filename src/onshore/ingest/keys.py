@@ -39,6 +39,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from onshore.errors import BadInput, KeyContested, StorageError
@@ -117,6 +118,11 @@ MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
             )""",
             "CREATE INDEX ingest_batches_pending ON ingest_batches (state, dataset)",
         ),
+    ),
+    (
+        4,
+        # When the worker's process started (a pid is reused: the pair names one process).
+        ("ALTER TABLE ingest_workers ADD COLUMN process TEXT",),
     ),
 )
 
@@ -263,10 +269,10 @@ class KeyIndex:
     def beat(self, meta: MetaDB | None = None) -> None:
         """Record that this worker is alive (now, on this host, this process)."""
         (meta or self.meta).execute(
-            "INSERT INTO ingest_workers (worker, host, pid, seen_at) VALUES (?, ?, ?, ?)"
-            " ON CONFLICT (worker) DO UPDATE SET host = excluded.host, pid = excluded.pid,"
-            " seen_at = excluded.seen_at",
-            (self.worker, socket.gethostname(), os.getpid(), time.time()),
+            "INSERT INTO ingest_workers (worker, host, pid, seen_at, process)"
+            " VALUES (?, ?, ?, ?, ?) ON CONFLICT (worker) DO UPDATE SET host = excluded.host,"
+            " pid = excluded.pid, seen_at = excluded.seen_at, process = excluded.process",
+            (self.worker, socket.gethostname(), os.getpid(), time.time(), _started(os.getpid())),
         )
 
     def _young(self, holder: Holder) -> bool:
@@ -288,17 +294,19 @@ class KeyIndex:
         host, its process still exists. A worker that never beat is judged by the age of its
         batch instead (see :meth:`_young`)."""
         rows = self.meta.query(
-            "SELECT host, pid, seen_at FROM ingest_workers WHERE worker = ?", (worker,)
+            "SELECT host, pid, seen_at, process FROM ingest_workers WHERE worker = ?", (worker,)
         )
         if not rows or time.time() - float(rows[0][2]) >= self.takeover_after:
             return False
-        return str(rows[0][0]) != socket.gethostname() or _pid_alive(int(rows[0][1]))
+        host, pid, _seen, process = rows[0]
+        return str(host) != socket.gethostname() or _pid_alive(int(pid), process)
 
     def check_alone(self) -> None:
         """Raise ``BadInput`` if another live process runs as this worker (the same client id
         twice: the broker would hand the session back and forth)."""
         rows = self.meta.query(
-            "SELECT host, pid, seen_at FROM ingest_workers WHERE worker = ?", (self.worker,)
+            "SELECT host, pid, seen_at, process FROM ingest_workers WHERE worker = ?",
+            (self.worker,),
         )
         if not rows:
             return
@@ -306,7 +314,7 @@ class KeyIndex:
         age = time.time() - seen
         if age >= self.takeover_after or (host, pid) == (socket.gethostname(), os.getpid()):
             return
-        if host == socket.gethostname() and not _pid_alive(pid):
+        if host == socket.gethostname() and not _pid_alive(pid, rows[0][3]):
             return
         raise BadInput(
             f"worker {self.worker} already runs as pid {pid} on {host} (seen {age:.0f} s ago):"
@@ -433,14 +441,29 @@ class KeyIndex:
         return len(old)
 
 
-def _pid_alive(pid: int) -> bool:
+def _started(pid: int) -> str | None:
+    """When process ``pid`` started (clock ticks since boot, from ``/proc``), or ``None``."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = stat.rsplit(")", 1)[-1].split()
+    return fields[19] if len(fields) > 19 else None
+
+
+def _pid_alive(pid: int, process: object = None) -> bool:
+    """Whether the process ``pid`` of this host runs, and is the one that started at
+    ``process`` when that was recorded (a pid of a dead worker may be in use again)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except OSError:
+        pass  # another user's process: it exists
+    if process is None:
         return True
-    return True
+    now = _started(pid)
+    return now is None or now == str(process)
 
 
 class Heartbeat:
