@@ -166,6 +166,7 @@ class SparkDesensitization:
     tagged: DataFrame
     template: bytes = field(repr=False)
     _merged: tuple[RiskReport, list[pa.RecordBatch]] | None = field(default=None, repr=False)
+    _out_schema: pa.Schema | None = field(default=None, repr=False)
 
     def persist(self) -> SparkDesensitization:
         """Keep the tagged data (memory, then disk) across the actions that read it."""
@@ -186,6 +187,7 @@ class SparkDesensitization:
             while pieces:  # one job; each piece is freed once merged
                 runner.merge(pickle.loads(pieces.pop()[0]))
             released = runner.finish()  # whole-stream steps release here, over all partitions
+            self._out_schema = runner.output_schema  # also when no row was released
             self._merged = (runner.report(), released)
         return self._merged
 
@@ -195,8 +197,9 @@ class SparkDesensitization:
 
     @property
     def rows(self) -> DataFrame | None:
-        """The released rows (None when nothing was released): the executors' rows, plus the
-        rows released on the driver by whole-stream steps (the aggregates)."""
+        """The released rows: the executors' rows, plus the rows released on the driver by
+        whole-stream steps (the aggregates); with no row released, an empty DataFrame of the
+        output's columns (None only when no row reached the steps)."""
         from pyspark.sql import functions as F
         from pyspark.sql.pandas.types import from_arrow_schema
 
@@ -215,6 +218,8 @@ class SparkDesensitization:
         if on_driver:
             local = spark.createDataFrame(pa.Table.from_batches(on_driver))
             out = local if out is None else out.unionByName(local)
+        if out is None and self._out_schema is not None:
+            out = spark.createDataFrame(self._out_schema.empty_table())
         return out
 
     @property

@@ -5,8 +5,9 @@ hundreds of identical rows per cell and bucket. :class:`Deduplicate` keeps one r
 a count column (``row_count`` unless the step names another) saying how many input rows it
 stands for. Rows of different data subjects are never folded together, so the risk figures
 (unicity, k-anonymity) stay those of the rows before folding. Rows come out in the order of
-their first appearance, when the stream ends (or, over parts of a stream, when each part ends:
-exact when the rows of a data subject are in one part, as with ``trips``).
+their first appearance, when the stream ends. Over parts of one stream (Spark partitions) it
+is a whole-stream step like ``aggregate``: each part folds its rows, and the parts' folded
+rows are merged and folded again where they meet, so every backend gives the same rows.
 
 The step is the last of a profile: it groups on the columns that are released (with
 ``other_fields: drop``, the columns no earlier step handled are gone already).
@@ -41,6 +42,7 @@ class Deduplicate(Operator):
 
     NAME = "deduplicate"
     params: DeduplicateParams
+    whole_stream = True
 
     def __init__(self, params: DeduplicateParams, other_fields: str = "keep") -> None:
         super().__init__(params)
@@ -120,10 +122,18 @@ class Deduplicate(Operator):
         self.details["rows_folded"] = self.rows_in - self.rows_out
         return batch
 
+    def state(self) -> dict[str, Any]:
+        """Rows counted and the folded rows held (with their counts), for the merging runner."""
+        return {**super().state(), "held": self._folded(), "schema": self._schema}
+
     def merge(self, state: dict[str, Any]) -> None:
-        folded = self.details.get("rows_folded", 0)
+        """Add another part's folded rows: folding the union again gives the whole stream's."""
         super().merge(state)
-        self.details["rows_folded"] = folded + state["details"].get("rows_folded", 0)
+        if self._schema is None:
+            self._schema = state["schema"]
+        held = state["held"]
+        if held is not None and held.num_rows:
+            self._hold(held)
 
 
 def _fold(table: pa.Table, keys: list[str]) -> pa.Table:
