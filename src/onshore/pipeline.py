@@ -28,12 +28,12 @@ from onshore.consent import ConsentGate, ConsentRegistry, GateReport
 from onshore.consent.gate import read_sidecar_file
 from onshore.io import QuarantineWriter, open_source
 from onshore.io.chunks import chunks, chunks_of
-from onshore.ledger import Activity
+from onshore.ledger import Activity, LedgerEntry
 from onshore.model import Assessment
 from onshore.private import make_private, make_private_dir
 from onshore.store.atomic import storage_fault
 from onshore.store.home import DEFAULT_STORE, DataHome
-from onshore.store.lake import Lake, LakeFile, StagedWrite, record_storage
+from onshore.store.lake import Lake, LakeFile, StagedWrite, storage_entry
 
 if TYPE_CHECKING:
     from onshore.classify.plan import FieldPlan
@@ -145,11 +145,17 @@ def ingest(
                 on_batch()
         assessment = classifier.assessment()
         report = gate.report()
-        _record_collection(home, dataset, report, assessment, rows_read, label)
+        collection = _collection_entry(home, dataset, report, assessment, rows_read, label)
         files: list[LakeFile] = []
-        if staged is not None:
-            files = staged.commit(level=assessment.level, categories=report.kept_categories)
-            record_storage(
+        if staged is None:
+            home.ledger.append(collection)
+        else:
+            try:
+                files = staged.commit(level=assessment.level, categories=report.kept_categories)
+            except Exception:
+                home.ledger.append(collection)  # collected, not stored: the ledger says so
+                raise
+            storage = storage_entry(
                 home,
                 files,
                 dataset=dataset,
@@ -169,6 +175,9 @@ def ingest(
                     "source": label,
                 },
             )
+            # One append for both entries: one signed head per put, not two (the ledger's
+            # appends are serialized across every worker; see docs/scaling.md).
+            home.ledger.append_many([collection, storage])
     except BaseException:
         _abandon(staged, qwriter, quarantine_file)
         raise
@@ -218,15 +227,15 @@ def _abandon(staged: StagedWrite | None, qwriter: QuarantineWriter, quarantine: 
         make_private(quarantine)
 
 
-def _record_collection(
+def _collection_entry(
     home: DataHome,
     dataset: str,
     report: GateReport,
     assessment: Assessment,
     rows_read: int,
     source: str | None,
-) -> None:
-    home.record(
+) -> LedgerEntry:
+    return home.entry(
         Activity.COLLECTION,
         purpose=report.purpose,
         dataset=dataset,

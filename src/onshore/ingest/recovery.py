@@ -5,8 +5,9 @@ batch began are read (only the key columns, on whatever file system the store's 
 the batch's keys found there are kept as stored; the others are released so the broker's
 redelivery stores them. A file that reached its final place but was never indexed (the worker
 died inside the commit) holds nothing the ledger knows of: it is removed, and its rows arrive
-again by redelivery. A batch whose files are indexed but whose ``storage`` ledger entry is
-missing gets one, marked ``recovered``. A worker settles its own batches when it starts, and
+again by redelivery. A batch whose files are indexed but whose ledger entries are missing
+(a put appends its ``collection`` and ``storage`` entries together, after the index) gets
+both, marked ``recovered``. A worker settles its own batches when it starts, and
 those of a dead worker it meets (:mod:`onshore.ingest.keys`).
 """
 
@@ -149,13 +150,28 @@ def _settle(index: KeyIndex, pending: Pending) -> Recovered:
     index.keep_only(pending.batch, found, files)
     added = False
     if files and not _storage_recorded(index, pending, files):
-        home.record(
-            Activity.STORAGE,
-            purpose=pending.purpose,
-            dataset=pending.dataset,
-            counts={"rows": len(found), "files": len(files)},
-            decision="stored (recovered after a worker crash)",
-            details={"files": files, "batch": pending.batch, "recovered": True},
+        # A put appends its collection and storage entries together once its files are
+        # indexed (onshore.pipeline), so a crash in between left neither: both are recorded.
+        recovered = {"batch": pending.batch, "recovered": True}
+        home.ledger.append_many(
+            [
+                home.entry(
+                    Activity.COLLECTION,
+                    purpose=pending.purpose,
+                    dataset=pending.dataset,
+                    counts={"rows": len(found)},
+                    decision="collected (recovered after a worker crash)",
+                    details=recovered,
+                ),
+                home.entry(
+                    Activity.STORAGE,
+                    purpose=pending.purpose,
+                    dataset=pending.dataset,
+                    counts={"rows": len(found), "files": len(files)},
+                    decision="stored (recovered after a worker crash)",
+                    details={"files": files, **recovered},
+                ),
+            ]
         )
         added = True
     return Recovered(

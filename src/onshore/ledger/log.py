@@ -121,6 +121,37 @@ class Ledger:
 
     # -- appends ------------------------------------------------------------------------------
 
+    def build(
+        self,
+        kind: Activity | str,
+        *,
+        actor: str,
+        purpose: str,
+        dataset: str,
+        categories: Sequence[str] = (),
+        counts: Mapping[str, int] | None = None,
+        decision: str | None = None,
+        reasons: Sequence[str] = (),
+        subject: str | None = None,
+        details: Mapping[str, Any] | None = None,
+        time: datetime | None = None,
+    ) -> LedgerEntry:
+        """One activity as an entry, not yet appended (timed by the clock unless ``time`` is
+        given): entries built together go in with one :meth:`append_many`."""
+        return LedgerEntry(
+            kind=parse_activity(kind),
+            actor=actor,
+            time=time or self.clock(),
+            purpose=purpose,
+            dataset=dataset,
+            categories=tuple(categories),
+            counts=dict(counts or {}),
+            decision=decision,
+            reasons=tuple(reasons),
+            subject=subject,
+            details=dict(details or {}),
+        )
+
     def record(
         self,
         kind: Activity | str,
@@ -136,21 +167,22 @@ class Ledger:
         details: Mapping[str, Any] | None = None,
         time: datetime | None = None,
     ) -> SignedTreeHead:
-        """Append one activity (timed by the clock unless ``time`` is given); returns the head."""
-        entry = LedgerEntry(
-            kind=parse_activity(kind),
-            actor=actor,
-            time=time or self.clock(),
-            purpose=purpose,
-            dataset=dataset,
-            categories=tuple(categories),
-            counts=dict(counts or {}),
-            decision=decision,
-            reasons=tuple(reasons),
-            subject=subject,
-            details=dict(details or {}),
+        """Append one activity (see :meth:`build`); returns the head."""
+        return self.append(
+            self.build(
+                kind,
+                actor=actor,
+                purpose=purpose,
+                dataset=dataset,
+                categories=categories,
+                counts=counts,
+                decision=decision,
+                reasons=reasons,
+                subject=subject,
+                details=details,
+                time=time,
+            )
         )
-        return self.append(entry)
 
     def append(self, entry: LedgerEntry) -> SignedTreeHead:
         """Append one entry; returns the signed tree head that covers it (index = size - 1)."""

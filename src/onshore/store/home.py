@@ -40,7 +40,7 @@ from typing import Any
 
 from onshore.errors import BadInput, StorageError
 from onshore.keystore import HMAC_KEY, Keystore, onshore_home
-from onshore.ledger import Activity, Ledger, SignedTreeHead, utc_now
+from onshore.ledger import Activity, Ledger, LedgerEntry, SignedTreeHead, utc_now
 from onshore.packs import Pack, load_pack
 from onshore.private import secure_home
 from onshore.settings import env_setting
@@ -159,6 +159,33 @@ class DataHome:
     ) -> SignedTreeHead:
         """Append a ledger entry by this home's actor."""
         return self.ledger.record(
+            kind,
+            actor=self.actor,
+            purpose=purpose,
+            dataset=dataset,
+            categories=categories,
+            counts=counts,
+            decision=decision,
+            reasons=reasons,
+            subject=subject,
+            details=details,
+        )
+
+    def entry(
+        self,
+        kind: Activity | str,
+        *,
+        purpose: str,
+        dataset: str,
+        categories: Sequence[str] = (),
+        counts: Mapping[str, int] | None = None,
+        decision: str | None = None,
+        reasons: Sequence[str] = (),
+        subject: str | None = None,
+        details: Mapping[str, Any] | None = None,
+    ) -> LedgerEntry:
+        """A ledger entry by this home's actor, not yet appended (``ledger.append_many``)."""
+        return self.ledger.build(
             kind,
             actor=self.actor,
             purpose=purpose,

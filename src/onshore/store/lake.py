@@ -37,7 +37,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from onshore.errors import BadInput, StorageError
-from onshore.ledger import Activity
+from onshore.ledger import Activity, LedgerEntry
 from onshore.model import Level
 from onshore.store.atomic import ROW_GROUP_ROWS, remove_stale_temps, storage_fault
 from onshore.store.db import iso
@@ -606,7 +606,7 @@ def vin_column_of(path: Path) -> str | None:
     return file_meta(pq.ParquetFile(path).schema_arrow).get("vin_column") or None
 
 
-def record_storage(
+def storage_entry(
     home: DataHome,
     files: Sequence[LakeFile],
     *,
@@ -615,9 +615,9 @@ def record_storage(
     categories: Sequence[str],
     counts: dict[str, int],
     details: dict[str, Any],
-) -> None:
-    """The ``storage`` ledger entry of a put."""
-    home.record(
+) -> LedgerEntry:
+    """The ``storage`` ledger entry of a put (appended with its ``collection`` entry)."""
+    return home.entry(
         Activity.STORAGE,
         purpose=purpose,
         dataset=dataset,
