@@ -162,4 +162,3 @@ def verify_report(
     with state.session(principal.actor) as home:
         result = use_case.verify(home, body, config=state.config)
     return {"ok": result.ok, "checked": list(result.checked), "problems": list(result.problems)}
-
