@@ -187,7 +187,7 @@ def fleet(
 
     A worker commits a batch when it holds ``max_batch`` messages or its oldest message has
     waited ``period`` seconds, whichever comes first; each commit writes one file per date
-    and two ledger entries (``collection`` and ``storage``)."""
+    and one ledger append (its ``collection`` and ``storage`` entries under one head)."""
     lines = []
     for name, unit in m.items():
         per_core = unit["ingest_msgs_per_s"]
@@ -216,13 +216,13 @@ def fleet(
             for period in periods:
                 per_worker = vehicles / workers
                 commits = workers * max(per_worker / max_batch, 1 / period)
-                ledger = commits * 2
+                ledger = commits  # one append per put
                 lines.append(
                     f"      max-wait {period:g} s: {commits:,.0f} commits/s,"
                     f" {commits * 86_400 / 1e6:,.2f} M files/day, ledger {ledger:,.0f} appends/s"
                     f" = {ledger / ceiling:,.1f}x the serial ceiling"
                 )
-        workers_max = ceiling / (2 / periods[0])
+        workers_max = ceiling / (1 / periods[0])
         lines.append(
             f"  ledger ceiling at max-wait {periods[0]:g} s: {workers_max:,.1f} workers"
             f" = {workers_max * per_core:,.0f} vehicles at 1 Hz"
