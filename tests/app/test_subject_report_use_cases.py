@@ -5,12 +5,18 @@ from __future__ import annotations
 
 import io
 import json
+import sys
 import zipfile
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+
+# The store tests' support module (a data home with a settable clock, telemetry). Not through
+# a tests/app/conftest.py: with --doctest-modules, a conftest in a folder that sorts before
+# tests/conftest.py is imported first as "conftest" and the root one then fails to collect.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "store"))
 from store_support import VINS, open_home, write_telemetry
 
 from onshore.app import report, subject

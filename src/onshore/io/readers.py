@@ -307,9 +307,9 @@ def csv_encoding(sample: bytes, given: str | None, file: str) -> str:
     """The encoding of a CSV whose first whole lines are ``sample``: ``given``, checked to be a
     known codec, or detected (:data:`DETECTED`). Undecodable input is bad input, named.
 
-    >>> csv_encoding("名字\n北京\n".encode("gbk"), None, "x.csv")
+    >>> csv_encoding("名字\\n北京\\n".encode("gbk"), None, "x.csv")
     'gb18030'
-    >>> csv_encoding(b"\xef\xbb\xbfvin\n", None, "x.csv")
+    >>> csv_encoding(b"\\xef\\xbb\\xbfvin\\n", None, "x.csv")
     'utf-8'
     """
     if given is not None:

@@ -1,6 +1,0 @@
-"""The store tests' support module (a data home with a settable clock, telemetry), shared."""
-
-import sys
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "store"))
