@@ -182,6 +182,13 @@ def main() -> None:
     parser.add_argument("--skip-scan", action="store_true", help="Only the fixed costs.")
     args = parser.parse_args()
     print(f"cpus: {os.cpu_count()}   load average: {os.getloadavg()[0]:.1f}")
+    # Bytecode as an install has it (make install compiles; an editable install alone has
+    # none, and with PYTHONDONTWRITEBYTECODE every run would compile the sources again).
+    import compileall
+
+    import onshore
+
+    compileall.compile_dir(str(Path(onshore.__file__).parent), quiet=1)
     with tempfile.TemporaryDirectory() as name:
         tmp = Path(name)
         if not args.skip_scan:
