@@ -4,6 +4,9 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 SAMPLE ?= sample
 VEHICLES ?= 200
+# The sample fleet drives yesterday (UTC), so its positions are inside their 7-day retention
+# when the report is made (GNU date, else BSD date, else the generator's fixed default).
+DEMO_START ?= $(shell date -u -d '1 day ago' +%F 2>/dev/null || date -u -v-1d +%F 2>/dev/null)
 
 .PHONY: demo test test-fast lint bench install dev clean docs sysdeps
 
@@ -27,12 +30,13 @@ install: $(VENV)/.installed
 dev: $(VENV)/.installed-dev
 
 demo: install
-	$(BIN)/onshore demo-data $(SAMPLE) --vehicles $(VEHICLES) --days 1 --seed 7 --force
+	$(BIN)/onshore demo-data $(SAMPLE) --vehicles $(VEHICLES) --days 1 --seed 7 --force \
+		$(if $(DEMO_START),--start $(DEMO_START))
 	$(BIN)/onshore scan $(SAMPLE)/telemetry.parquet --areas $(SAMPLE)/areas.geojson \
 		--out $(SAMPLE)/telemetry.labelled.parquet
 	$(BIN)/onshore scan $(SAMPLE)/charging_sessions.parquet $(SAMPLE)/charging_stations_hourly.parquet \
 		$(SAMPLE)/owners.csv --json > $(SAMPLE)/assessments.json
-	rm -rf $(SAMPLE)/onshore-data
+	rm -rf $(SAMPLE)/onshore-data $(SAMPLE)/risk-assessment
 	mkdir -p -m 0700 $(SAMPLE)/onshore-data && cp examples/config.yaml $(SAMPLE)/onshore-data/config.yaml
 	$(BIN)/onshore store put $(SAMPLE)/telemetry.parquet --dataset telemetry \
 		--areas $(SAMPLE)/areas.geojson --purpose national_monitoring --home $(SAMPLE)/onshore-data
