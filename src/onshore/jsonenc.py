@@ -54,8 +54,16 @@ def format_time(moment: datetime) -> str:
 
 
 def parse_time(text: str) -> datetime:
-    """Inverse of ``format_time`` (any ISO 8601 text with a zone), in UTC."""
-    return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC)
+    """Inverse of ``format_time`` (any ISO 8601 text), in UTC. A time without a zone is UTC,
+    never the machine's local time.
+
+    >>> parse_time("2026-11-03 10:00").isoformat()
+    '2026-11-03T10:00:00+00:00'
+    >>> parse_time("2026-11-03T10:00:00+08:00").isoformat()
+    '2026-11-03T02:00:00+00:00'
+    """
+    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(UTC)
 
 
 def to_jsonable(value: Any) -> Any:

@@ -40,9 +40,15 @@ def views(home: Path) -> list[Any]:
 def test_session_lists_what_the_role_may_call(client: TestClient, seeded: Seeded) -> None:
     auditor = client.get("/v1/console/session", headers=auth(seeded, "auditor")).json()
     assert auditor["role"] == "auditor" and auditor["allowed"]
-    assert all(op.startswith("GET ") for op in auditor["allowed"])
+    # An auditor reads; its one POST checks a report against the ledger and changes nothing
+    # (tests/service/test_abroad_routes.py shows it leaves every table as it was).
+    checks = {"POST /v1/reports/verify"}
+    assert all(op.startswith("GET ") or op in checks for op in auditor["allowed"])
+    assert auditor["changes"] == []  # the console shows it read-only
     compliance = client.get("/v1/console/session", headers=auth(seeded, "compliance")).json()
     assert "POST /v1/transfers/run" in compliance["allowed"]
+    assert "POST /v1/transfers/run" in compliance["changes"]
+    assert "POST /v1/reports/verify" not in compliance["changes"]
     assert "POST /v1/console/transfers/run/upload" in compliance["allowed"]
     assert "contract_necessity" in compliance["exemptions"]
     assert client.get("/v1/console/session").status_code == 401

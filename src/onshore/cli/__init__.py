@@ -105,12 +105,18 @@ COMMANDS: list[tuple[str, str, str]] = [
     (
         "consent",
         "onshore.cli.consent:consent",
-        "Separate consent per vehicle, person, category and purpose, always with an expiry.",
+        (
+            "Separate consent per subject (a vehicle or a person), category and purpose, "
+            "always with an expiry."
+        ),
     ),
     (
         "subject",
         "onshore.cli.subject:subject",
-        "Data-subject rights for a vehicle: see everything held about it, or erase it.",
+        (
+            "Data-subject rights for a vehicle (--vin) or a person (--subject): see everything "
+            "held about it, or erase it."
+        ),
     ),
     (
         "transfer",

@@ -27,13 +27,15 @@ def session(
     request: Request,
 ) -> dict[str, Any]:
     """``allowed`` lists ``METHOD /path`` of every operation the role may call, from the
-    same role declarations the API enforces."""
-    from onshore.service.app import endpoint_roles
+    same role declarations the API enforces; ``changes`` those of them that change state (the
+    routes that refuse clients abroad: a read or a check by POST is not one), so a role with
+    none is read-only."""
+    from onshore.service.app import endpoint_rules
 
     role = principal.key.role
-    allowed = sorted(
-        f"{method} {path}" for (method, path), roles in endpoint_roles().items() if role in roles
-    )
+    rules = {f"{method} {path}": rule for (method, path), rule in endpoint_rules().items()}
+    allowed = sorted(op for op, rule in rules.items() if role in rule.roles)
+    changes = [op for op in allowed if rules[op].abroad == "refuse" and not op.startswith("GET ")]
     state = state_of(request)
     pack = state.home.pack
     policy = transfer_policy(pack)
@@ -46,6 +48,7 @@ def session(
         "jurisdiction": state.home.pack.jurisdiction,
         "pack": {"name": pack.name, "version": pack.version},
         "allowed": allowed,
+        "changes": changes,
         "exemptions": {k: v.applies_to for k, v in policy.exemptions.items()},
         "profiles": list(pack.profiles),
         "purposes": [p.key for p in pack.bases.purposes] if pack.bases else [],

@@ -135,7 +135,7 @@ function renderShell() {
       h("a", { href: `#/${name}`, class: name === view ? "active" : null, "data-view": name }, t(`nav.${name}`)),
     ),
   );
-  const readonly = !session.allowed.some((op) => !op.startsWith("GET "));
+  const readonly = session.changes.length === 0;
   const header = h(
     "header",
     { class: "top" },
