@@ -115,10 +115,17 @@ def test_log_records_never_carry_a_vin(caplog: pytest.LogCaptureFixture) -> None
     from onshore.logs import install_vin_masking
 
     install_vin_masking()
-    with caplog.at_level(logging.INFO):
-        logging.getLogger("uvicorn.access").info(
-            '%s - "%s %s HTTP/1.1" %d', "127.0.0.1", "DELETE", f"/v1/subjects/{VINS[1]}", 200
-        )
-        logging.getLogger("onshore.ingest").warning("bad message from %s", VINS[1])
+    access = logging.getLogger("uvicorn.access")
+    # uvicorn's own log configuration (a server an earlier test ran) stops this logger's
+    # records at it; here they must reach the root, where caplog listens
+    propagate, access.propagate = access.propagate, True
+    try:
+        with caplog.at_level(logging.INFO):
+            access.info(
+                '%s - "%s %s HTTP/1.1" %d', "127.0.0.1", "DELETE", f"/v1/subjects/{VINS[1]}", 200
+            )
+            logging.getLogger("onshore.ingest").warning("bad message from %s", VINS[1])
+    finally:
+        access.propagate = propagate
     assert VINS[1] not in caplog.text and caplog.text.count("[VIN]") == 2
     assert mask_vins(os.sep) == os.sep

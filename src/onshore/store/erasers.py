@@ -530,15 +530,6 @@ PLACES = (
         order=20,
     ),
     Place(
-        "ingest-workers",
-        "the ingest workers' heartbeats (worker name, host, process id, last seen): no VIN",
-        tables=("ingest_workers",),
-        erase=lambda job: Erased(
-            0, 0, "no_personal_data", "worker names, hosts and process ids only"
-        ),
-        order=20,
-    ),
-    Place(
         "quarantine",
         "rejected messages and records (bounded payloads, VINs and positions)",
         paths=("quarantine",),
@@ -546,6 +537,15 @@ PLACES = (
         scan=_scan_quarantine,
         purge=_purge_quarantine,
         order=30,
+    ),
+    Place(
+        "ingest-workers",
+        "the ingest workers' heartbeats (worker name, host, process id, last seen): no VIN",
+        tables=("ingest_workers",),
+        erase=lambda job: Erased(
+            0, 0, "no_personal_data", "worker names, hosts and process ids only"
+        ),
+        order=85,
     ),
     Place(
         "metadata-tables",
