@@ -4,7 +4,9 @@
 Each line is durable (flushed and fsynced) before the message is acknowledged, so nothing
 the worker acknowledges is lost, not even what it could not use. A write that fails (disk full)
 is undone (the file is cut back to where it was), so a retried batch never leaves a half line
-or a message twice.
+or a message twice. Several workers on one home take turns (an exclusive ``flock`` on
+``.ingest-DATASET.lock`` around the size check, the rotation and the append), so one worker's
+undo never cuts another's lines and two never rotate the same files at once.
 
 Bounded: a line keeps at most ``max_payload`` bytes of its message (with the message's size
 and SHA-256, and ``truncated``), and a file that would pass ``max_bytes`` is rotated
@@ -14,17 +16,23 @@ At the defaults a dataset's quarantine holds at most 5 x 64 MiB.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from onshore.private import open_private_append
+
+try:
+    import fcntl
+except ImportError:  # not POSIX: one worker per home
+    fcntl = None  # type: ignore[assignment]
 from onshore.store.atomic import storage_fault
 from onshore.store.db import iso
 
@@ -110,26 +118,38 @@ class Quarantine:
         self.by_reason.update(_reason_kind(i.reason) for i in items)
         self.last_reason = items[-1].reason
 
-    def _append(self, dataset: str, path: Path, data: bytes) -> None:
+    @contextlib.contextmanager
+    def _turn(self, dataset: str) -> Iterator[None]:
+        """This process's turn at ``dataset``'s files (other workers on the home wait)."""
+        lock = open_private_append(self.folder / f".ingest-{dataset}.lock")
         try:
-            size = path.stat().st_size
-        except FileNotFoundError:
-            size = 0
-        if size and size + len(data) > self.max_bytes:
-            self._rotate(dataset)
-        fd = open_private_append(path)  # 0600 in a 0700 folder
-        try:
-            start = os.fstat(fd).st_size
-            try:
-                view = memoryview(data)
-                while view:
-                    view = view[os.write(fd, view) :]
-                os.fsync(fd)
-            except OSError:
-                os.ftruncate(fd, start)  # no half line, no message twice on a retry
-                raise
+            if fcntl is not None:
+                fcntl.flock(lock, fcntl.LOCK_EX)
+            yield
         finally:
-            os.close(fd)
+            os.close(lock)  # releases the lock
+
+    def _append(self, dataset: str, path: Path, data: bytes) -> None:
+        with self._turn(dataset):
+            try:
+                size = path.stat().st_size
+            except FileNotFoundError:
+                size = 0
+            if size and size + len(data) > self.max_bytes:
+                self._rotate(dataset)
+            fd = open_private_append(path)  # 0600 in a 0700 folder
+            try:
+                start = os.fstat(fd).st_size
+                try:
+                    view = memoryview(data)
+                    while view:
+                        view = view[os.write(fd, view) :]
+                    os.fsync(fd)
+                except OSError:
+                    os.ftruncate(fd, start)  # no half line, no message twice on a retry
+                    raise
+            finally:
+                os.close(fd)
 
     def _rotate(self, dataset: str) -> None:
         oldest = self.path(dataset, self.keep)

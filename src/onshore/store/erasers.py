@@ -297,7 +297,10 @@ def _redact(line: str, vin: str, request_id: str) -> str | None:
 
 def quarantine_files(home: DataHome) -> list[Path]:
     folder = home.path / "quarantine"
-    return sorted(p for p in folder.rglob("*") if p.is_file()) if folder.is_dir() else []
+    if not folder.is_dir():
+        return []
+    # every file but the workers' empty lock files (onshore.ingest.quarantine)
+    return sorted(p for p in folder.rglob("*") if p.is_file() and not p.name.endswith(".lock"))
 
 
 def _rewrite_lines(path: Path, lines: list[str]) -> None:
