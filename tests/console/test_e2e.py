@@ -242,7 +242,11 @@ def test_auditor_sees_but_cannot_run(browser: Any, server: Server, shots: Path) 
     open_view(page, "ledger")
     # The server may still be computing the overview's figures from the whole lake (the first
     # view): on a loaded two-core machine the verify answer has come after 30 s. A wider wait.
-    page.wait_for_selector("[data-testid='verify-ok']", timeout=4 * WAIT)
+    page.wait_for_selector(
+        "[data-testid='verify-ok'], [data-testid='verify-bad']", timeout=4 * WAIT
+    )
+    bad = page.query_selector("[data-testid='verify-bad']")
+    assert bad is None, f"the ledger view's verify failed: {bad.text_content() if bad else ''}"
     open_view(page, "subjects")
     assert page.is_disabled("#vin-form button[type='submit']") is False
     assert page.errors == []
