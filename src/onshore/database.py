@@ -315,6 +315,34 @@ class Database:
         finally:
             self._depth = 0
 
+    @contextmanager
+    def snapshot(self) -> Iterator[Self]:
+        """Reads that see one state of the database, whatever other connections commit
+        meanwhile (SQLite: a deferred read transaction in WAL mode; PostgreSQL: repeatable
+        read). Inside a transaction, that transaction's own view."""
+        if self._depth:
+            yield self
+            return
+        self._live()
+        self._depth = 1
+        try:
+            if self.sql_dialect is SQLITE:
+                self.execute("BEGIN")
+                try:
+                    yield self
+                finally:
+                    with contextlib.suppress(sqlite3.Error):
+                        self._conn.execute("COMMIT")
+            else:
+                try:
+                    with self._conn.transaction():
+                        self.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+                        yield self
+                except self._errors as exc:
+                    raise self._fault(exc) from exc
+        finally:
+            self._depth = 0
+
     # -- schema ---------------------------------------------------------------------------------
     def apply_migrations(self, component: str, migrations: Migrations) -> None:
         """Apply ``component``'s numbered migrations not yet on record, in one transaction.

@@ -43,3 +43,30 @@ def test_concurrent_appends_from_processes(tmp_path: Path) -> None:
             assert [e.counts["records"] for e in entries] == [
                 w * 1000 + n for n in range(PER_WORKER)
             ]
+
+
+def _appender(home: str, count: int) -> None:
+    with Ledger.open(home=home, keystore=Keystore(f"{home}/keys", environ={})) as ledger:
+        for n in range(count):
+            ledger.append(make_entry(n, dataset="appender"))
+
+
+def test_verify_while_another_process_appends(tmp_path: Path) -> None:
+    """A verify that reads while another process appends is not damage (the console's ledger
+    view verified while its own search appended a view entry, and reported 'entries 21..21 are
+    not covered by any signed tree head')."""
+    home = str(tmp_path)
+    _appender(home, 5)
+    context = mp.get_context("spawn")
+    writer = context.Process(target=_appender, args=(home, 300))
+    with Ledger.open(home=home, keystore=Keystore(f"{home}/keys", environ={})) as ledger:
+        writer.start()
+        reports = []
+        while writer.is_alive():
+            reports.append(ledger.verify())
+        writer.join(120)
+        reports.append(ledger.verify())
+    assert writer.exitcode == 0
+    assert len(reports) > 1
+    assert all(r.ok for r in reports), [r.problems for r in reports if not r.ok][:1]
+    assert reports[-1].entries == 305

@@ -469,3 +469,17 @@ def test_a_500_says_only_a_generic_sentence_and_an_incident_id(
     assert re.fullmatch(r"[0-9a-f]{16}", incident) and incident in problem["detail"]
     logged = [rec for rec in caplog.records if incident in rec.getMessage()]
     assert logged and logged[0].exc_info is not None  # the traceback is in the log
+
+
+def test_an_arrow_field_name_that_is_not_utf8_is_a_bad_body(service) -> None:
+    """Found by the random bodies above: a damaged stream named a field in bytes that are not
+    UTF-8, and reading the schema's names raised past the body checks (500)."""
+    body = arrow_stream(VALID_TABLE)
+    name = VALID_TABLE.schema.names[-1].encode()
+    assert body.count(name) >= 1
+    damaged = body.replace(name, b"\x80" + name[1:], 1)
+    _post_ingest(service, damaged, STREAM)
+    _post_tables(service, damaged, STREAM)
+    _app, client, keys = service
+    r = client.post(INGEST, content=damaged, headers=keys("ingest", Content_Type=STREAM))
+    assert 400 <= r.status_code < 500, r.text

@@ -17,6 +17,7 @@ True
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -255,7 +256,23 @@ def verify_ledger(
     trusted_head: SignedTreeHead | None = None,
     on_progress: Callable[[int], None] | None = None,
 ) -> VerifyReport:
-    """Verify everything a backend holds; never raises on a bad log, returns the problems."""
+    """Verify everything a backend holds; never raises on a bad log, returns the problems.
+
+    The state, the heads and the entries are read in one snapshot of the database, so an
+    append by another process meanwhile (its entries, head and state, committed together) is
+    never half seen and reported as damage.
+    """
+    db = getattr(backend, "db", None)
+    with db.snapshot() if db is not None else contextlib.nullcontext():
+        return _verify_once(backend, public_keys, trusted_head, on_progress)
+
+
+def _verify_once(
+    backend: LedgerBackend,
+    public_keys: Mapping[str, Ed25519PublicKey] | Ed25519PublicKey,
+    trusted_head: SignedTreeHead | None,
+    on_progress: Callable[[int], None] | None,
+) -> VerifyReport:
     try:
         state: LogState | None = backend.state()
         unreadable: tuple[Problem, ...] = ()

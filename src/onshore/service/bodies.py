@@ -130,9 +130,16 @@ def _arrow_reader(
         else:
             stream_reader = ipc.open_stream(buffer)
             schema, batches = stream_reader.schema, iter(stream_reader)
-    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, OSError) as exc:
+        names = schema.names  # a damaged body may name a field in bytes that are not UTF-8
+    except (
+        pa.ArrowInvalid,
+        pa.ArrowTypeError,
+        pa.ArrowNotImplementedError,
+        OSError,
+        UnicodeDecodeError,
+    ) as exc:
         raise _not_arrow(media, exc) from None
-    check_names(schema.names, BODY)
+    check_names(names, BODY)
     check_types(schema, BODY)
     return schema, _charged(batches, media, Budget(max_bytes, "the Arrow IPC body"))
 
@@ -146,7 +153,13 @@ def _charged(
             batch.validate(full=True)  # offsets and indices in bounds before anything reads them
         except StopIteration:
             return
-        except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, OSError) as exc:
+        except (
+            pa.ArrowInvalid,
+            pa.ArrowTypeError,
+            pa.ArrowNotImplementedError,
+            OSError,
+            UnicodeDecodeError,
+        ) as exc:
             raise _not_arrow(media, exc) from None
         try:
             budget.charge(logical_nbytes(batch), BODY)
