@@ -5,27 +5,46 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 import click
-from rich.console import Console
-from rich.markup import escape
-from rich.progress import (
-    BarColumn,
-    DownloadColumn,
-    MofNCompleteColumn,
-    Progress,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
 
 from onshore.errors import OnshoreError
 from onshore.jsonenc import dumps
 
-err_console = Console(stderr=True)
-# Piped or captured output gets a wide page so rule ids and references are never cut.
-out_console = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
+if TYPE_CHECKING:
+    from rich.console import Console
+
+
+class _LazyConsole:
+    """A rich console made on first use: a command that prints only JSON (``onshore scan
+    --json``) never imports rich (about 35 ms of its start-up)."""
+
+    def __init__(self, make: Callable[[], Console]) -> None:
+        self._make = make
+        self._console: Console | None = None
+
+    def __getattr__(self, name: str) -> Any:
+        if self._console is None:
+            self._console = self._make()
+        return getattr(self._console, name)
+
+
+def _err() -> Console:
+    from rich.console import Console
+
+    return Console(stderr=True)
+
+
+def _out() -> Console:
+    from rich.console import Console
+
+    # Piped or captured output gets a wide page so rule ids and references are never cut.
+    return Console(highlight=False, width=None if sys.stdout.isatty() else 160)
+
+
+err_console: Console = cast("Console", _LazyConsole(_err))
+out_console: Console = cast("Console", _LazyConsole(_out))
 
 
 def run_guarded(command: click.Command, argv: list[str] | None = None) -> int:
@@ -41,6 +60,8 @@ def run_guarded(command: click.Command, argv: list[str] | None = None) -> int:
         err_console.print("aborted")
         return 130
     except OnshoreError as exc:
+        from rich.markup import escape
+
         # One line, however long: operators and scripts grep it.
         err_console.print(
             f"[bold red]error:[/] {escape(str(exc))}", highlight=False, markup=True, soft_wrap=True
@@ -72,6 +93,16 @@ def progress(description: str, source: _Progressing) -> Iterator[Callable[[], No
     if not sys.stderr.isatty():
         yield lambda: None
         return
+    from rich.progress import (
+        BarColumn,
+        DownloadColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
     columns = [TextColumn("[bold]{task.description}"), BarColumn()]
     if source.unit == "bytes":
         columns.append(DownloadColumn())

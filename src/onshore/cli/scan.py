@@ -112,7 +112,7 @@ def scan(
       onshore scan trips.csv --subject user_id --out labelled.parquet --json
       onshore scan lake/telemetry/ --engine spark --out labelled/ --json
     """
-    pack = load_pack(pack_name)
+    pack = load_pack(pack_name, profiles=False)
     index = load_index(areas, pack)
     if len(inputs) > 1 and out is not None and out.suffix:
         raise BadInput("with several inputs, --out must be a folder", file=str(out))

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from rich.console import Console
-from rich.table import Table
+from typing import TYPE_CHECKING
 
 from onshore.model import Assessment, Level
-from onshore.packs import Pack
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from onshore.packs import Pack
 
 LEVEL_STYLE = {
     "general": "green",
@@ -20,6 +23,8 @@ def print_assessment(
     console: Console, assessment: Assessment, pack: Pack, *, quarantine: str | None = None
 ) -> None:
     """The summary a compliance engineer reads first: level, scale, categories, rules, warnings."""
+    from rich.table import Table  # here: a command printing JSON never imports rich
+
     a = assessment
     style = LEVEL_STYLE[a.level.label]
     console.rule(f"[bold]{a.source or 'input'}[/]  ·  pack {a.pack}")

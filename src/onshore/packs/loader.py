@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -99,6 +99,10 @@ class Pack:
     bases: Bases | None = None
     retention: Retention | None = None
     calendar: WorkCalendar | None = None
+
+    def __post_init__(self) -> None:
+        if isinstance(self.profiles, LazyProfiles):
+            self.profiles._bind(self)
 
     # -- lookups -----------------------------------------------------------------------------
     @cached_property
@@ -296,10 +300,20 @@ def _validate(path: Path, raw: Any, model: type[M]) -> M:
         raise PackError(f"{first['msg']}{more}", file=str(path), field=_loc(first["loc"])) from None
 
 
-def load_pack(name_or_path: str | Path = "cn-auto") -> Pack:
+def load_pack(name_or_path: str | Path = "cn-auto", *, profiles: bool = True) -> Pack:
     """Load and validate a policy pack: a shipped name (``"cn-auto"``) or a directory.
 
     Raises :class:`~onshore.errors.PackError` naming the file and the key on any problem.
+    With ``profiles=False`` the desensitization profiles (``profiles.yaml``) are read and
+    checked on the first use of :attr:`Pack.profiles` instead: a command that never
+    desensitizes (``onshore scan``) does not pay for them at start-up, and a problem in them is
+    raised, as the same :class:`~onshore.errors.PackError`, by what uses them.
+
+    >>> pack = load_pack("cn-auto", profiles=False)
+    >>> pack.profiles.loaded
+    False
+    >>> "export-default" in pack.profiles, pack.profiles.loaded
+    (True, True)
     """
     root = _locate(name_or_path)
     header = _read(root / "pack.yaml", PackHeader)
@@ -340,9 +354,52 @@ def load_pack(name_or_path: str | Path = "cn-auto") -> Pack:
 
     check_bases(pack, pack.bases, pack.retention, pack.calendar, need_category)
     if (root / "profiles.yaml").exists():
+        if not profiles:
+            return dataclasses.replace(pack, profiles=LazyProfiles(root / "profiles.yaml"))
         file = _read(root / "profiles.yaml", ProfileFile)
         pack = dataclasses.replace(pack, profiles=_profiles(root / "profiles.yaml", pack, file))
     return pack
+
+
+class LazyProfiles(Mapping[str, Profile]):
+    """A pack's profiles, read from ``path`` and checked against the pack on first use.
+
+    The mapping belongs to the :class:`Pack` that holds it (:func:`load_pack` binds it); it
+    pickles and compares as the plain mapping it stands for."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._pack: Pack | None = None
+        self._profiles: dict[str, Profile] | None = None
+
+    @property
+    def loaded(self) -> bool:
+        return self._profiles is not None
+
+    def _bind(self, pack: Pack) -> None:
+        self._pack = pack
+
+    def _get(self) -> dict[str, Profile]:
+        if self._profiles is None:
+            assert self._pack is not None, "LazyProfiles used outside its pack"
+            file = _read(self.path, ProfileFile)
+            self._profiles = _profiles(self.path, self._pack, file)
+        return self._profiles
+
+    def __getitem__(self, key: str) -> Profile:
+        return self._get()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._get())
+
+    def __len__(self) -> int:
+        return len(self._get())
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (dict, (self._get(),))
+
+    def __repr__(self) -> str:
+        return repr(self._get()) if self.loaded else f"LazyProfiles({str(self.path)!r})"
 
 
 def _check(

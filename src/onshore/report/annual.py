@@ -19,8 +19,7 @@ from typing import Any
 
 from onshore.config import Config
 from onshore.errors import BadInput
-from onshore.ledger import verify_tree_head
-from onshore.report.collect import FORMAT, collect, sth_of
+from onshore.report.collect import FORMAT, collect, head_problems, sth_of
 from onshore.report.figures import contradictions, gaps
 from onshore.report.pdf import html_to_pdf, pdf_block, pdf_text
 from onshore.report.render import FORMATS, LANGS, embed_json, extract_block, gap_text, render
@@ -97,16 +96,8 @@ def verify_document(home: DataHome, config: Config, content: bytes) -> VerifyRes
     block = read_block(content)
     if block.get("format") != FORMAT:
         raise BadInput(f"not an {FORMAT} data block (format {block.get('format')!r})")
-    problems: list[str] = []
     head = sth_of(block)
-    if head is not None:
-        if not verify_tree_head(head, home.ledger.public_keys):
-            problems.append(f"signed tree head (size {head.tree_size}): bad signature")
-        stored = home.ledger.backend.head_at(head.tree_size)
-        if stored is None or stored.root_hash != head.root_hash:
-            problems.append(
-                f"signed tree head (size {head.tree_size}): this ledger holds no such head"
-            )
+    problems = head_problems(home, head)
     if problems:
         return VerifyResult((), tuple(problems))
     fresh = collect(

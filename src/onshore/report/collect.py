@@ -19,7 +19,7 @@ from typing import Any
 
 from onshore.config import Config
 from onshore.keystore import HMAC_KEY, LEDGER_KEY
-from onshore.ledger import SignedTreeHead
+from onshore.ledger import SignedTreeHead, verify_tree_head
 from onshore.report.figures import LakeScan, lake_query, run_lake
 from onshore.report.incidents import migrate as migrate_register
 from onshore.report.queries import Row, run_ledger, run_sql
@@ -537,3 +537,18 @@ def sth_of(data: dict[str, Any]) -> SignedTreeHead | None:
     """The signed tree head a data block embeds."""
     raw = data.get("sth")
     return SignedTreeHead.from_dict(raw) if raw else None
+
+
+def head_problems(home: DataHome, head: SignedTreeHead | None) -> list[str]:
+    """What is wrong with the signed tree head a document embeds, checked against ``home``'s
+    ledger: its signature by a ledger key, and that the ledger holds that head for its size.
+    A document without a head has none to check (empty list)."""
+    if head is None:
+        return []
+    problems = []
+    if not verify_tree_head(head, home.ledger.public_keys):
+        problems.append(f"signed tree head (size {head.tree_size}): bad signature")
+    stored = home.ledger.backend.head_at(head.tree_size)
+    if stored is None or stored.root_hash != head.root_hash:
+        problems.append(f"signed tree head (size {head.tree_size}): this ledger holds no such head")
+    return problems

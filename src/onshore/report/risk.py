@@ -52,9 +52,9 @@ from typing import Any
 
 from onshore.config import Config
 from onshore.errors import BadInput
-from onshore.ledger import Activity, verify_tree_head
+from onshore.ledger import Activity
 from onshore.report.annual import VerifyResult, compare_table, read_block
-from onshore.report.collect import collect, sth_of
+from onshore.report.collect import collect, head_problems, sth_of
 from onshore.report.figures import IMPORTANT
 from onshore.report.pdf import html_to_pdf, pdf_text
 from onshore.report.render import (
@@ -400,16 +400,8 @@ def verify_assessment(home: DataHome, config: Config, content: bytes) -> VerifyR
     block = read_block(content)
     if block.get("format") != FORMAT:
         raise BadInput(f"not an {FORMAT} data block (format {block.get('format')!r})")
-    problems: list[str] = []
     head = sth_of(block)
-    if head is not None:
-        if not verify_tree_head(head, home.ledger.public_keys):
-            problems.append(f"signed tree head (size {head.tree_size}): bad signature")
-        stored = home.ledger.backend.head_at(head.tree_size)
-        if stored is None or stored.root_hash != head.root_hash:
-            problems.append(
-                f"signed tree head (size {head.tree_size}): this ledger holds no such head"
-            )
+    problems = head_problems(home, head)
     if problems:
         return VerifyResult((), tuple(problems))
     fresh = assess(
