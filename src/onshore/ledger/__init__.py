@@ -31,7 +31,7 @@ from onshore.ledger.head import (
     sign_tree_head,
     verify_tree_head,
 )
-from onshore.ledger.log import Ledger, utc_now
+from onshore.ledger.log import EntryFields, Ledger, utc_now
 from onshore.ledger.proofs import (
     ConsistencyProof,
     InclusionProof,
@@ -43,6 +43,7 @@ from onshore.ledger.verify import Problem, VerifyReport, verify_entries, verify_
 __all__ = [
     "Activity",
     "ConsistencyProof",
+    "EntryFields",
     "ExportResult",
     "InclusionProof",
     "Ledger",

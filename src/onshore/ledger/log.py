@@ -25,7 +25,7 @@ import os
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from types import TracebackType
-from typing import Any
+from typing import Any, NotRequired, Required, TypedDict, Unpack
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
@@ -59,6 +59,24 @@ Clock = Callable[[], datetime]
 def utc_now() -> datetime:
     """The default clock."""
     return datetime.now(UTC)
+
+
+class EntryFields(TypedDict, total=False):
+    """What a caller says of an activity (the ledger adds its kind, actor and time).
+
+    ``purpose`` and ``dataset`` are required; ``categories`` are the data categories touched,
+    ``counts`` named figures (``{"rows": 120}``), ``decision`` a gate's or a check's outcome,
+    ``reasons`` the rule ids behind it, ``subject`` a data subject's pseudonym and ``details``
+    anything else worth keeping (JSON values)."""
+
+    purpose: Required[str]
+    dataset: Required[str]
+    categories: NotRequired[Sequence[str]]
+    counts: NotRequired[Mapping[str, int] | None]
+    decision: NotRequired[str | None]
+    reasons: NotRequired[Sequence[str]]
+    subject: NotRequired[str | None]
+    details: NotRequired[Mapping[str, Any] | None]
 
 
 class Ledger:
@@ -126,30 +144,24 @@ class Ledger:
         kind: Activity | str,
         *,
         actor: str,
-        purpose: str,
-        dataset: str,
-        categories: Sequence[str] = (),
-        counts: Mapping[str, int] | None = None,
-        decision: str | None = None,
-        reasons: Sequence[str] = (),
-        subject: str | None = None,
-        details: Mapping[str, Any] | None = None,
         time: datetime | None = None,
+        **fields: Unpack[EntryFields],
     ) -> LedgerEntry:
         """One activity as an entry, not yet appended (timed by the clock unless ``time`` is
-        given): entries built together go in with one :meth:`append_many`."""
+        given): entries built together go in with one :meth:`append_many`. ``fields`` are an
+        entry's :class:`EntryFields` (``purpose`` and ``dataset`` are required)."""
         return LedgerEntry(
             kind=parse_activity(kind),
             actor=actor,
             time=time or self.clock(),
-            purpose=purpose,
-            dataset=dataset,
-            categories=tuple(categories),
-            counts=dict(counts or {}),
-            decision=decision,
-            reasons=tuple(reasons),
-            subject=subject,
-            details=dict(details or {}),
+            purpose=fields["purpose"],
+            dataset=fields["dataset"],
+            categories=tuple(fields.get("categories", ())),
+            counts=dict(fields.get("counts") or {}),
+            decision=fields.get("decision"),
+            reasons=tuple(fields.get("reasons", ())),
+            subject=fields.get("subject"),
+            details=dict(fields.get("details") or {}),
         )
 
     def record(
@@ -157,32 +169,11 @@ class Ledger:
         kind: Activity | str,
         *,
         actor: str,
-        purpose: str,
-        dataset: str,
-        categories: Sequence[str] = (),
-        counts: Mapping[str, int] | None = None,
-        decision: str | None = None,
-        reasons: Sequence[str] = (),
-        subject: str | None = None,
-        details: Mapping[str, Any] | None = None,
         time: datetime | None = None,
+        **fields: Unpack[EntryFields],
     ) -> SignedTreeHead:
         """Append one activity (see :meth:`build`); returns the head."""
-        return self.append(
-            self.build(
-                kind,
-                actor=actor,
-                purpose=purpose,
-                dataset=dataset,
-                categories=categories,
-                counts=counts,
-                decision=decision,
-                reasons=reasons,
-                subject=subject,
-                details=details,
-                time=time,
-            )
-        )
+        return self.append(self.build(kind, actor=actor, time=time, **fields))
 
     def append(self, entry: LedgerEntry) -> SignedTreeHead:
         """Append one entry; returns the signed tree head that covers it (index = size - 1)."""

@@ -31,16 +31,16 @@ import hashlib
 import hmac
 import os
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, Unpack
 
 from onshore.errors import BadInput, StorageError
 from onshore.keystore import HMAC_KEY, Keystore, onshore_home
-from onshore.ledger import Activity, Ledger, LedgerEntry, SignedTreeHead, utc_now
+from onshore.ledger import Activity, EntryFields, Ledger, LedgerEntry, SignedTreeHead, utc_now
 from onshore.packs import Pack, load_pack
 from onshore.private import secure_home
 from onshore.settings import env_setting
@@ -144,59 +144,13 @@ class DataHome:
         moment: datetime = self.clock()
         return moment
 
-    def record(
-        self,
-        kind: Activity | str,
-        *,
-        purpose: str,
-        dataset: str,
-        categories: Sequence[str] = (),
-        counts: Mapping[str, int] | None = None,
-        decision: str | None = None,
-        reasons: Sequence[str] = (),
-        subject: str | None = None,
-        details: Mapping[str, Any] | None = None,
-    ) -> SignedTreeHead:
-        """Append a ledger entry by this home's actor."""
-        return self.ledger.record(
-            kind,
-            actor=self.actor,
-            purpose=purpose,
-            dataset=dataset,
-            categories=categories,
-            counts=counts,
-            decision=decision,
-            reasons=reasons,
-            subject=subject,
-            details=details,
-        )
+    def record(self, kind: Activity | str, **fields: Unpack[EntryFields]) -> SignedTreeHead:
+        """Append a ledger entry by this home's actor (``fields``: an entry's ``EntryFields``)."""
+        return self.ledger.record(kind, actor=self.actor, **fields)
 
-    def entry(
-        self,
-        kind: Activity | str,
-        *,
-        purpose: str,
-        dataset: str,
-        categories: Sequence[str] = (),
-        counts: Mapping[str, int] | None = None,
-        decision: str | None = None,
-        reasons: Sequence[str] = (),
-        subject: str | None = None,
-        details: Mapping[str, Any] | None = None,
-    ) -> LedgerEntry:
+    def entry(self, kind: Activity | str, **fields: Unpack[EntryFields]) -> LedgerEntry:
         """A ledger entry by this home's actor, not yet appended (``ledger.append_many``)."""
-        return self.ledger.build(
-            kind,
-            actor=self.actor,
-            purpose=purpose,
-            dataset=dataset,
-            categories=categories,
-            counts=counts,
-            decision=decision,
-            reasons=reasons,
-            subject=subject,
-            details=details,
-        )
+        return self.ledger.build(kind, actor=self.actor, **fields)
 
     # -- stores ---------------------------------------------------------------------------------
     def _info(self, row: tuple[Any, ...]) -> StoreInfo:
