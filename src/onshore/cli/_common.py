@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any, Protocol, cast
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar, cast
 
 import click
 
@@ -45,6 +45,24 @@ def _out() -> Console:
 
 err_console: Console = cast("Console", _LazyConsole(_err))
 out_console: Console = cast("Console", _LazyConsole(_out))
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def engine_options(func: F) -> F:
+    """``--engine embedded|spark`` and ``--master``: where a command over files runs."""
+    func = click.option(
+        "--master",
+        help="Spark master URL for --engine spark (default: local[*], or spark-submit's).",
+    )(func)
+    return click.option(
+        "--engine",
+        type=click.Choice(["embedded", "spark"]),
+        default="embedded",
+        show_default=True,
+        help="Where to run: here, or on Apache Spark (Parquet files or folders; onshore[spark]).",
+    )(func)
 
 
 def run_guarded(command: click.Command, argv: list[str] | None = None) -> int:

@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from onshore import app
-from onshore.cli._common import err_console, out_console, print_json, progress
+from onshore.cli._common import engine_options, err_console, out_console, print_json, progress
 from onshore.desensitize import RiskReport, pseudonym_key
 from onshore.errors import BadInput, PolicyRefusal
 from onshore.io import QuarantineWriter, TableWriter, open_source, quarantine_path
@@ -81,16 +81,7 @@ def sidecar_path(out: Path) -> Path:
     "or without BOM, else GB18030, which contains GBK).",
 )
 @click.option("--batch-rows", default=65_536, show_default=True, help="Rows per batch.")
-@click.option(
-    "--engine",
-    type=click.Choice(["embedded", "spark"]),
-    default="embedded",
-    show_default=True,
-    help="Where to run: here, or on Apache Spark (Parquet files or folders; onshore[spark]).",
-)
-@click.option(
-    "--master", help="Spark master URL for --engine spark (default: local[*], or spark-submit's)."
-)
+@engine_options
 def desensitize(
     input_path: Path,
     profile_name: str,

@@ -13,7 +13,7 @@ from onshore.cli._arrow import skip_pandas_probe
 skip_pandas_probe()  # before anything below converts a value (issue 21)
 
 from onshore import app  # noqa: E402
-from onshore.cli._common import err_console, out_console, print_json, progress  # noqa: E402
+from onshore.cli._common import engine_options, err_console, out_console, print_json, progress  # noqa: E402
 from onshore.cli.summary import print_assessment  # noqa: E402
 from onshore.errors import BadInput  # noqa: E402
 from onshore.geo import AreaIndex  # noqa: E402
@@ -74,16 +74,7 @@ def load_index(areas: str | None, pack: Pack) -> AreaIndex | None:
     help="Coordinate system of positions without a crs column.",
 )
 @click.option("--batch-rows", default=131_072, show_default=True, help="Rows per batch.")
-@click.option(
-    "--engine",
-    type=click.Choice(["embedded", "spark"]),
-    default="embedded",
-    show_default=True,
-    help="Where to run: here, or on Apache Spark (Parquet files or folders; onshore[spark]).",
-)
-@click.option(
-    "--master", help="Spark master URL for --engine spark (default: local[*], or spark-submit's)."
-)
+@engine_options
 def scan(
     inputs: tuple[Path, ...],
     areas: str | None,
