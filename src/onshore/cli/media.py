@@ -44,6 +44,15 @@ def media() -> None:
 @click.option("--plate-margin", type=float, help="Widen each plate mask by this share [0.1].")
 @click.option("--faces/--no-faces", default=True, show_default=True, help="Detect faces.")
 @click.option("--plates/--no-plates", default=True, show_default=True, help="Detect plates.")
+@click.option(
+    "--plate-text",
+    type=click.Choice(["with-plate", "always", "off"]),
+    default="with-plate",
+    show_default=True,
+    help="Read plate numbers as text (numbers painted enlarged on trucks, 放大号; Hong Kong "
+    "and other countries' plates) on frames where a plate was found, on every frame "
+    "(slower), or never.",
+)
 @click.option("--face-threshold", type=float, help="Face score threshold [0.2].")
 @click.option(
     "--precision",
@@ -117,6 +126,7 @@ def anonymize(
     plate_margin: float | None,
     faces: bool,
     plates: bool,
+    plate_text: str,
     face_threshold: float | None,
     precision: str,
     plate_threshold: float | None,
@@ -155,6 +165,7 @@ def anonymize(
     from onshore.media.detectors import DetectorSettings
     from onshore.media.faces import FaceSettings
     from onshore.media.masking import MaskSettings
+    from onshore.media.painted import PaintedSettings
     from onshore.media.plates import PlateSettings
     from onshore.media.video import VideoSettings
     from onshore.packs import load_pack
@@ -191,7 +202,14 @@ def anonymize(
         plate_margin=mask.plate_margin if plate_margin is None else plate_margin,
     )
     settings = AnonymizeSettings(
-        detect=DetectorSettings(faces=faces, plates=plates, face=face, plate=plate),
+        detect=DetectorSettings(
+            faces=faces,
+            plates=plates,
+            painted=plate_text != "off",
+            face=face,
+            plate=plate,
+            text=PaintedSettings(with_plate=plate_text == "with-plate"),
+        ),
         mask=mask,
         video=VideoSettings(
             window=window,

@@ -9,6 +9,7 @@ import numpy as np
 
 from onshore.media.faces import FaceDetector, FaceSettings
 from onshore.media.geometry import Detection
+from onshore.media.painted import PaintedDetector, PaintedSettings
 from onshore.media.plates import PlateDetector, PlateSettings
 
 
@@ -16,8 +17,10 @@ from onshore.media.plates import PlateDetector, PlateSettings
 class DetectorSettings:
     faces: bool = True
     plates: bool = True
+    painted: bool = True  # plate numbers read as text: 放大号 on trucks, other countries' plates
     face: FaceSettings = field(default_factory=FaceSettings)
     plate: PlateSettings = field(default_factory=PlateSettings)
+    text: PaintedSettings = field(default_factory=PaintedSettings)
 
 
 class Detectors:
@@ -31,19 +34,27 @@ class Detectors:
         self.plate = (
             PlateDetector(self.settings.plate, threads=threads) if self.settings.plates else None
         )
+        self.painted = (
+            PaintedDetector(self.settings.text, threads=threads)
+            if self.settings.painted and self.settings.plates
+            else None
+        )
 
     def __call__(self, frame: np.ndarray) -> list[Detection]:
         found: list[Detection] = []
         if self.face is not None:
             found.extend(self.face(frame))
         if self.plate is not None:
-            found.extend(self.plate(frame))
+            plates = self.plate(frame)
+            found.extend(plates)
+            if self.painted is not None:
+                found.extend(self.painted(frame, plates))
         return found
 
     def describe(self) -> list[dict[str, Any]]:
         """Names, versions, licences and thresholds, for the audit sidecar."""
         out = []
-        for det in (self.face, self.plate):
+        for det in (self.face, self.plate, self.painted):
             if det is not None:
                 out.append({"kind": det.kind, **det.card.as_dict(), "thresholds": det.thresholds()})
         return out
