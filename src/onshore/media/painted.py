@@ -15,6 +15,7 @@ which the plate detector found a plate: a truck's painted number comes with its 
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -67,11 +68,10 @@ def plate_text(text: str, *, foreign: bool = True) -> str | None:
     the edge or hidden behind a bar), or a line of just the province and the letter (the rest
     unreadable: :class:`PaintedDetector` extends such a line). Without the province (too worn
     or cut off to read), the whole line must be a letter and 5 or 6 more with at least 3
-    digits. With ``foreign``, a whole line of 2 letters and 2 to 4 digits (Hong Kong), of 5
-    to 8 letters and digits in at most three groups with at least 2 letters and 3 digits
-    (Europe and elsewhere), or a British number (AB12 CDE). Lines without a province must be
-    in capitals (``Benicio`` is a name) and have their digits read as digits (O and I become
-    0 and 1 only in what is kept).
+    digits (an O counts as 0, an I does not). With ``foreign``, a whole line of 2 letters and
+    2 to 4 digits (Hong Kong), of 5 to 8 letters and digits in at most three groups with at
+    least 2 letters and 3 digits (Europe and elsewhere), or a British number (AB12 CDE).
+    Lines without a province must be mostly in capitals (``Benicio`` is a name).
 
     >>> plate_text("川A·UE022")
     '川AUE022'
@@ -97,6 +97,8 @@ def plate_text(text: str, *, foreign: bool = True) -> str | None:
     >>> [plate_text(t) for t in signs]
     [None, None, None, None, None, None, None]
     """
+    # full-width Ｒ１ as R1; a 0 behind a bar read as (), an X as the multiplication sign
+    text = unicodedata.normalize("NFKC", text).replace("()", "0").replace("×", "X")
     upper = text.upper().strip()
     flat = _SEPARATORS.sub("", upper)
     if not flat:
@@ -105,10 +107,10 @@ def plate_text(text: str, *, foreign: bool = True) -> str | None:
         province, letter, rest = m.groups()
         if len(rest) >= 3 or m.group(0) == flat:
             return province + letter + _tail(rest)
-    if re.search("[a-z]", text):
+    if 2 * len(re.findall("[a-z]", text)) > len(re.findall("[A-Za-z]", text)):
         return None
     bare = re.fullmatch(r"([A-Z])([A-Z0-9]{5,6})", flat)
-    if bare and sum(c.isdigit() for c in bare.group(2)) >= 3:
+    if bare and sum(c.isdigit() or c == "O" for c in bare.group(2)) >= 3:
         return bare.group(1) + _tail(bare.group(2))
     if not foreign:
         return None
@@ -138,7 +140,7 @@ class PaintedSettings:
     pixel_threshold: float = 0.3
     box_threshold: float = 0.5
     min_height: int = 10  # text lines lower than this (frame pixels) are not read
-    min_confidence: float = 0.7  # mean probability of the recognized characters
+    min_confidence: float = 0.5  # mean probability of the recognized characters
     with_plate: bool = True
     foreign: bool = True
 
@@ -183,13 +185,14 @@ class PaintedDetector:
     def __call__(self, frame: np.ndarray, plates: Sequence[Detection] = ()) -> list[Detection]:
         if self.settings.with_plate and not plates:
             return []
-        out = []
-        for line in self.read(frame, self.scale(frame.shape, plates)):
+        out: list[Detection] = []
+        lines = self.read(frame, self.scale(frame.shape, plates))
+        for line in sorted(lines, key=lambda ln: -float(np.ptp(ln.quad[:, 0]))):  # widest first
             number = plate_text(line.text, foreign=self.settings.foreign)
             if number is None or line.confidence < self.settings.min_confidence:
                 continue
-            if _inside_any(line.quad, plates):
-                continue  # the plate itself: masked already
+            if _inside_any(line.quad, [*plates, *out]):
+                continue  # the plate itself (masked already), or a piece of a line kept
             quad = line.quad
             if number[0] in PROVINCES and len(number) < MAINLAND_LENGTH:
                 quad = _extend(quad, MAINLAND_LENGTH / len(number), frame.shape)
@@ -215,22 +218,33 @@ class PaintedDetector:
         """
         lines = self.lines(frame, self.scale(frame.shape) if scale is None else scale)
         pieces = [q for q in lines if _height(q) >= self.settings.min_height]
-        quads = [*pieces, *_joined(pieces)]
-        out = []
-        for quad in quads:
-            crop = self._crop(frame, quad)
-            if crop is None:
-                continue
-            text, confidence = self._recognize(crop)
-            h, w = crop.shape[:2]
-            if w < 2.5 * h and h >= 2 * self.settings.min_height:
-                top = self._recognize(crop[: h // 2])
-                bottom = self._recognize(crop[h // 2 :])
-                both = min(top[1], bottom[1])
-                if plate_text(top[0] + " " + bottom[0]) is not None and both > confidence / 2:
-                    text, confidence = top[0] + " " + bottom[0], both
-            out.append(TextLine(quad, text, confidence))
+        out = [line for line in (self._read_line(frame, q) for q in pieces) if line is not None]
+        for run in _joined(pieces):
+            quad = _clockwise(_box_points(np.vstack([pieces[i] for i in run])))
+            whole = self._read_line(frame, quad)
+            # the pieces' own readings, left to right: a bar between them can spoil the whole
+            read = [line for i in run for line in out if line.quad is pieces[i]]
+            joined = TextLine(
+                quad, "".join(r.text for r in read), min((r.confidence for r in read), default=0)
+            )
+            if whole is None or (plate_text(whole.text) is None and plate_text(joined.text)):
+                whole = joined
+            out.append(whole)
         return out
+
+    def _read_line(self, frame: np.ndarray, quad: np.ndarray) -> TextLine | None:
+        crop = self._crop(frame, quad)
+        if crop is None:
+            return None
+        text, confidence = self._recognize(crop)
+        h, w = crop.shape[:2]
+        if w < 2.5 * h and h >= 2 * self.settings.min_height:
+            top = self._recognize(crop[: h // 2])
+            bottom = self._recognize(crop[h // 2 :])
+            both = min(top[1], bottom[1])
+            if plate_text(top[0] + " " + bottom[0]) is not None and both > confidence / 2:
+                text, confidence = top[0] + " " + bottom[0], both
+        return TextLine(quad, text, confidence)
 
     def lines(self, frame: np.ndarray, scale: float) -> list[np.ndarray]:
         """Text line quadrilaterals ``(4, 2)`` in frame pixels (DB post-processing), the
@@ -293,9 +307,9 @@ class PaintedDetector:
         return text, float(best[keep].mean()) if keep.any() else 0.0
 
 
-def _joined(pieces: Sequence[np.ndarray]) -> list[np.ndarray]:
-    """Runs of two or more pieces that continue one another along a horizontal line (similar
-    height, overlapping rows, a gap under 1.2 heights), each as one quadrilateral."""
+def _joined(pieces: Sequence[np.ndarray]) -> list[list[int]]:
+    """Runs of two or more pieces (their indices, left to right) that continue one another
+    along a horizontal line: similar height, overlapping rows, a gap under 1.2 heights."""
     boxes = sorted(
         (q[:, 0].min(), q[:, 1].min(), q[:, 0].max(), q[:, 1].max(), i)
         for i, q in enumerate(pieces)
@@ -319,15 +333,14 @@ def _joined(pieces: Sequence[np.ndarray]) -> list[np.ndarray]:
             ):
                 run.append(nxt)
         if len(run) > 1:
-            used.update(b[4] for b in run)
-            pts = np.vstack([pieces[b[4]] for b in run]).astype(np.float32)
-            out.append(_clockwise(_box_points(pts)))
+            used.update(int(b[4]) for b in run)
+            out.append([int(b[4]) for b in run])
     return out
 
 
 def _box_points(pts: np.ndarray) -> np.ndarray:
     cv2 = require("cv2")
-    return np.asarray(cv2.boxPoints(cv2.minAreaRect(pts)), dtype=np.float64)
+    return np.asarray(cv2.boxPoints(cv2.minAreaRect(pts.astype(np.float32))), dtype=np.float64)
 
 
 def _extend(quad: np.ndarray, factor: float, shape: tuple[int, ...]) -> np.ndarray:
