@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -11,6 +12,7 @@ from onshore.media.faces import FaceDetector, FaceSettings
 from onshore.media.geometry import Detection
 from onshore.media.painted import PaintedDetector, PaintedSettings
 from onshore.media.plates import PlateDetector, PlateSettings
+from onshore.media.regions import Box
 
 
 @dataclass(frozen=True)
@@ -40,12 +42,14 @@ class Detectors:
             else None
         )
 
-    def __call__(self, frame: np.ndarray) -> list[Detection]:
+    def __call__(self, frame: np.ndarray, regions: Sequence[Box] | None = None) -> list[Detection]:
+        """Everything found in ``frame``; with ``regions`` (the re-check) the face and plate
+        detectors look only there (see :mod:`onshore.media.regions`)."""
         found: list[Detection] = []
         if self.face is not None:
-            found.extend(self.face(frame))
+            found.extend(self.face(frame, regions))
         if self.plate is not None:
-            plates = self.plate(frame)
+            plates = self.plate(frame, regions)
             found.extend(plates)
             if self.painted is not None:
                 found.extend(self.painted(frame, plates))

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import platform
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -27,6 +28,7 @@ import numpy as np
 
 from onshore.errors import BadInput
 from onshore.media.geometry import Detection, nms
+from onshore.media.regions import Box, centred_in, windows
 from onshore.media.runtime import ModelCard, model_file, package_version, require, session
 
 _INPUT = "input.1"
@@ -170,11 +172,13 @@ class FaceDetector:
             "nms_iou": s.nms_iou,
         }
 
-    def __call__(self, frame: np.ndarray) -> list[Detection]:
+    def __call__(self, frame: np.ndarray, regions: Sequence[Box] | None = None) -> list[Detection]:
+        """Faces in ``frame``; with ``regions`` (frame pixels) only those centred there, found on
+        windows of the same network input (see :mod:`onshore.media.regions`)."""
         h, w = frame.shape[:2]
         boxes, scores = [], []
         for scale, threshold in input_scales(h, w, self.settings):
-            b, sc = self._run(frame, scale, threshold)
+            b, sc = self._run(frame, scale, threshold, regions)
             boxes.append(b)
             scores.append(sc)
         all_boxes, all_scores = np.vstack(boxes), np.concatenate(scores)
@@ -182,13 +186,30 @@ class FaceDetector:
         return [Detection.from_box("face", float(all_scores[i]), *all_boxes[i]) for i in keep]
 
     def _run(
-        self, bgr: np.ndarray, scale: float, threshold: float
+        self,
+        bgr: np.ndarray,
+        scale: float,
+        threshold: float,
+        regions: Sequence[Box] | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
         h, w = bgr.shape[:2]
         blob = face_blob(bgr, scale)
         h_in, w_in = blob.shape[2:]
-        heat, size, offset, _ = self._session.run(_OUTPUTS, {_INPUT: blob})
-        return self._decode(heat, size, offset, threshold, w_in / w, h_in / h, (w, h))
+        sx, sy = w_in / w, h_in / h
+        parts = None if regions is None else windows(regions, sx, sy, w_in, h_in)
+        if parts is None:
+            heat, size, offset, _ = self._session.run(_OUTPUTS, {_INPUT: blob})
+            return self._decode(heat, size, offset, threshold, sx, sy, (w, h))
+        boxes, scores = [np.zeros((0, 4))], [np.zeros(0)]
+        for part in parts:
+            x1, y1, x2, y2 = part.outer
+            window = np.ascontiguousarray(blob[:, :, y1:y2, x1:x2])
+            heat, size, offset, _ = self._session.run(_OUTPUTS, {_INPUT: window})
+            b, sc = self._decode(heat, size, offset, threshold, sx, sy, (w, h), (x1, y1))
+            keep = centred_in(b * [sx, sy, sx, sy], part.inner)
+            boxes.append(b[keep])
+            scores.append(sc[keep])
+        return np.vstack(boxes), np.concatenate(scores)
 
     def _decode(
         self,
@@ -199,7 +220,9 @@ class FaceDetector:
         sx: float,
         sy: float,
         frame_wh: tuple[int, int],
+        origin: tuple[int, int] = (0, 0),
     ) -> tuple[np.ndarray, np.ndarray]:
+        """Boxes in frame pixels; ``origin`` is where the input window starts in the input."""
         hm = heat[0, 0]
         ys, xs = np.nonzero(hm > threshold)
         if ys.size == 0:
@@ -207,8 +230,8 @@ class FaceDetector:
         scores = hm[ys, xs]
         bh = np.exp(size[0, 0, ys, xs]) * 4.0
         bw = np.exp(size[0, 1, ys, xs]) * 4.0
-        cy = (ys + offset[0, 0, ys, xs] + 0.5) * 4.0
-        cx = (xs + offset[0, 1, ys, xs] + 0.5) * 4.0
+        cy = (ys + offset[0, 0, ys, xs] + 0.5) * 4.0 + origin[1]
+        cx = (xs + offset[0, 1, ys, xs] + 0.5) * 4.0 + origin[0]
         x1 = np.clip((cx - bw / 2) / sx, 0, frame_wh[0])
         y1 = np.clip((cy - bh / 2) / sy, 0, frame_wh[1])
         x2 = np.clip((cx + bw / 2) / sx, 0, frame_wh[0])

@@ -5,6 +5,15 @@ is the detector reacting to the blurred blob where a face was: nothing more can 
 there, so it is counted (``in_masks``) but is no residual. A detection mostly outside the
 masks is something the first pass missed: it is masked too (one more round) and only what
 the detectors still find after that is reported as residual.
+
+The second look runs only where the frame changed: on windows around the masks, each widened
+by its own size plus 32 px (``REACH``), with 64 px of context around that (see
+:mod:`onshore.media.regions`); where masks cover most of the frame (a crowd) it runs on the
+whole frame. Elsewhere the pixels are those the first pass saw, and everything it found there
+is masked. After a second round of masks only the windows around those run again; the rest
+keeps the answer of the second look. Measured on the 77 real photos (docs/media.md) this
+finds the same faces to mask; what it leaves out are near-threshold detections (score about
+0.21 for a threshold of 0.2) that appeared far from any change.
 """
 
 from __future__ import annotations
@@ -17,9 +26,11 @@ import numpy as np
 from onshore.media.detectors import Detectors
 from onshore.media.geometry import Detection
 from onshore.media.masking import MaskSettings, apply_masks, mask_polygons
+from onshore.media.regions import Box
 from onshore.media.runtime import require
 
 _INSIDE = 0.5  # share of a re-detection's box that must be masked already to count as inside
+REACH = (1.0, 32.0)  # a change reaches this far: the mask's size times the first, plus pixels
 
 
 @dataclass(frozen=True)
@@ -58,6 +69,25 @@ def split_residuals(found: Sequence[Detection], covered: np.ndarray) -> tuple[li
     return outside, inside
 
 
+def changed(masked: Sequence[Detection], mask: MaskSettings) -> list[Box]:
+    """Where masking ``masked`` may change what the detectors find: each painted polygon's
+    bounds widened by :data:`REACH`."""
+    share, pixels = REACH
+    out = []
+    for _, poly in mask_polygons(masked, mask):
+        x1, y1 = poly.min(axis=0)
+        x2, y2 = poly.max(axis=0)
+        r = pixels + share * max(x2 - x1, y2 - y1)
+        out.append((float(x1 - r), float(y1 - r), float(x2 + r), float(y2 + r)))
+    return out
+
+
+def _centred(det: Detection, regions: Sequence[Box]) -> bool:
+    x1, y1, x2, y2 = det.box
+    cx, cy = (x1 + x2) / 2, (y1 + y2) / 2
+    return any(a <= cx < c and b <= cy < d for a, b, c, d in regions)
+
+
 def anonymize_frame(
     frame: np.ndarray,
     detectors: Detectors,
@@ -89,14 +119,15 @@ def mask_and_verify(
     if not verify or not to_mask:
         # Nothing masked means the frame is unchanged and was just screened clean.
         return FrameResult(tuple(found), masked, ())
-    outside, inside = split_residuals(detectors(frame), coverage(frame.shape, to_mask, mask))
+    again = detectors(frame, changed(to_mask, mask))
+    outside, inside = split_residuals(again, coverage(frame.shape, to_mask, mask))
     second: list[Detection] = []
     if outside:
         second = outside
         masked += apply_masks(frame, second, mask)
         to_mask.extend(second)
-        outside, more_inside = split_residuals(
-            detectors(frame), coverage(frame.shape, to_mask, mask)
-        )
-        inside = more_inside
+        near = changed(second, mask)
+        kept = [d for d in again if not _centred(d, near)]
+        fresh = [d for d in detectors(frame, near) if _centred(d, near)]
+        outside, inside = split_residuals([*kept, *fresh], coverage(frame.shape, to_mask, mask))
     return FrameResult(tuple(found), masked, tuple(outside), tuple(second), inside)

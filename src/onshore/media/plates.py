@@ -9,6 +9,7 @@ in the same package are not loaded.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -16,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from onshore.media.geometry import Detection, nms
+from onshore.media.regions import Box, centred_in, windows
 from onshore.media.runtime import ModelCard, model_file, package_version, require, session
 
 _MIN_SIZES = ((24, 48), (96, 192), (384, 768))
@@ -103,13 +105,15 @@ class PlateDetector:
             "upscale_max_pixels": s.upscale_max_pixels,
         }
 
-    def __call__(self, frame: np.ndarray) -> list[Detection]:
+    def __call__(self, frame: np.ndarray, regions: Sequence[Box] | None = None) -> list[Detection]:
+        """Plates in ``frame``; with ``regions`` (frame pixels) only those centred there, found
+        on windows of the same network input (see :mod:`onshore.media.regions`)."""
         h, w = frame.shape[:2]
         st = self.settings
         scales = [plate_scale(h, w, max_long_side=st.max_long_side)]
         if st.upscale > 1.0 and h * w * st.upscale**2 <= st.upscale_max_pixels:
             scales.append(st.upscale)
-        runs = [self._run(frame, scale) for scale in scales]
+        runs = [self._run(frame, scale, regions) for scale in scales]
         boxes = np.vstack([r[0] for r in runs])
         corners = np.vstack([r[1] for r in runs])
         scores = np.concatenate([r[2] for r in runs])
@@ -119,7 +123,9 @@ class PlateDetector:
             out.append(Detection.from_points("plate", float(scores[i]), quad))
         return out
 
-    def _run(self, frame: np.ndarray, scale: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def _run(
+        self, frame: np.ndarray, scale: float, regions: Sequence[Box] | None = None
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Boxes ``(n, 4)``, corners ``(n, 4, 2)`` and scores in frame pixels, one scale."""
         cv2 = self._cv2
         h, w = frame.shape[:2]
@@ -132,6 +138,36 @@ class PlateDetector:
         blob = np.empty((1, 3, ih, iw), dtype=np.float32)
         for c in range(3):
             np.subtract(image[:, :, c], _MEAN[c], out=blob[0, c], dtype=np.float32)
+        parts = None if regions is None else windows(regions, iw / w, ih / h, iw, ih)
+        if parts is None:
+            return self._decode(blob, scale, (0, 0), None)
+        runs = [
+            self._decode(
+                np.ascontiguousarray(blob[:, :, p.outer[1] : p.outer[3], p.outer[0] : p.outer[2]]),
+                scale,
+                (p.outer[0], p.outer[1]),
+                p.inner,
+            )
+            for p in parts
+        ]
+        if not runs:
+            return np.zeros((0, 4)), np.zeros((0, 4, 2)), np.zeros(0)
+        return (
+            np.vstack([r[0] for r in runs]),
+            np.vstack([r[1] for r in runs]),
+            np.concatenate([r[2] for r in runs]),
+        )
+
+    def _decode(
+        self,
+        blob: np.ndarray,
+        scale: float,
+        origin: tuple[int, int],
+        inner: tuple[int, int, int, int] | None,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Run the model on ``blob`` (the input, or a window of it starting at ``origin``) and
+        keep the detections above the threshold (centred in ``inner``, for a window)."""
+        ih, iw = blob.shape[2:]
         loc, conf, landms = self._session.run(None, {"image": blob})
         scores = conf[0, :, 1]
         keep = np.nonzero(scores > self.settings.threshold)[0]
@@ -140,12 +176,16 @@ class PlateDetector:
         pri = priors(ih, iw)[keep]
         loc, lm, scores = loc[0, keep], landms[0, keep], scores[keep]
         v0, v1 = _VARIANCE
-        centre = pri[:, :2] + loc[:, :2] * v0 * pri[:, 2:]
-        size = pri[:, 2:] * np.exp(loc[:, 2:] * v1)
-        to_px = np.array([iw / scale, ih / scale], dtype=np.float64)
-        boxes = np.hstack([(centre - size / 2) * to_px, (centre + size / 2) * to_px])
-        corners = (pri[:, None, :2] + lm.reshape(-1, 4, 2) * v0 * pri[:, None, 2:]) * to_px
-        return boxes, corners, scores.astype(np.float64)
+        size_in = np.array([iw, ih], dtype=np.float64)
+        at = np.array(origin, dtype=np.float64)
+        centre = (pri[:, :2] + loc[:, :2] * v0 * pri[:, 2:]) * size_in + at
+        size = pri[:, 2:] * np.exp(loc[:, 2:] * v1) * size_in
+        boxes = np.hstack([centre - size / 2, centre + size / 2])
+        corners = (pri[:, None, :2] + lm.reshape(-1, 4, 2) * v0 * pri[:, None, 2:]) * size_in + at
+        if inner is not None:
+            sel = centred_in(boxes, inner)
+            boxes, corners, scores = boxes[sel], corners[sel], scores[sel]
+        return boxes / scale, corners / scale, scores.astype(np.float64)
 
 
 def _plausible_quad(corners: np.ndarray, box: np.ndarray) -> np.ndarray:
