@@ -186,7 +186,7 @@ class PaintedDetector:
         if self.settings.with_plate and not plates:
             return []
         out: list[Detection] = []
-        lines = self.read(frame, self.scale(frame.shape, plates))
+        lines = self.read(frame, self.scale(frame.shape, plates), skip=plates)
         for line in sorted(lines, key=lambda ln: -float(np.ptp(ln.quad[:, 0]))):  # widest first
             number = plate_text(line.text, foreign=self.settings.foreign)
             if number is None or line.confidence < self.settings.min_confidence:
@@ -209,15 +209,20 @@ class PaintedDetector:
             scale = min(scale, max(st.plate_px / lowest, st.min_long_side / long_side))
         return scale
 
-    def read(self, frame: np.ndarray, scale: float | None = None) -> list[TextLine]:
+    def read(
+        self, frame: np.ndarray, scale: float | None = None, *, skip: Sequence[Detection] = ()
+    ) -> list[TextLine]:
         """Every text line found, with what it reads (lines too small or upright skipped).
 
         Pieces of one line split by a bar or a hinge (painted numbers on a cargo door) are
         read joined as well; a line barely twice as wide as high is also read as two rows
-        (a Hong Kong or a double-row plate), top row first.
+        (a Hong Kong or a double-row plate), top row first. Lines whose centre lies in a
+        detection of ``skip`` (the plates found) are not read.
         """
         lines = self.lines(frame, self.scale(frame.shape) if scale is None else scale)
-        pieces = [q for q in lines if _height(q) >= self.settings.min_height]
+        pieces = [
+            q for q in lines if _height(q) >= self.settings.min_height and not _inside_any(q, skip)
+        ]
         out = [line for line in (self._read_line(frame, q) for q in pieces) if line is not None]
         for run in _joined(pieces):
             quad = _clockwise(_box_points(np.vstack([pieces[i] for i in run])))
