@@ -42,16 +42,19 @@ class Detectors:
             else None
         )
 
-    def __call__(self, frame: np.ndarray, regions: Sequence[Box] | None = None) -> list[Detection]:
+    def __call__(
+        self, frame: np.ndarray, regions: Sequence[Box] | None = None, *, text: bool = True
+    ) -> list[Detection]:
         """Everything found in ``frame``; with ``regions`` (the re-check) the face and plate
-        detectors look only there (see :mod:`onshore.media.regions`)."""
+        detectors look only there (see :mod:`onshore.media.regions`). Plate numbers are read
+        as text (:mod:`onshore.media.painted`) only with ``text`` (video: some frames)."""
         found: list[Detection] = []
         if self.face is not None:
             found.extend(self.face(frame, regions))
         if self.plate is not None:
             plates = self.plate(frame, regions)
             found.extend(plates)
-            if self.painted is not None:
+            if self.painted is not None and text:
                 found.extend(self.painted(frame, plates))
         return found
 

@@ -47,6 +47,9 @@ class VideoSettings:
     # (up to 640x390), where temporal dilation cannot make up for faces too small to see.
     upscale_max_pixels: int = 1_000_000
     verify_every: int = 10  # re-detect on every n-th output frame (1: all)
+    # plate numbers read as text (painted 放大号, foreign plates) on every n-th frame and at
+    # each scene cut, carried to the frames between by the window (at most the window apart)
+    text_every: int = 3
     crf: int = 20
     preset: str = "veryfast"
     audio: Literal["clean", "drop"] = "clean"  # clean: keep the sound, speech removed
@@ -324,11 +327,12 @@ def _run(
     found: list[tuple[int, Detection]] = []
     frames = 0
     try:
+        text_every = max(1, min(settings.text_every, settings.window)) if settings.window else 1
         for frame in _frames(container, stream, errors):
-            dets = detectors(frame)
+            cut = shots.push(frame) if settings.window else False
+            dets = detectors(frame, text=cut or frames % text_every == 0)
             found.extend((frames, d) for d in dets)
             frames += 1
-            cut = shots.push(frame) if settings.window else False
             for item in dilation.push(frame, dets, cut=cut):
                 encoder.put(item.index, item.payload, [*item.own, *item.carried])
             if on_frame is not None:
@@ -362,6 +366,7 @@ def _run(
         "frames_carried": dilation.frames_carried,
         "carried_masks": dilation.carried_masks,
         "dilation_window": settings.window,
+        "plate_text_every": text_every,
         "scene_cuts": shots.cuts[:_MAX_BOXES],
         "frames_verified": encoder.verified,
         "masked_on_verify": encoder.masked_on_verify,
