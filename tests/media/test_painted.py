@@ -123,6 +123,14 @@ def test_the_number_painted_on_a_truck_is_masked(real_data: Path) -> None:
 
 
 @pytest.mark.real_data
+def test_video_frames_can_leave_the_text_out(real_data: Path) -> None:
+    cv2 = require("cv2")
+    frame = cv2.imread(str(real_data / STREET / "hyperlpr" / "dataset_2.jpg"))
+    detectors = Detectors(DetectorSettings(faces=False))
+    assert len(detectors(frame, text=False)) == len(detectors(frame)) - 1
+
+
+@pytest.mark.real_data
 def test_a_hong_kong_plate_is_read(real_data: Path, painted: PaintedDetector) -> None:
     cv2 = require("cv2")
     frame = cv2.imread(str(real_data / STREET / "we0091234" / "hongkang1.jpg"))
