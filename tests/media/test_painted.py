@@ -8,6 +8,7 @@ cross-border one), and WIDER photos whose signs and shirts must not read as plat
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -156,3 +157,19 @@ def test_no_plate_text_on_wider_signs_and_shirts(real_data: Path) -> None:
         if dets:
             found[path.name] = len(dets)
     assert found == {"14_Traffic_Traffic_14_505.jpg": 1}
+
+
+@pytest.mark.real_data
+@pytest.mark.parametrize(("option", "plates"), [("with-plate", 2), ("off", 1)])
+def test_cli_plate_text_option(
+    real_data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], option: str, plates: int
+) -> None:
+    from onshore.cli import cli
+    from onshore.cli._common import run_guarded
+
+    src = real_data / STREET / "hyperlpr" / "dataset_2.jpg"
+    args = ["media", "anonymize", str(src), str(tmp_path / "out.jpg"), "--no-faces", "--json"]
+    code = run_guarded(cli, [*args, "--plate-text", option])
+    report = json.loads(capsys.readouterr().out)
+    assert code == 0
+    assert report["summary"]["found"]["plates"] == plates
