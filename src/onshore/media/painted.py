@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from onshore.errors import BadInput
 from onshore.media.geometry import Detection
 from onshore.media.runtime import ModelCard, model_file, package_version, require, session
 
@@ -160,8 +161,15 @@ class PaintedDetector:
     def __init__(self, settings: PaintedSettings | None = None, *, threads: int | None = None):
         self.settings = settings or PaintedSettings()
         self._cv2 = require("cv2")
-        det = model_file("rapidocr_onnxruntime", "rapidocr-onnxruntime", _DET)
-        rec = model_file("rapidocr_onnxruntime", "rapidocr-onnxruntime", _REC)
+        try:
+            det = model_file("rapidocr_onnxruntime", "rapidocr-onnxruntime", _DET)
+            rec = model_file("rapidocr_onnxruntime", "rapidocr-onnxruntime", _REC)
+        except BadInput as exc:
+            raise BadInput(
+                f"{exc}; plate numbers read as text (enlarged numbers on trucks, other "
+                "countries' plates) need it (onshore[media] installs it on Python < 3.13); "
+                "--plate-text off goes without them"
+            ) from None
         self._det: Any = session(det, threads)
         self._rec: Any = session(rec, threads)
         meta = self._rec.get_modelmeta().custom_metadata_map
