@@ -123,7 +123,7 @@ class FaceSettings:
     upscale_threshold: float = 0.4
     # The 2x pass costs about three native passes. On the 77 real photos (1024 px WIDER, CCPD's
     # 720x1160) it raised face recall from 0.898 to 0.910 (3 of 256 faces) for 3x the face
-    # time and 32 more false masks (bench/media.py --kind photos): it now runs only on frames
+    # time and 32 more false masks (bench/media.py --kind passes): it now runs only on frames
     # up to 1 MP once doubled (640x390, 500x500), the same rule as in video, where faces are
     # too small for the native pass.
     upscale_max_pixels: int = 1_000_000
