@@ -86,6 +86,7 @@ bench: dev
 	$(BIN)/pip install -q -e '.[bench]'
 	$(BIN)/python bench/classify.py
 	$(BIN)/python bench/geofence.py
+	$(BIN)/python bench/scan_job.py --rows 1000000
 
 # Debian packages the PDF report needs: a CJK font (Chinese typesetting) and poppler's pdftoppm
 # (the tests look at the pages as images), and Chromium for the console's browser tests
