@@ -43,16 +43,22 @@ class Detectors:
         )
 
     def __call__(
-        self, frame: np.ndarray, regions: Sequence[Box] | None = None, *, text: bool = True
+        self,
+        frame: np.ndarray,
+        regions: Sequence[Box] | None = None,
+        *,
+        text: bool = True,
+        plate_regions: Sequence[Box] | None = None,
     ) -> list[Detection]:
         """Everything found in ``frame``; with ``regions`` (the re-check) the face and plate
-        detectors look only there (see :mod:`onshore.media.regions`). Plate numbers are read
+        detectors look only there (see :mod:`onshore.media.regions`), the plate detector in
+        ``plate_regions`` instead where given (an empty list: nowhere). Plate numbers are read
         as text (:mod:`onshore.media.painted`) only with ``text`` (video: some frames)."""
         found: list[Detection] = []
         if self.face is not None:
             found.extend(self.face(frame, regions))
         if self.plate is not None:
-            plates = self.plate(frame, regions)
+            plates = self.plate(frame, regions if plate_regions is None else plate_regions)
             found.extend(plates)
             if self.painted is not None and text:
                 found.extend(self.painted(frame, plates))
